@@ -1,0 +1,104 @@
+// The model's view of Juju: one typed method per hook-tool operation. ProcessBackend speaks the
+// real tools through a ToolRunner; the testing package has an in-memory one with Juju's rules.
+import { HookToolError, RelationNotFoundError } from './errors.js';
+import { hookcmds, type LogLevel, type StatusName, type ToolCall } from './hookcmds.js';
+import type { ToolRunner } from './runner.js';
+
+export type ConfigValue = string | number | boolean;
+export type Databag = Record<string, string>;
+export interface StatusValue {
+  readonly status: StatusName | 'unknown' | 'error';
+  readonly message: string;
+}
+
+export interface Backend {
+  configGet(): Record<string, unknown>;
+  statusSet(status: StatusName, message: string, application: boolean): void;
+  statusGet(application: boolean): StatusValue;
+  jujuLog(level: LogLevel, message: string): void;
+  isLeader(): boolean;
+  actionGet(): Record<string, unknown>;
+  actionSet(flat: Readonly<Record<string, string>>): void;
+  actionLog(message: string): void;
+  actionFail(message: string): void;
+  relationIds(endpoint: string): string[];
+  relationList(relationId: string): string[];
+  relationRemoteApp(relationId: string): string;
+  relationGet(relationId: string, member: string, app: boolean): Databag;
+  relationSet(relationId: string, data: Readonly<Databag>, app: boolean): void;
+  applicationVersionSet(version: string): void;
+}
+
+export class ProcessBackend implements Backend {
+  constructor(private readonly runner: ToolRunner) {}
+
+  /** Runs a call; non-zero exits become errors that name the tool, argv, code and stderr. */
+  private exec(call: ToolCall): string {
+    const res = this.runner.run(call);
+    if (res.spawnError) {
+      throw new HookToolError(call.tool, call.args, null, '', `could not be started (${res.spawnError}); is this running in a Juju hook context?`);
+    }
+    if (res.code !== 0) {
+      const ErrorType = call.tool.startsWith('relation-') && /relation not found/.test(res.stderr) ? RelationNotFoundError : HookToolError;
+      throw new ErrorType(call.tool, call.args, res.code, res.stderr);
+    }
+    return res.stdout;
+  }
+
+  private json<T>(call: ToolCall): T {
+    const out = this.exec(call);
+    try {
+      return JSON.parse(out) as T;
+    } catch {
+      throw new HookToolError(call.tool, call.args, 0, '', `printed output that is not JSON (${out.length} bytes)`);
+    }
+  }
+
+  configGet(): Record<string, unknown> {
+    return this.json<Record<string, unknown> | null>(hookcmds.configGet()) ?? {};
+  }
+  statusSet(status: StatusName, message: string, application: boolean): void {
+    this.exec(hookcmds.statusSet(status, message, application));
+  }
+  statusGet(application: boolean): StatusValue {
+    const raw = this.json<Record<string, unknown>>(hookcmds.statusGet(application));
+    const s = (application ? (raw['application-status'] as Record<string, unknown>) : raw) ?? {};
+    return { status: String(s.status ?? 'unknown') as StatusValue['status'], message: String(s.message ?? '') };
+  }
+  jujuLog(level: LogLevel, message: string): void {
+    this.exec(hookcmds.jujuLog(level, message));
+  }
+  isLeader(): boolean {
+    return this.json<boolean>(hookcmds.isLeader()) === true;
+  }
+  actionGet(): Record<string, unknown> {
+    return this.json<Record<string, unknown> | null>(hookcmds.actionGet()) ?? {};
+  }
+  actionSet(flat: Readonly<Record<string, string>>): void {
+    if (Object.keys(flat).length > 0) this.exec(hookcmds.actionSet(flat));
+  }
+  actionLog(message: string): void {
+    this.exec(hookcmds.actionLog(message));
+  }
+  actionFail(message: string): void {
+    this.exec(hookcmds.actionFail(message));
+  }
+  relationIds(endpoint: string): string[] {
+    return this.json<string[] | null>(hookcmds.relationIds(endpoint)) ?? [];
+  }
+  relationList(relationId: string): string[] {
+    return this.json<string[] | null>(hookcmds.relationList(relationId)) ?? [];
+  }
+  relationRemoteApp(relationId: string): string {
+    return this.json<string | null>(hookcmds.relationList(relationId, true)) ?? '';
+  }
+  relationGet(relationId: string, member: string, app: boolean): Databag {
+    return this.json<Databag | null>(hookcmds.relationGet(relationId, member, app)) ?? {};
+  }
+  relationSet(relationId: string, data: Readonly<Databag>, app: boolean): void {
+    this.exec(hookcmds.relationSet(relationId, data, app));
+  }
+  applicationVersionSet(version: string): void {
+    this.exec(hookcmds.applicationVersionSet(version));
+  }
+}

@@ -1,0 +1,53 @@
+// The exact argv of every hook tool the framework uses, as ops builds them
+// (juju-hook-contract.md section 2). Pure functions: the runner spawns, these only spell.
+
+export type StatusName = 'maintenance' | 'blocked' | 'waiting' | 'active';
+export type LogLevel = 'DEBUG' | 'INFO' | 'WARNING' | 'ERROR' | 'CRITICAL';
+
+export interface ToolCall {
+  readonly tool: string;
+  readonly args: readonly string[];
+  /** Sent on stdin (relation data goes here, never in argv). */
+  readonly input?: string;
+}
+
+const pyBool = (b: boolean) => (b ? 'True' : 'False');
+
+export const hookcmds = {
+  configGet: (): ToolCall => ({ tool: 'config-get', args: ['--format=json'] }),
+  statusSet: (status: StatusName, message: string, application: boolean): ToolCall => ({
+    tool: 'status-set',
+    args: [`--application=${pyBool(application)}`, status, '--', message],
+  }),
+  statusGet: (application: boolean): ToolCall => ({
+    tool: 'status-get',
+    args: ['--include-data', '--format=json', `--application=${application ? 'true' : 'false'}`],
+  }),
+  jujuLog: (level: LogLevel, message: string): ToolCall => ({
+    tool: 'juju-log',
+    args: ['--log-level', level, '--', message],
+  }),
+  isLeader: (): ToolCall => ({ tool: 'is-leader', args: ['--format=json'] }),
+  actionGet: (): ToolCall => ({ tool: 'action-get', args: ['--format=json'] }),
+  actionSet: (flat: Readonly<Record<string, string>>): ToolCall => ({
+    tool: 'action-set',
+    args: Object.entries(flat).map(([k, v]) => `${k}=${v}`),
+  }),
+  actionLog: (message: string): ToolCall => ({ tool: 'action-log', args: ['--', message] }),
+  actionFail: (message: string): ToolCall => ({ tool: 'action-fail', args: ['--', message] }),
+  relationIds: (endpoint: string): ToolCall => ({ tool: 'relation-ids', args: [endpoint, '--format=json'] }),
+  relationList: (relationId: string, app = false): ToolCall => ({
+    tool: 'relation-list',
+    args: app ? ['--format=json', '--app', '-r', relationId] : ['--format=json', '-r', relationId],
+  }),
+  relationGet: (relationId: string, member: string, app: boolean): ToolCall => ({
+    tool: 'relation-get',
+    args: app ? ['--format=json', '-r', relationId, '--app', '-', member] : ['--format=json', '-r', relationId, '-', member],
+  }),
+  relationSet: (relationId: string, data: Readonly<Record<string, string>>, app: boolean): ToolCall => ({
+    tool: 'relation-set',
+    args: app ? ['-r', relationId, '--app', '--file', '-'] : ['-r', relationId, '--file', '-'],
+    input: JSON.stringify(data),
+  }),
+  applicationVersionSet: (version: string): ToolCall => ({ tool: 'application-version-set', args: ['--', version] }),
+} as const;

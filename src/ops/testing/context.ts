@@ -1,0 +1,116 @@
+// Scenario-style testing: run(event, stateIn) -> result with stateOut, on a fresh charm
+// instance, through the real dispatcher, with an in-memory Juju. Nothing is shared between
+// runs; the input state is never mutated.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { StatusValue } from '../backend.js';
+import type { CharmClass } from '../charm.js';
+import { dispatch } from '../main.js';
+import type { CharmMeta } from '../meta.js';
+import { UNIT_STATE_FILE, UnitStateFile, type Notice } from '../storage.js';
+import { MemoryBackend, type Recorded } from './memory-backend.js';
+import type { RelationState, State } from './state.js';
+
+export interface TestEvent {
+  readonly dispatchPath: string;
+  readonly env?: Readonly<Record<string, string>>;
+  readonly action?: { readonly params: Readonly<Record<string, unknown>> };
+}
+
+/** Event constructors mirroring what Juju puts in the environment. */
+export const on = {
+  hook: (name: string): TestEvent => ({ dispatchPath: `hooks/${name}`, env: { JUJU_HOOK_NAME: name } }),
+  install: () => on.hook('install'),
+  start: () => on.hook('start'),
+  stop: () => on.hook('stop'),
+  remove: () => on.hook('remove'),
+  configChanged: () => on.hook('config-changed'),
+  upgradeCharm: () => on.hook('upgrade-charm'),
+  updateStatus: () => on.hook('update-status'),
+  leaderElected: () => on.hook('leader-elected'),
+  relation: (
+    phase: 'created' | 'joined' | 'changed' | 'departed' | 'broken',
+    rel: RelationState,
+    opts: { remoteUnit?: string; departingUnit?: string } = {},
+  ): TestEvent => {
+    const hook = `${rel.endpoint}-relation-${phase}`;
+    const remoteUnit = opts.remoteUnit ?? (phase === 'created' || phase === 'broken' ? undefined : rel.remoteUnits[0]);
+    return {
+      dispatchPath: `hooks/${hook}`,
+      env: {
+        JUJU_HOOK_NAME: hook,
+        JUJU_RELATION: rel.endpoint,
+        JUJU_RELATION_ID: `${rel.endpoint}:${rel.id}`,
+        JUJU_REMOTE_APP: rel.remoteApp,
+        ...(remoteUnit ? { JUJU_REMOTE_UNIT: remoteUnit } : {}),
+        ...(phase === 'departed' ? { JUJU_DEPARTING_UNIT: opts.departingUnit ?? remoteUnit ?? '' } : {}),
+      },
+    };
+  },
+  action: (name: string, params: Record<string, unknown> = {}): TestEvent => ({
+    dispatchPath: `actions/${name}`,
+    env: { JUJU_HOOK_NAME: '', JUJU_ACTION_NAME: name, JUJU_ACTION_UUID: '1', JUJU_ACTION_TAG: 'action-1' },
+    action: { params },
+  }),
+  /** A charm-declared event fired the way juju-exec does it: JUJU_DISPATCH_PATH=hooks/<name>. */
+  custom: (name: string, env: Record<string, string> = {}): TestEvent => ({ dispatchPath: `hooks/${name}`, env }),
+};
+
+export interface RunResult extends Omit<Recorded, 'workloadVersionHistory'> {
+  readonly state: State;
+  readonly exitCode: number;
+  readonly stderr: string;
+  readonly workloadVersionHistory: readonly string[];
+}
+
+export class Context {
+  constructor(
+    private readonly charm: CharmClass,
+    private readonly meta: CharmMeta,
+    private readonly opts: { appName?: string; unitId?: number; env?: Record<string, string> } = {},
+  ) {}
+
+  async run(event: TestEvent, stateIn: State): Promise<RunResult> {
+    const unitName = `${this.opts.appName ?? (this.meta.name || 'charm')}/${this.opts.unitId ?? 0}`;
+    const charmDir = mkdtempSync(path.join(tmpdir(), 'ops-testing-'));
+    try {
+      const seeded = { version: 1, nextSeq: Math.max(0, ...stateIn.deferred.map((n) => n.seq)) + 1, deferred: stateIn.deferred, stored: stateIn.stored };
+      writeFileSync(path.join(charmDir, UNIT_STATE_FILE), JSON.stringify(seeded));
+      const backend = new MemoryBackend(stateIn, unitName, event.action ? { params: { ...event.action.params } } : undefined);
+      let stderr = '';
+      const exitCode = await dispatch({
+        charm: this.charm,
+        meta: this.meta,
+        backend,
+        stderr: (t) => (stderr += t),
+        env: {
+          JUJU_UNIT_NAME: unitName,
+          JUJU_MODEL_NAME: 'test-model',
+          JUJU_MODEL_UUID: '00000000-0000-4000-8000-000000000000',
+          JUJU_CHARM_DIR: charmDir,
+          JUJU_VERSION: '3.6.4',
+          JUJU_DISPATCH_PATH: event.dispatchPath,
+          ...this.opts.env,
+          ...event.env,
+        },
+      });
+      // Juju commits relation data (and ops its state file) only when the hook exits 0.
+      const ok = exitCode === 0;
+      const saved = new UnitStateFile(charmDir).load();
+      const unitStatus: StatusValue = backend.unitStatus;
+      const stateOut: State = {
+        ...structuredClone(stateIn),
+        relations: ok ? structuredClone(backend.relations) : structuredClone(stateIn.relations),
+        stored: exitCode === 0 ? saved.stored : structuredClone(stateIn.stored),
+        deferred: exitCode === 0 ? (saved.deferred as Notice[]) : structuredClone(stateIn.deferred),
+        unitStatus,
+        appStatus: backend.appStatus,
+        workloadVersion: backend.workloadVersion,
+      };
+      return { ...backend.recorded, state: stateOut, exitCode, stderr };
+    } finally {
+      rmSync(charmDir, { recursive: true, force: true });
+    }
+  }
+}
