@@ -75,7 +75,15 @@ export class Context {
     const unitName = `${this.opts.appName ?? (this.meta.name || 'charm')}/${this.opts.unitId ?? 0}`;
     const charmDir = mkdtempSync(path.join(tmpdir(), 'ops-testing-'));
     try {
-      const seeded = { version: 1, nextSeq: Math.max(0, ...stateIn.deferred.map((n) => n.seq)) + 1, deferred: stateIn.deferred, stored: stateIn.stored };
+      // The unit's memory of the status it last set is, in a real unit, the status Juju shows.
+      const settable = ['maintenance', 'blocked', 'waiting', 'active'].includes(stateIn.unitStatus.status);
+      const seeded = {
+        version: 1,
+        nextSeq: Math.max(0, ...stateIn.deferred.map((n) => n.seq)) + 1,
+        deferred: stateIn.deferred,
+        stored: stateIn.stored,
+        ...(settable ? { lastUnitStatus: stateIn.unitStatus } : {}),
+      };
       writeFileSync(path.join(charmDir, UNIT_STATE_FILE), JSON.stringify(seeded));
       const backend = new MemoryBackend(stateIn, unitName, event.action ? { params: { ...event.action.params } } : undefined);
       let stderr = '';

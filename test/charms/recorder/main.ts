@@ -1,0 +1,5 @@
+// Entry point bundled into the test charm's charm.js.
+import { main } from '../../../src/ops/index.js';
+import { RecorderCharm } from './charm.js';
+
+await main(RecorderCharm);

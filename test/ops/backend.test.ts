@@ -1,0 +1,112 @@
+// ProcessBackend builds exactly the argv Juju's tools take (juju-hook-contract.md section 2)
+// and turns tool failures into errors that name the tool, its arguments, exit code and stderr.
+import { describe, expect, it } from 'vitest';
+import { HookToolError, ProcessBackend, RelationNotFoundError, type ToolCall, type ToolResult, type ToolRunner } from '../../src/ops/index.js';
+
+class TableRunner implements ToolRunner {
+  calls: { argv: string[]; input?: string }[] = [];
+  constructor(private readonly answer: (call: ToolCall) => Partial<ToolResult> = () => ({})) {}
+  run(call: ToolCall): ToolResult {
+    this.calls.push({ argv: [call.tool, ...call.args], ...(call.input !== undefined ? { input: call.input } : {}) });
+    return { code: 0, stdout: '', stderr: '', ...this.answer(call) };
+  }
+}
+
+const stdoutFor: Record<string, string> = {
+  'config-get': '{"interval":6}',
+  'status-get': '{"message":"m","status":"active","status-data":{}}',
+  'is-leader': 'true',
+  'action-get': '{"a":"b"}',
+  'relation-ids': '["image:1","image:2"]',
+  'relation-list': '["runner/0"]',
+  'relation-get': '{"id":"x"}',
+};
+
+const table: [string, (b: ProcessBackend) => unknown, string[], string?][] = [
+  ['config-get', (b) => b.configGet(), ['config-get', '--format=json']],
+  ['status-set unit', (b) => b.statusSet('blocked', 'fix -x', false), ['status-set', '--application=False', 'blocked', '--', 'fix -x']],
+  ['status-set app, empty message', (b) => b.statusSet('active', '', true), ['status-set', '--application=True', 'active', '--', '']],
+  ['status-get', (b) => b.statusGet(false), ['status-get', '--include-data', '--format=json', '--application=false']],
+  ['juju-log', (b) => b.jujuLog('WARNING', '-starts with dash'), ['juju-log', '--log-level', 'WARNING', '--', '-starts with dash']],
+  ['is-leader', (b) => b.isLeader(), ['is-leader', '--format=json']],
+  ['action-get', (b) => b.actionGet(), ['action-get', '--format=json']],
+  ['action-set', (b) => b.actionSet({ id: 'i-1', 'image.created-at': 'now' }), ['action-set', 'id=i-1', 'image.created-at=now']],
+  ['action-log', (b) => b.actionLog('working'), ['action-log', '--', 'working']],
+  ['action-fail', (b) => b.actionFail('no image'), ['action-fail', '--', 'no image']],
+  ['relation-ids', (b) => b.relationIds('image'), ['relation-ids', 'image', '--format=json']],
+  ['relation-list', (b) => b.relationList('image:1'), ['relation-list', '--format=json', '-r', 'image:1']],
+  ['relation-list --app', (b) => b.relationRemoteApp('image:1'), ['relation-list', '--format=json', '--app', '-r', 'image:1']],
+  ['relation-get unit', (b) => b.relationGet('image:1', 'runner/0', false), ['relation-get', '--format=json', '-r', 'image:1', '-', 'runner/0']],
+  ['relation-get app', (b) => b.relationGet('image:1', 'runner/0', true), ['relation-get', '--format=json', '-r', 'image:1', '--app', '-', 'runner/0']],
+  ['relation-set unit', (b) => b.relationSet('image:1', { id: 'x' }, false), ['relation-set', '-r', 'image:1', '--file', '-'], '{"id":"x"}'],
+  ['relation-set app', (b) => b.relationSet('image:1', { k: 'v' }, true), ['relation-set', '-r', 'image:1', '--app', '--file', '-'], '{"k":"v"}'],
+  ['application-version-set', (b) => b.applicationVersionSet('1.2'), ['application-version-set', '--', '1.2']],
+];
+
+describe('ProcessBackend argv', () => {
+  it.each(table)('%s', (_name, call, argv, input) => {
+    const runner = new TableRunner((c) => ({ stdout: stdoutFor[c.tool] ?? '' }));
+    call(new ProcessBackend(runner));
+    expect(runner.calls).toEqual([{ argv, input: input ?? undefined }].map((c) => (c.input === undefined ? { argv: c.argv } : c)));
+  });
+
+  it('parses tool output', () => {
+    const b = new ProcessBackend(new TableRunner((c) => ({ stdout: stdoutFor[c.tool] ?? '' })));
+    expect(b.configGet()).toEqual({ interval: 6 });
+    expect(b.isLeader()).toBe(true);
+    expect(b.statusGet(false)).toEqual({ status: 'active', message: 'm' });
+    expect(b.relationIds('image')).toEqual(['image:1', 'image:2']);
+    expect(b.relationGet('image:1', 'runner/0', false)).toEqual({ id: 'x' });
+  });
+
+  it('does not call action-set with no results', () => {
+    const runner = new TableRunner();
+    new ProcessBackend(runner).actionSet({});
+    expect(runner.calls).toEqual([]);
+  });
+});
+
+describe('ProcessBackend errors', () => {
+  it('maps "relation not found" to RelationNotFoundError naming tool, args, code and stderr', () => {
+    const runner = new TableRunner(() => ({ code: 2, stderr: 'ERROR invalid value "image:9" for option -r: relation not found\n' }));
+    const err = (() => {
+      try {
+        new ProcessBackend(runner).relationList('image:9');
+      } catch (e) {
+        return e as RelationNotFoundError;
+      }
+    })();
+    expect(err).toBeInstanceOf(RelationNotFoundError);
+    expect(err!.message).toBe('hook tool `relation-list --format=json -r image:9` exited with code 2: ERROR invalid value "image:9" for option -r: relation not found');
+    expect(err!.exitCode).toBe(2);
+  });
+
+  it('reports other failures as HookToolError', () => {
+    const runner = new TableRunner(() => ({ code: 1, stderr: 'ERROR this unit is not the leader\n' }));
+    expect(() => new ProcessBackend(runner).statusSet('active', 'x', true)).toThrow(
+      /^hook tool `status-set --application=True active -- x` exited with code 1: ERROR this unit is not the leader$/,
+    );
+    expect(() => new ProcessBackend(runner).statusSet('active', 'x', true)).not.toThrow(RelationNotFoundError);
+  });
+
+  it('never puts relation data (stdin) in the error', () => {
+    const runner = new TableRunner(() => ({ code: 1, stderr: 'ERROR cannot write relation settings\n' }));
+    try {
+      new ProcessBackend(runner).relationSet('image:1', { password: 'canary-secret' }, true);
+      expect.unreachable();
+    } catch (e) {
+      expect(String((e as Error).message)).not.toContain('canary-secret');
+      expect(e).toBeInstanceOf(HookToolError);
+    }
+  });
+
+  it('says when a tool cannot be started at all', () => {
+    const runner = new TableRunner(() => ({ code: null, spawnError: 'ENOENT' }));
+    expect(() => new ProcessBackend(runner).isLeader()).toThrow(/`is-leader --format=json` could not be started \(ENOENT\)/);
+  });
+
+  it('says when a tool prints something that is not JSON', () => {
+    const runner = new TableRunner(() => ({ stdout: 'True' }));
+    expect(() => new ProcessBackend(runner).isLeader()).toThrow(/printed output that is not JSON/);
+  });
+});

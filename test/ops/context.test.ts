@@ -1,0 +1,56 @@
+// How the dispatch path and environment become an event, as ops does it.
+import { describe, expect, it } from 'vitest';
+import { ContextError } from '../../src/ops/index.js';
+import { eventNameFromDispatchPath, readContext } from '../../src/ops/context.js';
+
+const base = { JUJU_UNIT_NAME: 'app/0', JUJU_MODEL_NAME: 'm', JUJU_CHARM_DIR: '/charm', JUJU_VERSION: '3.6.4' };
+
+describe('event names', () => {
+  it.each([
+    ['hooks/config-changed', 'config_changed'],
+    ['hooks/image-relation-joined', 'image_relation_joined'],
+    ['actions/get-latest', 'get_latest_action'],
+    ['hooks/build_success', 'build_success'],
+    ['build_success', 'build_success'],
+    ['/var/lib/juju/agents/unit-app-0/charm/hooks/install', 'install'],
+  ])('%s -> %s', (p, name) => expect(eventNameFromDispatchPath(p)).toBe(name));
+});
+
+describe('readContext', () => {
+  it('reads a relation event', () => {
+    const ctx = readContext({ ...base, JUJU_DISPATCH_PATH: 'hooks/image-relation-joined', JUJU_RELATION: 'image', JUJU_RELATION_ID: 'image:3', JUJU_REMOTE_APP: 'runner', JUJU_REMOTE_UNIT: 'runner/1' });
+    expect(ctx.relation).toEqual({ endpoint: 'image', id: 3, remoteApp: 'runner', remoteUnit: 'runner/1' });
+    expect(ctx.appName).toBe('app');
+  });
+
+  it('reads an action', () => {
+    const ctx = readContext({ ...base, JUJU_DISPATCH_PATH: 'actions/get-latest', JUJU_ACTION_UUID: '42', JUJU_ACTION_NAME: 'get-latest' });
+    expect(ctx.action).toEqual({ name: 'get-latest', id: '42' });
+    expect(ctx.eventName).toBe('get_latest_action');
+  });
+
+  it('falls back to the invocation path for legacy hooks', () => {
+    const ctx = readContext(base, { invokedAs: '/charm/hooks/install' });
+    expect(ctx.dispatchPath).toBe('hooks/install');
+    expect(ctx.eventName).toBe('install');
+  });
+
+  it.each([
+    ['JUJU_UNIT_NAME', { ...base, JUJU_UNIT_NAME: undefined, JUJU_DISPATCH_PATH: 'hooks/install' }],
+    ['JUJU_MODEL_NAME', { ...base, JUJU_MODEL_NAME: '', JUJU_DISPATCH_PATH: 'hooks/install' }],
+    ['JUJU_VERSION', { ...base, JUJU_VERSION: undefined, JUJU_DISPATCH_PATH: 'hooks/install' }],
+    ['JUJU_CHARM_DIR', { ...base, JUJU_CHARM_DIR: undefined, JUJU_DISPATCH_PATH: 'hooks/install' }],
+    ['JUJU_RELATION_ID', { ...base, JUJU_DISPATCH_PATH: 'hooks/image-relation-changed', JUJU_RELATION: 'image', JUJU_REMOTE_UNIT: 'r/0' }],
+    ['JUJU_REMOTE_UNIT', { ...base, JUJU_DISPATCH_PATH: 'hooks/image-relation-joined', JUJU_RELATION: 'image', JUJU_RELATION_ID: 'image:1', JUJU_REMOTE_APP: 'r' }],
+    ['JUJU_DEPARTING_UNIT', { ...base, JUJU_DISPATCH_PATH: 'hooks/image-relation-departed', JUJU_RELATION: 'image', JUJU_RELATION_ID: 'image:1', JUJU_REMOTE_UNIT: 'r/0' }],
+    ['JUJU_ACTION_UUID', { ...base, JUJU_DISPATCH_PATH: 'actions/get-latest' }],
+    ['JUJU_DISPATCH_PATH', base],
+  ])('names the missing variable %s', (name, env) => {
+    expect(() => readContext(env as Record<string, string>)).toThrow(ContextError);
+    expect(() => readContext(env as Record<string, string>)).toThrow(name);
+  });
+
+  it('rejects a malformed relation id', () => {
+    expect(() => readContext({ ...base, JUJU_DISPATCH_PATH: 'hooks/image-relation-broken', JUJU_RELATION: 'image', JUJU_RELATION_ID: 'image:x', JUJU_REMOTE_APP: 'r' })).toThrow(/JUJU_RELATION_ID "image:x"/);
+  });
+});
