@@ -1,0 +1,7 @@
+// npm run build: dist/charm.js, the whole charm in one file.
+import { statSync } from 'node:fs';
+import { bundleCharm } from './bundle.mjs';
+
+const outfile = 'dist/charm.js';
+await bundleCharm({ entry: 'src/charm/main.ts', outfile, charmDir: '.' });
+console.log(`${outfile} ${(statSync(outfile).size / 1024).toFixed(0)} KiB`);
