@@ -1,0 +1,69 @@
+// The charm's configuration, checked. Every problem becomes one sentence that names the option,
+// what was wrong and what is accepted; invalid config never reaches the host.
+import { checkCloudsYaml } from './cloud.js';
+import type { Arch, BaseImage } from './builder.js';
+
+export interface CharmConfig {
+  readonly arch: Arch;
+  readonly base: BaseImage;
+  readonly interval: number;
+  /** The clouds.yaml text exactly as the operator gave it (written to the host verbatim). */
+  readonly cloudsYaml: string;
+  /** The cloud to use: cloud-name, or the first cloud of the clouds.yaml. */
+  readonly cloudName: string;
+  readonly revisionHistoryLimit: number;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+  constructor(readonly problems: readonly string[]) {
+    super(problems.join('; '));
+  }
+}
+
+const BASES: Record<string, BaseImage> = { jammy: 'jammy', '22.04': 'jammy', noble: 'noble', '24.04': 'noble' };
+
+/** A value shown back to the operator: quoted, one line, and short. */
+export function shown(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 40 ? `${text.slice(0, 37)}..."` : text;
+}
+
+export function machineArch(nodeArch: string = process.arch): Arch | undefined {
+  return nodeArch === 'x64' ? 'x64' : nodeArch === 'arm64' ? 'arm64' : undefined;
+}
+
+export function parseConfig(raw: Readonly<Record<string, unknown>>, nodeArch: string = process.arch): CharmConfig {
+  const problems: string[] = [];
+
+  const arch = machineArch(nodeArch);
+  if (!arch) problems.push(`unsupported machine architecture ${nodeArch}; deploy on amd64 or arm64`);
+
+  const baseRaw = raw['base-image'] ?? 'noble';
+  const base = typeof baseRaw === 'string' ? BASES[baseRaw.trim().toLowerCase()] : undefined;
+  if (!base) problems.push(`base-image ${shown(baseRaw)} is not supported; use jammy, noble, 22.04 or 24.04`);
+
+  const interval = raw.interval ?? 6;
+  if (!Number.isInteger(interval) || (interval as number) < 1 || (interval as number) > 24) {
+    problems.push(`interval must be a whole number of hours from 1 to 24, got ${shown(interval)}`);
+  }
+
+  const limit = raw['revision-history-limit'] ?? 5;
+  if (!Number.isInteger(limit) || (limit as number) < 2 || (limit as number) > 99) {
+    problems.push(`revision-history-limit must be a whole number from 2 to 99, got ${shown(limit)}`);
+  }
+
+  const cloudsYaml = typeof raw['openstack-clouds-yaml'] === 'string' ? raw['openstack-clouds-yaml'] : '';
+  const wanted = typeof raw['cloud-name'] === 'string' ? raw['cloud-name'].trim() : '';
+  let cloudName = '';
+  if (cloudsYaml.trim() === '') {
+    problems.push('openstack-clouds-yaml is empty; set it to the contents of your clouds.yaml (juju config <app> openstack-clouds-yaml=@clouds.yaml)');
+  } else {
+    const checked = checkCloudsYaml(cloudsYaml, wanted);
+    if ('problems' in checked) problems.push(...checked.problems);
+    else cloudName = checked.cloudName;
+  }
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  return { arch: arch!, base: base!, interval: interval as number, cloudsYaml, cloudName, revisionHistoryLimit: limit as number };
+}

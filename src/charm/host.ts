@@ -1,0 +1,127 @@
+// The host as the charm sees it: files under CHARM_HOST_ROOT (default "/") and the few host
+// programs it runs, looked up on PATH. Tests point CHARM_HOST_ROOT at a temp dir and put
+// stand-ins first on PATH; production runs as root on the machine itself.
+import { accessSync, constants, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { writeFileAtomic } from '../ops/atomic-write.js';
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/** A host program failed; the message names the command, the exit code and stderr's tail. */
+export class HostCommandError extends Error {
+  override name = 'HostCommandError';
+  constructor(
+    readonly command: readonly string[],
+    readonly exitCode: number | undefined,
+    readonly stderr: string,
+    why?: string,
+  ) {
+    const tail = stderr.trim().split('\n').slice(-5).join(' | ');
+    super(`\`${command.join(' ')}\` ${why ?? `exited with code ${exitCode}`}${tail ? `: ${tail}` : ''}`);
+  }
+}
+
+export interface RunOptions {
+  readonly env?: Env;
+  readonly cwd?: string;
+  readonly timeoutMs?: number;
+  readonly input?: string;
+}
+
+export interface RunResult {
+  readonly exitCode: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export class Host {
+  readonly root: string;
+
+  constructor(readonly env: Env = process.env) {
+    this.root = env.CHARM_HOST_ROOT || '/';
+  }
+
+  /** The real location of a production path such as /etc/cron.d/build-runner-image. */
+  path(prodPath: string): string {
+    return path.join(this.root, prodPath);
+  }
+
+  readText(prodPath: string): string | undefined {
+    try {
+      return readFileSync(this.path(prodPath), 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+  }
+
+  exists(prodPath: string): boolean {
+    try {
+      statSync(this.path(prodPath));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Writes atomically when the content differs; returns whether it wrote. */
+  writeIfChanged(prodPath: string, content: string, opts: { mode: number; uid?: number; gid?: number }): boolean {
+    if (this.readText(prodPath) === content && (statSync(this.path(prodPath)).mode & 0o7777) === opts.mode) return false;
+    mkdirSync(path.dirname(this.path(prodPath)), { recursive: true });
+    writeFileAtomic(this.path(prodPath), content, opts);
+    return true;
+  }
+
+  /** Creates a directory (and parents) with the given mode; an existing one is left as it is. */
+  ensureDir(prodPath: string, mode: number): void {
+    mkdirSync(this.path(prodPath), { recursive: true, mode });
+  }
+
+  remove(prodPath: string): boolean {
+    if (!this.exists(prodPath)) return false;
+    rmSync(this.path(prodPath), { force: true });
+    return true;
+  }
+
+  /** Resolves a program on PATH to an absolute path (for files that cron runs later). */
+  which(program: string): string | undefined {
+    for (const dir of (this.env.PATH ?? '').split(':')) {
+      if (!dir) continue;
+      const candidate = path.join(dir, program);
+      try {
+        accessSync(candidate, constants.X_OK);
+        if (statSync(candidate).isFile()) return candidate;
+      } catch {
+        // not here
+      }
+    }
+    return undefined;
+  }
+
+  /** Runs a host program without a shell; never throws for a non-zero exit (see runChecked). */
+  async run(command: readonly [string, ...string[]], opts: RunOptions = {}): Promise<RunResult> {
+    const { execa } = await import('execa');
+    const [file, ...args] = command;
+    const res = await execa(file, args, {
+      reject: false,
+      env: { ...opts.env },
+      extendEnv: false,
+      ...(opts.cwd ? { cwd: opts.cwd } : {}),
+      ...(opts.timeoutMs ? { timeout: opts.timeoutMs } : {}),
+      input: opts.input ?? '',
+      stripFinalNewline: false,
+    });
+    if (res.failed && res.exitCode === undefined) {
+      const why = res.timedOut ? `timed out after ${Math.round((opts.timeoutMs ?? 0) / 1000)} s` : res.isTerminated ? `was killed (${res.signal})` : `could not be started (${(res.cause as NodeJS.ErrnoException | undefined)?.code ?? 'error'})`;
+      throw new HostCommandError(command, undefined, String(res.stderr ?? ''), why);
+    }
+    return { exitCode: res.exitCode ?? 0, stdout: String(res.stdout ?? ''), stderr: String(res.stderr ?? '') };
+  }
+
+  /** Runs a host program and throws HostCommandError unless it exits 0. */
+  async runChecked(command: readonly [string, ...string[]], opts: RunOptions = {}): Promise<RunResult> {
+    const res = await this.run(command, opts);
+    if (res.exitCode !== 0) throw new HostCommandError(command, res.exitCode, res.stderr);
+    return res;
+  }
+}
