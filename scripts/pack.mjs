@@ -1,0 +1,301 @@
+// npm run pack: builds the charm and writes <name>_ubuntu-22.04-<arch>.charm, the zip Juju
+// deploys, with the Node.js runtime of this machine inside (Ubuntu 22.04/24.04 ship Node 12/18).
+//
+//   npm run pack [-- options]        node scripts/pack.mjs [options]
+//
+// Options (each also as an environment variable; relative paths are from the current directory):
+//   --entry FILE        PACK_ENTRY       charm entry point      (src/charm/main.ts)
+//   --charm-dir DIR     PACK_CHARM_DIR   metadata/config/actions.yaml, README.md, LICENSE (.)
+//   --out-dir DIR       PACK_OUT_DIR     where the .charm goes  (the repository root)
+//   --output FILE       PACK_OUTPUT      the .charm's full path (overrides --out-dir and the name)
+//   --bundle FILE       PACK_BUNDLE      where the build writes the bundle (dist/charm.js for the
+//                                        default entry, else a temporary file)
+//   --no-build          PACK_NO_BUILD=1  pack the existing --bundle as is
+//   --metafile FILE     PACK_METAFILE    also write esbuild's metafile there
+//   --node FILE         PACK_NODE        the Node.js runtime to ship (this node: process.execPath)
+//   --level N           PACK_LEVEL       deflate level, 1-9     (6)
+//   --no-cache          PACK_NO_CACHE=1  do not reuse the compressed runtime from
+//                                        node_modules/.cache/charm-pack/
+//   --json                               print a JSON summary as the last line of stdout
+// SOURCE_DATE_EPOCH, if set, is the time of every entry and of the manifest; else the time of
+// the last commit. The dispatch script and hooks/ always come from the repository root.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { builtinModules } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { parse, stringify } from 'yaml';
+import { crc32, deflate, writeZip, zipEntry } from './zip.mjs';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const DEFAULT_ENTRY = 'src/charm/main.ts';
+const MANDATORY_HOOKS = ['install', 'start', 'upgrade-charm']; // charmcraft's, for Juju < 2.8
+const CHANNELS = ['22.04', '24.04'];
+const OLDEST_GLIBC = [2, 35]; // Ubuntu 22.04's
+const ARCHES = { x64: { deb: 'amd64', elfMachine: 62 }, arm64: { deb: 'arm64', elfMachine: 183 } };
+
+class PackError extends Error {}
+
+function options() {
+  const { values } = parseArgs({
+    options: {
+      entry: { type: 'string' },
+      'charm-dir': { type: 'string' },
+      'out-dir': { type: 'string' },
+      output: { type: 'string' },
+      bundle: { type: 'string' },
+      'no-build': { type: 'boolean' },
+      metafile: { type: 'string' },
+      node: { type: 'string' },
+      level: { type: 'string' },
+      'no-cache': { type: 'boolean' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    const src = readFileSync(fileURLToPath(import.meta.url), 'utf8');
+    console.log(src.split('\nimport ')[0].replace(/^\/\/ ?/gm, ''));
+    process.exit(0);
+  }
+  const env = process.env;
+  const flag = (v, e) => v ?? (e !== undefined && e !== '' && e !== '0');
+  const abs = (p) => (p === undefined || p === '' ? undefined : path.resolve(p));
+  const entry = abs(values.entry ?? env.PACK_ENTRY) ?? path.join(ROOT, DEFAULT_ENTRY);
+  const charmDir = abs(values['charm-dir'] ?? env.PACK_CHARM_DIR) ?? ROOT;
+  const isDefault = entry === path.join(ROOT, DEFAULT_ENTRY) && charmDir === ROOT;
+  const level = Number(values.level ?? env.PACK_LEVEL ?? 6);
+  if (!Number.isInteger(level) || level < 1 || level > 9) throw new PackError(`--level must be 1-9, not ${values.level ?? env.PACK_LEVEL}`);
+  return {
+    entry,
+    charmDir,
+    outDir: abs(values['out-dir'] ?? env.PACK_OUT_DIR) ?? ROOT,
+    output: abs(values.output ?? env.PACK_OUTPUT),
+    bundle: abs(values.bundle ?? env.PACK_BUNDLE) ?? (isDefault ? path.join(ROOT, 'dist/charm.js') : undefined),
+    build: !flag(values['no-build'], env.PACK_NO_BUILD),
+    metafile: abs(values.metafile ?? env.PACK_METAFILE),
+    node: abs(values.node ?? env.PACK_NODE) ?? process.execPath,
+    level,
+    cache: !flag(values['no-cache'], env.PACK_NO_CACHE),
+    json: values.json ?? false,
+  };
+}
+
+function git(...args) {
+  const r = spawnSync('git', args, { cwd: ROOT, encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() : undefined;
+}
+
+function readOptional(file) {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    if (err.code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+/** Builds the bundle (what `npm run build` does) and checks that it imports only Node built-ins. */
+async function build(opts) {
+  const { bundleCharm } = await import('./bundle.mjs');
+  const result = await bundleCharm({ entry: opts.entry, outfile: opts.bundle, charmDir: opts.charmDir, metafile: true });
+  const outputs = Object.entries(result.metafile.outputs);
+  if (outputs.length !== 1) throw new PackError(`the build wrote ${outputs.map(([f]) => f).join(', ')}, expected one file`);
+  const builtins = new Set(builtinModules);
+  const foreign = outputs[0][1].imports.filter((i) => i.external && !i.path.startsWith('node:') && !builtins.has(i.path));
+  if (foreign.length) throw new PackError(`the bundle imports modules from outside the charm: ${foreign.map((i) => i.path).join(', ')}`);
+  if (opts.metafile) writeFileSync(opts.metafile, JSON.stringify(result.metafile, null, 2));
+}
+
+/** The ELF checks that matter for shipping a runtime: class, endianness, machine, and glibc. */
+function checkElf(file, buf, arch) {
+  if (buf.readUInt32BE(0) !== 0x7f454c46) throw new PackError(`${file} is not an ELF executable`);
+  if (buf[4] !== 2 || buf[5] !== 1) throw new PackError(`${file} is not a 64-bit little-endian ELF`);
+  const machine = buf.readUInt16LE(18);
+  if (machine !== ARCHES[arch].elfMachine) throw new PackError(`${file} is for ELF machine ${machine}, not ${ARCHES[arch].deb}`);
+  // The highest GLIBC_x.y among the versions it needs (in .dynstr) must exist on Ubuntu 22.04.
+  const shoff = Number(buf.readBigUInt64LE(0x28));
+  const shentsize = buf.readUInt16LE(0x3a);
+  const shnum = buf.readUInt16LE(0x3c);
+  const section = (i) => {
+    const h = shoff + i * shentsize;
+    return { name: buf.readUInt32LE(h), offset: Number(buf.readBigUInt64LE(h + 0x18)), size: Number(buf.readBigUInt64LE(h + 0x20)) };
+  };
+  const names = section(buf.readUInt16LE(0x3e));
+  for (let i = 0; i < shnum; i++) {
+    const s = section(i);
+    const end = buf.indexOf(0, names.offset + s.name);
+    if (buf.toString('latin1', names.offset + s.name, end) !== '.dynstr') continue;
+    let newest = [0, 0];
+    for (const m of buf.toString('latin1', s.offset, s.offset + s.size).matchAll(/GLIBC_(\d+)\.(\d+)/g)) {
+      const v = [Number(m[1]), Number(m[2])];
+      if (v[0] > newest[0] || (v[0] === newest[0] && v[1] > newest[1])) newest = v;
+    }
+    if (newest[0] > OLDEST_GLIBC[0] || (newest[0] === OLDEST_GLIBC[0] && newest[1] > OLDEST_GLIBC[1])) {
+      throw new PackError(`${file} needs GLIBC_${newest.join('.')}, newer than Ubuntu 22.04's ${OLDEST_GLIBC.join('.')}`);
+    }
+  }
+}
+
+function nodeVersion(file) {
+  const r = spawnSync(file, ['--version'], { encoding: 'utf8', env: {} });
+  const m = /^v(\d+)\.\d+\.\d+/.exec(r.stdout ?? '');
+  if (r.status !== 0 || !m) throw new PackError(`${file} --version failed: ${r.error?.message ?? r.stderr}`);
+  if (Number(m[1]) < 20) throw new PackError(`${file} is Node ${r.stdout.trim()}; the charm needs Node >= 20`);
+  return r.stdout.trim();
+}
+
+function nodeLicense(node) {
+  const dirs = [...new Set([path.dirname(node), path.dirname(realpathSync(node))])];
+  const candidates = [
+    ...dirs.map((d) => path.join(d, '../share/doc/node/LICENSE')),
+    ...dirs.map((d) => path.join(d, '../LICENSE')),
+    '/usr/local/share/doc/node/LICENSE',
+    '/usr/share/doc/nodejs/LICENSE',
+    '/usr/share/doc/nodejs/copyright',
+  ];
+  for (const file of candidates) {
+    const data = readOptional(file);
+    if (data?.length) return { file, data };
+  }
+  return undefined;
+}
+
+/** The runtime's raw deflate, cached by content (CRC-32 + size) and level. */
+async function deflateNode(data, level, useCache) {
+  const dir = path.join(ROOT, 'node_modules/.cache/charm-pack');
+  const file = path.join(dir, `node-${crc32(data).toString(16).padStart(8, '0')}-${data.length}-${level}.deflate`);
+  if (useCache) {
+    const hit = readOptional(file);
+    if (hit) return { deflated: hit, cached: true };
+  }
+  const deflated = await deflate(data, level);
+  if (useCache) {
+    try {
+      mkdirSync(dir, { recursive: true });
+      for (const old of readdirSync(dir)) if (old.startsWith('node-')) rmSync(path.join(dir, old), { force: true });
+      const tmp = `${file}.tmp-${process.pid}`;
+      writeFileSync(tmp, deflated);
+      renameSync(tmp, file);
+    } catch {
+      // a cache that cannot be written only costs time
+    }
+  }
+  return { deflated, cached: false };
+}
+
+function manifest(arch, epoch, version) {
+  return stringify({
+    'charmcraft-version': version,
+    'charmcraft-started-at': new Date(epoch * 1000).toISOString(),
+    bases: CHANNELS.map((channel) => ({ name: 'ubuntu', channel, architectures: [arch] })),
+    analysis: {
+      attributes: [
+        { name: 'language', result: 'javascript' },
+        { name: 'framework', result: 'unknown' },
+      ],
+    },
+  });
+}
+
+async function pack(opts) {
+  const started = performance.now();
+  const arch = ARCHES[process.arch] ? process.arch : undefined;
+  if (!arch) throw new PackError(`unsupported architecture ${process.arch} (amd64 and arm64 only)`);
+  const deb = ARCHES[arch].deb;
+
+  const metadataText = readOptional(path.join(opts.charmDir, 'metadata.yaml'));
+  if (!metadataText) throw new PackError(`no metadata.yaml in ${opts.charmDir}`);
+  const name = parse(metadataText.toString('utf8'))?.name;
+  if (typeof name !== 'string' || !/^[a-z0-9][a-z0-9-]*$/.test(name)) throw new PackError(`metadata.yaml has no valid name`);
+  const output = opts.output ?? path.join(opts.outDir, `${name}_ubuntu-22.04-${deb}.charm`);
+
+  // 1. The bundle.
+  let tmpDir;
+  if (!opts.bundle) {
+    tmpDir = mkdtempSync(path.join(os.tmpdir(), 'charm-pack-'));
+    opts.bundle = path.join(tmpDir, 'charm.js');
+  }
+  try {
+    process.chdir(ROOT); // bundle.mjs resolves src/ops/meta.ts from the current directory
+    if (opts.build) await build(opts);
+    const bundle = readOptional(opts.bundle);
+    if (!bundle) throw new PackError(`${opts.bundle} does not exist${opts.build ? '' : ' (run the build, or drop --no-build)'}`);
+    const built = performance.now();
+
+    // 2. The runtime.
+    const nodeFile = realpathSync(opts.node);
+    const nodeData = readFileSync(nodeFile);
+    checkElf(nodeFile, nodeData, arch);
+    const runtime = nodeVersion(nodeFile);
+    const license = nodeLicense(opts.node);
+    const { deflated, cached } = await deflateNode(nodeData, opts.level, opts.cache);
+
+    // 3. The archive.
+    const envEpoch = Number(process.env.SOURCE_DATE_EPOCH);
+    const epoch = Number.isInteger(envEpoch) && envEpoch > 0 ? envEpoch : Number(git('log', '-1', '--format=%ct')) || 315532800;
+    const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
+    const dispatch = readFileSync(path.join(ROOT, 'dispatch'));
+    const hookNames = new Set([...MANDATORY_HOOKS, ...(existsSync(path.join(ROOT, 'hooks')) ? readdirSync(path.join(ROOT, 'hooks')) : [])]);
+    const describe = git('describe', '--tags', '--always', '--dirty');
+
+    const files = [
+      { name: 'manifest.yaml', data: Buffer.from(manifest(deb, epoch, `${pkg.version}+pack.mjs`)), mode: 0o644 },
+      { name: 'metadata.yaml', data: metadataText, mode: 0o644 },
+      { name: 'dispatch', data: dispatch, mode: 0o755 },
+      ...[...hookNames].map((h) => ({ name: `hooks/${h}`, data: readOptional(path.join(ROOT, 'hooks', h)) ?? dispatch, mode: 0o755 })),
+      { name: 'dist/charm.js', data: bundle, mode: 0o644 },
+      { name: 'node/bin/node', data: nodeData, mode: 0o755, deflated },
+    ];
+    for (const f of ['config.yaml', 'actions.yaml', 'README.md', 'LICENSE']) {
+      const data = readOptional(path.join(opts.charmDir, f));
+      if (data) files.push({ name: f, data, mode: 0o644 });
+    }
+    if (license) files.push({ name: 'node/LICENSE', data: license.data, mode: 0o644 });
+    if (describe) files.push({ name: 'version', data: Buffer.from(`${describe}\n`), mode: 0o644 });
+    files.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+
+    const entries = await Promise.all(files.map((f) => zipEntry({ ...f, level: opts.level })));
+    mkdirSync(path.dirname(output), { recursive: true });
+    const size = writeZip(output, entries, { mtime: epoch });
+    const ms = Math.round(performance.now() - started);
+    return {
+      path: output,
+      size,
+      ms,
+      buildMs: opts.build ? Math.round(built - started) : 0,
+      runtimeCached: cached,
+      node: runtime,
+      nodeLicense: license?.file,
+      arch: deb,
+      entries: entries.map((e) => ({ name: e.name, mode: `0${e.mode.toString(8)}`, size: e.size, method: e.method === 8 ? 'deflate' : 'store' })),
+    };
+  } finally {
+    if (tmpDir) rmSync(tmpDir, { recursive: true, force: true });
+  }
+}
+
+try {
+  const cwd = process.cwd();
+  const opts = options();
+  const r = await pack(opts);
+  const shown = path.relative(cwd, r.path).startsWith('..') ? r.path : path.relative(cwd, r.path);
+  console.log(
+    `${shown} ${(r.size / 2 ** 20).toFixed(1)} MiB, ${r.entries.length} files, Node ${r.node} ${r.arch}` +
+      ` (${(r.ms / 1000).toFixed(1)} s${r.runtimeCached ? ', runtime from cache' : ''})`,
+  );
+  if (opts.json) console.log(JSON.stringify(r));
+} catch (err) {
+  if (err instanceof PackError) {
+    console.error(`pack: ${err.message}`);
+  } else if (Array.isArray(err?.errors) && err.errors.length) {
+    console.error('pack: the build failed (errors above)'); // esbuild already printed them
+  } else {
+    console.error(err);
+  }
+  process.exit(1);
+}
