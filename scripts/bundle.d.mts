@@ -1,0 +1,3 @@
+// Types for scripts/bundle.mjs, used by tests that bundle a charm.
+import type { BuildResult } from 'esbuild';
+export function bundleCharm(opts: { entry: string; outfile: string; charmDir: string; metafile?: boolean }): Promise<BuildResult>;
