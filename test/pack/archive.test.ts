@@ -1,0 +1,133 @@
+// The .charm written by `npm run pack`: name, exact contents, modes (as recorded in the zip and
+// as restored by `unzip`), manifest bases, copies of dispatch, and reproducibility.
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { ROOT, cleanup, isExecutable, listFiles, pack, run, unzip, type Packed } from './helpers.js';
+
+const arch = ({ x64: 'amd64', arm64: 'arm64' } as Record<string, string>)[process.arch]!;
+const EPOCH = '1767225600'; // 2026-01-01T00:00:00Z
+let packed: Packed;
+let dir: string;
+
+beforeAll(() => {
+  packed = pack([], { SOURCE_DATE_EPOCH: EPOCH });
+  dir = unzip(packed.path);
+});
+
+afterAll(() => cleanup(packed?.workDir, dir));
+
+function expectedFiles(): string[] {
+  const files = [
+    'manifest.yaml',
+    'metadata.yaml',
+    'config.yaml',
+    'actions.yaml',
+    'dispatch',
+    'hooks/install',
+    'hooks/start',
+    'hooks/upgrade-charm',
+    'hooks/config-changed',
+    'dist/charm.js',
+    'node/bin/node',
+    'version', // git describe: the tests run in a git checkout
+  ];
+  if (packed.nodeLicense) files.push('node/LICENSE');
+  for (const f of ['README.md', 'LICENSE']) if (existsSync(path.join(packed.charmDir, f))) files.push(f);
+  return files.sort();
+}
+
+describe('npm run pack', () => {
+  it('names the file like charmcraft, <name>_ubuntu-22.04-<arch>.charm, in the output dir', () => {
+    const name = (parse(readFileSync(path.join(packed.charmDir, 'metadata.yaml'), 'utf8')) as { name: string }).name;
+    expect(packed.path).toBe(path.join(packed.workDir, `${name}_ubuntu-22.04-${arch}.charm`));
+    expect(statSync(packed.path).size).toBe(packed.size);
+    expect(packed.arch).toBe(arch);
+  });
+
+  it('holds exactly the charm files: no node_modules, sources, tests or source maps', () => {
+    const files = listFiles(dir);
+    expect(files).toEqual(expectedFiles());
+    expect(packed.entries.map((e) => e.name).sort()).toEqual(files);
+    for (const f of files) expect(f).not.toMatch(/(^|\/)(node_modules|src|test|\.git)(\/|$)|\.(map|ts)$/);
+  });
+
+  it('passes unzip -t', () => {
+    const r = run('unzip', ['-tq', packed.path]);
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+  });
+
+  it('records Unix modes made by Unix in the zip (zipinfo): 0755 for dispatch, hooks and node, else 0644', () => {
+    const r = run('unzip', ['-Z', packed.path]);
+    expect(r.status, r.stderr).toBe(0);
+    const rows = r.stdout
+      .split('\n')
+      .map((l) => /^(\S{10})\s+(\d+\.\d+)\s+(\S+)\s+(\d+)\s+\S+\s+(\S+)\s+\S+\s+\S+\s+(.+)$/.exec(l))
+      .filter((m) => m !== null);
+    expect(rows.map((m) => m[6]).sort()).toEqual(expectedFiles());
+    for (const [, perms, version, os, , method, name] of rows) {
+      expect([name, os, version]).toEqual([name, 'unx', '3.0']);
+      expect([name, perms]).toEqual([name, isExecutable(name!) ? '-rwxr-xr-x' : '-rw-r--r--']);
+      expect(['defN', 'stor']).toContain(method);
+    }
+    expect(rows.find((m) => m[6] === 'node/bin/node')![5]).toBe('defN');
+  });
+
+  it('restores those modes when unzipped', () => {
+    for (const f of listFiles(dir)) {
+      const mode = statSync(path.join(dir, f)).mode & 0o7777;
+      expect([f, mode.toString(8)]).toEqual([f, isExecutable(f) ? '755' : '644']);
+    }
+  });
+
+  it('writes a manifest with ubuntu 22.04 and 24.04 bases for the build architecture', () => {
+    const manifest = parse(readFileSync(path.join(dir, 'manifest.yaml'), 'utf8')) as Record<string, unknown>;
+    expect(manifest.bases).toEqual([
+      { name: 'ubuntu', channel: '22.04', architectures: [arch] },
+      { name: 'ubuntu', channel: '24.04', architectures: [arch] },
+    ]);
+    expect(manifest.analysis).toEqual({
+      attributes: [
+        { name: 'language', result: 'javascript' },
+        { name: 'framework', result: 'unknown' },
+      ],
+    });
+    expect(manifest['charmcraft-version']).toEqual(expect.any(String));
+    expect(manifest['charmcraft-started-at']).toBe(new Date(Number(EPOCH) * 1000).toISOString());
+  });
+
+  it('ships the dispatch script, and hooks that are byte-identical copies of it (not links)', () => {
+    const dispatch = readFileSync(path.join(ROOT, 'dispatch'));
+    expect(readFileSync(path.join(dir, 'dispatch')).equals(dispatch)).toBe(true);
+    for (const hook of ['install', 'start', 'upgrade-charm', 'config-changed']) {
+      expect(readFileSync(path.join(dir, 'hooks', hook)).equals(dispatch), hook).toBe(true);
+    }
+  });
+
+  it("ships the charm's YAML files unchanged, the bundle, this machine's node, and a version", () => {
+    for (const f of ['metadata.yaml', 'config.yaml', 'actions.yaml']) {
+      expect(readFileSync(path.join(dir, f), 'utf8'), f).toBe(readFileSync(path.join(packed.charmDir, f), 'utf8'));
+    }
+    expect(readFileSync(path.join(dir, 'dist/charm.js')).equals(readFileSync(path.join(packed.workDir, 'charm.js')))).toBe(true);
+    expect(readFileSync(path.join(dir, 'node/bin/node')).equals(readFileSync(process.execPath))).toBe(true);
+    if (packed.nodeLicense) expect(readFileSync(path.join(dir, 'node/LICENSE'), 'utf8')).toMatch(/Node\.js/);
+    expect(readFileSync(path.join(dir, 'version'), 'utf8')).toMatch(/^\S+\n$/);
+  });
+
+  it('is reproducible: a second pack without the runtime cache is byte-identical', () => {
+    const again = pack(['--no-cache'], { SOURCE_DATE_EPOCH: EPOCH });
+    try {
+      expect(again.runtimeCached).toBe(false);
+      expect(again.charm).toBe(packed.charm);
+      const [a, b] = [readFileSync(packed.path), readFileSync(again.path)];
+      // The version file follows git: allow a commit landing between the two packs.
+      if (!a.equals(b)) {
+        const versions = [packed, again].map((p) => run('unzip', ['-p', p.path, 'version']).stdout);
+        expect(versions[0], 'the two packs differ but not in their version file').not.toBe(versions[1]);
+      }
+    } finally {
+      cleanup(again.workDir);
+    }
+  });
+});
