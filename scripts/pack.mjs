@@ -70,13 +70,16 @@ function options() {
   const isDefault = entry === path.join(ROOT, DEFAULT_ENTRY) && charmDir === ROOT;
   const level = Number(values.level ?? env.PACK_LEVEL ?? 6);
   if (!Number.isInteger(level) || level < 1 || level > 9) throw new PackError(`--level must be 1-9, not ${values.level ?? env.PACK_LEVEL}`);
+  const bundle = abs(values.bundle ?? env.PACK_BUNDLE) ?? (isDefault ? path.join(ROOT, 'dist/charm.js') : undefined);
+  const build = !flag(values['no-build'], env.PACK_NO_BUILD);
+  if (!build && !bundle) throw new PackError('--no-build with another entry or charm dir needs --bundle FILE');
   return {
     entry,
     charmDir,
     outDir: abs(values['out-dir'] ?? env.PACK_OUT_DIR) ?? ROOT,
     output: abs(values.output ?? env.PACK_OUTPUT),
-    bundle: abs(values.bundle ?? env.PACK_BUNDLE) ?? (isDefault ? path.join(ROOT, 'dist/charm.js') : undefined),
-    build: !flag(values['no-build'], env.PACK_NO_BUILD),
+    bundle,
+    build,
     metafile: abs(values.metafile ?? env.PACK_METAFILE),
     node: abs(values.node ?? env.PACK_NODE) ?? process.execPath,
     level,
@@ -177,7 +180,9 @@ async function deflateNode(data, level, useCache) {
   if (useCache) {
     try {
       mkdirSync(dir, { recursive: true });
-      for (const old of readdirSync(dir)) if (old.startsWith('node-')) rmSync(path.join(dir, old), { force: true });
+      for (const old of readdirSync(dir)) {
+        if (old.endsWith('.deflate') && old !== path.basename(file)) rmSync(path.join(dir, old), { force: true });
+      }
       const tmp = `${file}.tmp-${process.pid}`;
       writeFileSync(tmp, deflated);
       renameSync(tmp, file);
@@ -292,6 +297,8 @@ try {
 } catch (err) {
   if (err instanceof PackError) {
     console.error(`pack: ${err.message}`);
+  } else if (String(err?.code).startsWith('ERR_PARSE_ARGS')) {
+    console.error(`pack: ${err.message} (see --help)`);
   } else if (Array.isArray(err?.errors) && err.errors.length) {
     console.error('pack: the build failed (errors above)'); // esbuild already printed them
   } else {
