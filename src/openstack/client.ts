@@ -1,0 +1,190 @@
+// The client the charm uses: authenticate once per client (the token is kept privately and
+// reused until shortly before it expires), find the image endpoint, ask Glance.
+import type { CloudConfig } from './clouds.js';
+import { OpenStackError } from './errors.js';
+import { getImageById, getImagesPage, glanceRoot, imagesUrl, type Image, type ImageFilters } from './glance.js';
+import { DEFAULT_TIMEOUT_MS, type FetchFn, type HttpContext } from './http.js';
+import { authenticate, findEndpoint, type KeystoneToken } from './keystone.js';
+
+export interface ClientOptions {
+  /** Replaces the transport (tests count requests with it). Used as is, even with cacert. */
+  readonly fetch?: FetchFn;
+  /** Per request, connection to last byte (default 10 s). */
+  readonly timeoutMs?: number;
+  /** Cancels every request of this client. */
+  readonly signal?: AbortSignal;
+}
+
+/** What getLatestImage returns. */
+export interface LatestImage {
+  readonly id: string;
+  readonly name: string;
+  readonly createdAt: string;
+  readonly status: string;
+}
+
+export interface LatestImageOptions {
+  /**
+   * Also consider images of other projects that this project can see (public, shared with it).
+   * Off by default: the newest image must be one this project built, not one anybody else
+   * named the same way.
+   */
+  readonly anyOwner?: boolean;
+}
+
+/** Re-authenticate when the token has less than this left. */
+const TOKEN_MARGIN_MS = 60_000;
+/** A listing stops after this many pages rather than follow `next` links forever. */
+const MAX_PAGES = 1000;
+
+export class OpenStackClient {
+  readonly cloudName: string;
+  readonly #cloud: CloudConfig;
+  readonly #options: ClientOptions;
+  #http: Promise<HttpContext> | undefined;
+  #token: KeystoneToken | undefined;
+  #pendingAuth: Promise<KeystoneToken> | undefined;
+
+  constructor(cloud: CloudConfig, options: ClientOptions = {}) {
+    this.cloudName = cloud.name;
+    this.#cloud = cloud;
+    this.#options = options;
+  }
+
+  /** Authenticates (or reuses the token) and says who we are; the token itself stays inside. */
+  async whoami(): Promise<{ projectId: string | undefined; userId: string | undefined; expiresAt: string }> {
+    const t = await this.#auth();
+    return { projectId: t.projectId, userId: t.userId, expiresAt: t.expiresAt };
+  }
+
+  /** The image (Glance) endpoint for the cloud's interface and region. */
+  async imageEndpoint(): Promise<string> {
+    return findEndpoint(await this.#auth(), { type: 'image', interface: this.#cloud.interface, region: this.#cloud.regionName }, this.cloudName);
+  }
+
+  /**
+   * The newest active image called `name` (of this project, unless anyOwner), or null.
+   * Two HTTP requests at most (auth, then one filtered, sorted list with limit=1); one when
+   * the client already holds a token.
+   */
+  async getLatestImage(name: string, options: LatestImageOptions = {}): Promise<LatestImage | null> {
+    const token = await this.#auth();
+    const filters: ImageFilters = {
+      name,
+      status: 'active',
+      sort: 'created_at:desc,id:desc',
+      limit: 1,
+      ...(options.anyOwner ? {} : { owner: this.#requireProject(token) }),
+    };
+    const page = await getImagesPage(await this.#ctx(), await this.#root(), token.token, imagesUrl(await this.#root(), filters));
+    const image = page.images[0];
+    if (!image) return null;
+    // Trust, but check: a server ignoring a filter must not make us pick the wrong image.
+    if (image.name !== name || image.status !== 'active') {
+      throw new OpenStackError({
+        kind: 'malformed',
+        cloud: this.cloudName,
+        detail: `Glance ignored the name/status filters of GET ${imagesUrl(await this.#root(), filters)} (HTTP 200)`,
+        url: imagesUrl(await this.#root(), filters),
+        status: 200,
+      });
+    }
+    return { id: image.id, name: image.name, createdAt: image.createdAt, status: image.status };
+  }
+
+  /** Every image matching the filters, following Glance's `next` links page by page. */
+  async listImages(filters: ImageFilters = {}): Promise<Image[]> {
+    const token = await this.#auth();
+    const root = await this.#root();
+    const http = await this.#ctx();
+    const out: Image[] = [];
+    const seen = new Set<string>();
+    let url: string | undefined = imagesUrl(root, filters);
+    for (let page = 0; url !== undefined; page++) {
+      if (page >= MAX_PAGES || seen.has(url)) {
+        throw new OpenStackError({ kind: 'malformed', cloud: this.cloudName, url, detail: `GET ${url}: Glance's "next" links do not end (stopped after ${page} pages)` });
+      }
+      seen.add(url);
+      const result: Awaited<ReturnType<typeof getImagesPage>> = await getImagesPage(http, root, token.token, url);
+      out.push(...result.images);
+      url = result.next;
+    }
+    return out;
+  }
+
+  /** One image by id, or null when it does not exist (or this project cannot see it). */
+  async getImage(id: string): Promise<Image | null> {
+    const token = await this.#auth();
+    return getImageById(await this.#ctx(), await this.#root(), token.token, id);
+  }
+
+  async #root(): Promise<string> {
+    return glanceRoot(await this.imageEndpoint());
+  }
+
+  #requireProject(token: KeystoneToken): string {
+    if (token.projectId) return token.projectId;
+    throw new OpenStackError({
+      kind: 'malformed',
+      cloud: this.cloudName,
+      url: token.tokensUrl,
+      status: token.status,
+      detail: `POST ${token.tokensUrl} returned HTTP ${token.status} with a token that is not scoped to a project`,
+    });
+  }
+
+  async #auth(): Promise<KeystoneToken> {
+    const t = this.#token;
+    if (t && (!t.expiresAt || Date.parse(t.expiresAt) - Date.now() > TOKEN_MARGIN_MS)) return t;
+    // Concurrent callers share one authentication.
+    this.#pendingAuth ??= (async () => {
+      try {
+        this.#token = await authenticate(this.#cloud, await this.#ctx());
+        return this.#token;
+      } finally {
+        this.#pendingAuth = undefined;
+      }
+    })();
+    return this.#pendingAuth;
+  }
+
+  #ctx(): Promise<HttpContext> {
+    this.#http ??= makeContext(this.#cloud, this.#options);
+    return this.#http;
+  }
+}
+
+/** The newest active image called `name` in the cloud's project, or null. At most 2 requests. */
+export async function getLatestImage(cloud: CloudConfig, name: string, options: ClientOptions & LatestImageOptions = {}): Promise<LatestImage | null> {
+  return new OpenStackClient(cloud, options).getLatestImage(name, options);
+}
+
+async function makeContext(cloud: CloudConfig, options: ClientOptions): Promise<HttpContext> {
+  const secrets = [cloud.password, cloud.applicationCredentialSecret];
+  return {
+    cloud: cloud.name,
+    fetch: options.fetch ?? (await transportFor(cloud, secrets)),
+    timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    signal: options.signal,
+    secrets,
+  };
+}
+
+/** The global fetch, or (only for clouds with cacert / verify: false) the node:https one. */
+async function transportFor(cloud: CloudConfig, secrets: (string | undefined)[]): Promise<FetchFn> {
+  if (cloud.cacert === undefined && cloud.verify) return globalThis.fetch;
+  let ca: string | undefined;
+  if (cloud.cacert !== undefined) {
+    const { readFile } = await import('node:fs/promises');
+    try {
+      ca = await readFile(cloud.cacert, 'utf8');
+    } catch (err) {
+      throw new OpenStackError({ kind: 'config', cloud: cloud.name, detail: `cannot read cacert ${cloud.cacert}`, secrets, cause: err });
+    }
+    if (!ca.includes('-----BEGIN CERTIFICATE-----')) {
+      throw new OpenStackError({ kind: 'config', cloud: cloud.name, detail: `cacert ${cloud.cacert} holds no PEM certificate` });
+    }
+  }
+  const { tlsFetch } = await import('./tls-fetch.js');
+  return tlsFetch({ ca, rejectUnauthorized: cloud.verify });
+}

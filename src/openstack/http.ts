@@ -1,0 +1,148 @@
+// The one place that sends requests: a timeout on each, JSON in and out, and every failure
+// turned into an OpenStackError whose text is safe to show (see errors.ts).
+import { OpenStackError, errorCode, redactUrl, scrub, type OpenStackErrorKind } from './errors.js';
+
+/** What the client needs from `fetch`; the global one fits, and so does a counting wrapper. */
+export type FetchFn = (url: string, init: RequestInit) => Promise<Response>;
+
+export const DEFAULT_TIMEOUT_MS = 10_000;
+/** Bigger answers are refused: nothing this client asks for comes near it. */
+const MAX_BODY_BYTES = 32 * 1024 * 1024;
+
+/** Everything a request needs besides its own method, URL and body. */
+export interface HttpContext {
+  readonly cloud: string;
+  readonly fetch: FetchFn;
+  readonly timeoutMs: number;
+  readonly signal?: AbortSignal | undefined;
+  /** Removed from every error: the password, the application-credential secret, the token. */
+  readonly secrets: (string | undefined)[];
+}
+
+export interface JsonRequest {
+  readonly method: 'GET' | 'POST';
+  readonly url: string;
+  readonly token?: string | undefined;
+  readonly body?: unknown;
+  /** Non-2xx statuses the caller handles itself (e.g. 404 for "no such image"). */
+  readonly accept?: readonly number[];
+  /** Says what a 401/403 means here, e.g. "check the user, password and project". */
+  readonly authHint?: string;
+}
+
+export interface JsonResponse {
+  readonly status: number;
+  readonly headers: Headers;
+  /** The parsed body; undefined for an empty body or an accepted non-2xx status. */
+  readonly json: unknown;
+}
+
+export async function requestJson(ctx: HttpContext, req: JsonRequest): Promise<JsonResponse> {
+  const where = `${req.method} ${redactUrl(req.url)}`;
+  const fail = (kind: OpenStackErrorKind, detail: string, status?: number, cause?: unknown): OpenStackError =>
+    new OpenStackError({ kind, cloud: ctx.cloud, url: req.url, status, detail, secrets: ctx.secrets, cause });
+
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (req.body !== undefined) headers['content-type'] = 'application/json';
+  if (req.token !== undefined) headers['x-auth-token'] = req.token;
+  const timeout = AbortSignal.timeout(ctx.timeoutMs);
+  const signal = ctx.signal ? AbortSignal.any([timeout, ctx.signal]) : timeout;
+
+  let res: Response;
+  let text: string;
+  try {
+    res = await ctx.fetch(req.url, {
+      method: req.method,
+      headers,
+      body: req.body === undefined ? undefined : JSON.stringify(req.body),
+      signal,
+      redirect: 'error',
+    });
+    text = await readLimited(res);
+  } catch (err) {
+    throw classifyFailure(err, where, ctx.timeoutMs, timeout.aborted, fail);
+  }
+
+  const status = res.status;
+  if (status < 200 || status > 299) {
+    if (req.accept?.includes(status)) return { status, headers: res.headers, json: undefined };
+    const excerpt = bodyExcerpt(text, ctx.secrets);
+    const said = excerpt ? ` (${excerpt})` : '';
+    if (status === 401 || status === 403) {
+      throw fail('auth', `${where} returned HTTP ${status}${said}${req.authHint ? `; ${req.authHint}` : ''}`, status);
+    }
+    throw fail('http', `${where} returned HTTP ${status}${said}`, status);
+  }
+  if (text.trim() === '') return { status, headers: res.headers, json: undefined };
+  try {
+    return { status, headers: res.headers, json: JSON.parse(text) as unknown };
+  } catch {
+    // The body itself is not quoted: it could be anything, including an echo of our request.
+    throw fail('malformed', `${where} returned HTTP ${status} with a body that is not JSON (${text.length} characters)`, status);
+  }
+}
+
+/** The body as text, refusing bodies that are absurdly large for a JSON API answer. */
+async function readLimited(res: Response): Promise<string> {
+  const declared = Number(res.headers.get('content-length') ?? '0');
+  if (declared > MAX_BODY_BYTES) throw new BodyTooLarge();
+  const buf = await res.arrayBuffer();
+  if (buf.byteLength > MAX_BODY_BYTES) throw new BodyTooLarge();
+  return new TextDecoder().decode(buf);
+}
+
+class BodyTooLarge extends Error {
+  override name = 'BodyTooLarge';
+}
+
+const TLS_CODE = /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|EPROTO|HOSTNAME_MISMATCH/;
+const TIMEOUT_CODE = /TIMEOUT|ETIMEDOUT/;
+
+/** Says what went wrong when no HTTP answer arrived (or reading it failed). */
+function classifyFailure(
+  err: unknown,
+  where: string,
+  timeoutMs: number,
+  timedOut: boolean,
+  fail: (kind: OpenStackErrorKind, detail: string, status?: number, cause?: unknown) => OpenStackError,
+): OpenStackError {
+  if (err instanceof OpenStackError) return err;
+  if (err instanceof BodyTooLarge) return fail('malformed', `${where}: the answer is larger than ${MAX_BODY_BYTES} bytes`);
+  const name = err instanceof Error ? err.name : '';
+  if (timedOut || name === 'TimeoutError') {
+    return fail('timeout', `${where}: no answer within ${timeoutMs} ms`, undefined, err);
+  }
+  if (name === 'AbortError') return fail('network', `${where}: the request was cancelled`, undefined, err);
+  // undici reports everything as TypeError("fetch failed") with the real reason as its cause.
+  const root = err instanceof Error && err.cause !== undefined ? err.cause : err;
+  const code = errorCode(root) ?? errorCode(err);
+  const reason = root instanceof Error ? root.message : String(root);
+  if (code === 'ERR_INVALID_URL') return fail('config', `${where}: not a valid URL`, undefined, err);
+  if ((code && TLS_CODE.test(code)) || /certificate|ssl|tls/i.test(reason)) {
+    return fail('tls', `${where}: TLS failure (${code ?? reason}); set cacert to the CA that signed the server's certificate`, undefined, err);
+  }
+  if (code && TIMEOUT_CODE.test(code)) return fail('timeout', `${where}: connection timed out (${code})`, undefined, err);
+  return fail('network', `${where}: cannot connect (${code ?? reason})`, undefined, err);
+}
+
+/**
+ * A short, single-line, scrubbed excerpt of an error body: Keystone's JSON `error.message`,
+ * Glance's HTML error page stripped to text, or plain text.
+ */
+export function bodyExcerpt(text: string, secrets: readonly (string | undefined)[]): string {
+  let said = '';
+  try {
+    const parsed = JSON.parse(text) as unknown;
+    const error = (parsed as { error?: { message?: unknown } } | null)?.error;
+    if (typeof error?.message === 'string') said = error.message;
+    else if (typeof (parsed as { message?: unknown } | null)?.message === 'string') said = (parsed as { message: string }).message;
+  } catch {
+    said = text.replace(/<title>[^<]*<\/title>/gi, ' ').replace(/<[^>]*>/g, ' ');
+  }
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what goes
+  said = said.replace(/[\u0000-\u001f\u007f]+/g, ' ').replace(/\s+/g, ' ').trim();
+  // Glance repeats the status line ("401 Unauthorized") before the useful sentence.
+  said = said.replace(/^\d{3} [A-Za-z ]+?(?= [A-Z])/, '').trim();
+  said = scrub(said, secrets);
+  return said.length > 200 ? `${said.slice(0, 197)}...` : said;
+}
