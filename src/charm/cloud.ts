@@ -18,7 +18,7 @@ export function checkCloudsYaml(text: string, wanted: string): { cloudName: stri
     if (err instanceof CloudsYamlError) return { problems: err.problems.map((p) => `openstack-clouds-yaml: ${p}`) };
     throw err;
   }
-  const names = Object.keys(parsed.clouds);
+  const names = parsed.names;
   if (wanted && !CLOUD_NAME_PATTERN.test(wanted)) {
     return { problems: [`cloud-name ${JSON.stringify(wanted).slice(0, 40)} may contain only letters, digits, ".", "_" and "-"; use one of: ${names.join(', ')}`] };
   }
