@@ -26,7 +26,7 @@ def env($k): $ENV[$k] // "";
 
 # --- output formats ------------------------------------------------------------------------------
 def sortkeys: walk(if type == "object" then to_entries | sort_by(.key) | from_entries else . end);
-def gojson: sortkeys | tojson | gsub("<"; "\\u003c") | gsub(">"; "\\u003e") | gsub("&"; "\\u0026");
+def gojson: sortkeys | tojson | split("<") | join("\\u003c") | split(">") | join("\\u003e") | split("&") | join("\\u0026");
 
 def yscalar:
   if type == "string" then
@@ -104,7 +104,7 @@ def out($v): . as $p | out($p; $v);
 # --- the unit ------------------------------------------------------------------------------------
 def unit: env("JUJU_UNIT_NAME");
 def localapp: unit | sub("/[0-9]+$"; "");
-def isleader: ($leader | gsub("\\s"; "")) == "true";
+def isleader: $leader | test("^\\s*true\\s*$");
 def inaction: env("JUJU_ACTION_NAME") != "";
 def needaction: if inaction then . else runerr("not running an action") end;
 def validunit: test("^[a-z][a-z0-9]*(-[a-z0-9]*[a-z][a-z0-9]*)*/[0-9]+$");
