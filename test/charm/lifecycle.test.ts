@@ -1,0 +1,256 @@
+// The charm as Juju runs it: the real `dispatch` as a subprocess with stand-in hook tools and
+// host programs (apt-get, pipx, the builder...), through a whole lifecycle, asserting on what an
+// operator would see: statuses, files on the host, relation data, action results.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { rmSync, statSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BUILDER_SOURCE } from '../../src/charm/builder.js';
+import { buildImageBuilderCharmDir, copyCharmDir } from '../support/charm-dir.js';
+import { diffTrees, snapshotTree } from '../support/host.js';
+import { HOST_BIN_DIR, createUnit, type SimUnit } from '../support/juju.js';
+import { guardOpenStackSuite, openstackSuite, SuiteImages } from '../support/openstack.js';
+
+export const CANARY = 'canary-Pa55w0rd-do-not-leak';
+export const cloudsYaml = (authUrl = 'http://127.0.0.1:1/v3', name = 'testcloud') => `clouds:
+  ${name}:
+    auth:
+      auth_url: ${authUrl}
+      username: demo
+      password: ${CANARY}
+      project_name: demo
+      user_domain_name: Default
+      project_domain_name: Default
+    region_name: RegionOne
+`;
+const CRON = '/etc/cron.d/build-runner-image';
+const CLOUDS = '/home/ubuntu/.config/openstack/clouds.yaml';
+const IMAGE = 'noble-github-runner-image-builder-x64';
+
+let built: string;
+const cleanups: (() => void)[] = [];
+beforeAll(async () => {
+  built = await buildImageBuilderCharmDir();
+});
+afterAll(() => {
+  for (const c of cleanups) c();
+  rmSync(built, { recursive: true, force: true });
+});
+
+function newUnit(opts: { config?: Record<string, unknown>; env?: Record<string, string>; proxy?: { http?: string } } = {}): SimUnit {
+  const charmDir = copyCharmDir(built);
+  const u = createUnit({
+    charmDir,
+    config: { 'base-image': 'noble', interval: 6, 'openstack-clouds-yaml': cloudsYaml(), 'cloud-name': '', 'revision-history-limit': 5, ...opts.config },
+    relations: [{ endpoint: 'image', id: 1, app: 'github-runner', units: ['github-runner/0'] }],
+    ...(opts.env ? { env: opts.env } : {}),
+    ...(opts.proxy ? { proxy: opts.proxy } : {}),
+  });
+  cleanups.push(() => {
+    u.cleanup();
+    rmSync(charmDir, { recursive: true, force: true });
+  });
+  return u;
+}
+
+/** Polls until `check` holds (background builds report back through juju-exec). */
+async function eventually<T>(what: string, check: () => T | undefined | false, timeoutMs = 20_000): Promise<T> {
+  const start = Date.now();
+  for (;;) {
+    const value = check();
+    if (value) return value;
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** The command of the cron entry, as cron would give it to sh (\% is a literal %). */
+function cronCommand(u: SimUnit): string {
+  const job = u.readHostFile(CRON)!.split('\n').find((l) => l && !l.startsWith('#'))!;
+  return job.replace(/^(\S+\s+){5}root\s+/, '').replace(/\\%/g, '%');
+}
+
+/** Runs the cron entry's command with sh, as cron would (with the stand-ins' knobs). */
+function runCron(u: SimUnit) {
+  return spawnSync('sh', ['-c', cronCommand(u)], {
+    encoding: 'utf8',
+    env: { PATH: `${HOST_BIN_DIR}:/usr/bin:/bin`, FAKE_JUJU_DIR: u.jujuDir, FAKE_HOST_DIR: u.hostDir, CHARM_HOST_ROOT: u.hostRoot },
+  });
+}
+
+const imageData = (u: SimUnit) => u.relations()['image:1']!['local-unit'];
+
+describe('charm lifecycle through dispatch', () => {
+  it('installs, reconciles, builds now and on schedule, and publishes each image on the relation', async () => {
+    const u = newUnit();
+    u.setHostKnob('next-image-id', 'img-first');
+    const install = await u.dispatch('install');
+    expect(install.code, install.stderr).toBe(0);
+    expect(install.statusHistory.map((s) => [s.status, s.message])).toEqual([
+      ['maintenance', 'Setting up the image builder'],
+      ['active', 'Waiting for first image'],
+    ]);
+    const progs = install.hostCalls.map((c) => [c.prog, ...c.argv].join(' '));
+    expect(progs).toContain('apt-get install -y --no-install-recommends pipx python3-dev gcc');
+    expect(progs).toContain(`runuser -u ubuntu -- pipx install --force ${BUILDER_SOURCE}`);
+    expect(progs).toContain('github-runner-image-builder init');
+    expect(u.readHostFile(CLOUDS)).toBe(cloudsYaml());
+    expect(statSync(u.hostPath(CLOUDS)).mode & 0o777).toBe(0o600);
+    expect(statSync(u.hostPath(CRON)).mode & 0o777).toBe(0o644);
+    expect(u.readHostFile(CRON)).toMatch(/^0 \*\/6 \* \* \* root /m);
+
+    // The first build runs in the background and reports back through the callback.
+    await eventually('the first image on the relation', () => imageData(u).id === 'img-first');
+    expect(imageData(u)).toMatchObject({ id: 'img-first', name: IMAGE });
+    expect(u.unitStatus().message).toMatch(/^Serving image img-first \(/);
+
+    // Unchanged config: nothing on the host moves, no host program runs.
+    const before = snapshotTree(u.hostRoot);
+    const same = await u.dispatch('config-changed');
+    expect(same.code).toBe(0);
+    expect(same.hostCalls).toEqual([]);
+    expect(diffTrees(before, snapshotTree(u.hostRoot), { compareMtime: true })).toMatchObject({ added: [], removed: [], changed: [] });
+
+    // build-immediate starts the cron job's command now.
+    u.setHostKnob('next-image-id', 'img-second');
+    const action = await u.dispatch({ action: 'build-immediate' });
+    expect(action.code).toBe(0);
+    expect(action.actionResults).toMatchObject({ status: 'started' });
+    await eventually('the second image', () => imageData(u).id === 'img-second');
+
+    // The cron entry, run by sh as cron would: its build reports back the same way.
+    u.setHostKnob('next-image-id', 'img-cron');
+    const cron = runCron(u);
+    expect(cron.status, cron.stderr).toBe(0);
+    await eventually('the cron-built image', () => imageData(u).id === 'img-cron');
+    const builds = u.builds();
+    expect(builds.map((b) => b.id)).toEqual(['img-first', 'img-second', 'img-cron']);
+    expect(builds[2]).toMatchObject({ cloud: 'testcloud', image: IMAGE, base: 'noble', keepRevisions: '5' });
+  });
+
+  it('rewrites cron and starts one build when the schedule changes', async () => {
+    const u = newUnit();
+    await u.dispatch('install');
+    await eventually('first build', () => u.builds().length === 1 && imageData(u).id);
+    u.setConfig({ interval: 12 });
+    const r = await u.dispatch('config-changed');
+    expect(r.code).toBe(0);
+    expect(u.readHostFile(CRON)).toMatch(/^0 \*\/12 \* \* \* root /m);
+    expect(r.hostCalls.map((c) => [c.prog, ...c.argv].join(' '))).toContain('systemctl reload-or-restart cron');
+    await eventually('a rebuild', () => u.builds().length === 2);
+  });
+
+  it('reports already-running for a second build-immediate while a build runs, and starts nothing', async () => {
+    const u = newUnit();
+    u.setHostKnob('build-seconds', '3');
+    await u.dispatch('install');
+    const second = await u.dispatch({ action: 'build-now' });
+    expect(second.actionResults).toMatchObject({ status: 'already-running' });
+    u.setHostKnob('build-seconds', undefined);
+    await eventually('the running build to finish', () => imageData(u).id, 15_000);
+    expect(u.builds()).toHaveLength(1);
+  });
+
+  it('passes a value with shell metacharacters through the cron line as one unchanged argument', async () => {
+    const proxy = "http://user:p'w;$(touch /tmp/pwned)`id`@squid:3128";
+    const u = newUnit({ proxy: { http: proxy } });
+    await u.dispatch('install');
+    await eventually('first build', () => imageData(u).id);
+    const run = u.hostCalls().find((c) => c.prog === 'github-runner-image-builder' && c.argv[0] === 'run')!;
+    expect(run.env.http_proxy).toBe(proxy);
+    expect(run.argv.slice(0, 3)).toEqual(['run', 'testcloud', IMAGE]);
+  });
+
+  it('refuses a cloud name with metacharacters: blocked, exit 0, host untouched', async () => {
+    const u = newUnit();
+    await u.dispatch('install');
+    const before = snapshotTree(u.hostRoot);
+    u.setConfig({ 'openstack-clouds-yaml': cloudsYaml(undefined, '"x;touch /tmp/pwned"') });
+    const r = await u.dispatch('config-changed');
+    expect(r.code).toBe(0);
+    expect(u.unitStatus().status).toBe('blocked');
+    expect(u.unitStatus().message).toMatch(/^openstack-clouds-yaml: .*"x;touch \/tmp\/pwned"/);
+    expect(r.hostCalls).toEqual([]);
+    expect(diffTrees(before, snapshotTree(u.hostRoot), { compareMtime: true })).toMatchObject({ added: [], removed: [], changed: [] });
+  });
+
+  it('defers install on invalid config and completes it once the config is fixed', async () => {
+    const u = newUnit({ config: { 'openstack-clouds-yaml': '' } });
+    const r = await u.dispatch('install');
+    expect(r.code).toBe(0);
+    expect(u.unitStatus()).toMatchObject({ status: 'blocked', message: expect.stringMatching(/^openstack-clouds-yaml is empty/) });
+    expect(r.hostCalls).toEqual([]);
+    u.setConfig({ 'openstack-clouds-yaml': cloudsYaml() });
+    const fixed = await u.dispatch('config-changed');
+    expect(fixed.code).toBe(0);
+    expect(fixed.hostCalls.some((c) => c.prog === 'pipx' || (c.prog === 'runuser' && c.argv.includes('pipx')))).toBe(true);
+    expect(u.readHostFile(CLOUDS)).toBe(cloudsYaml());
+    await eventually('first build', () => u.builds().length === 1);
+  });
+
+  it('stops building on stop: cron entry and callback removed', async () => {
+    const u = newUnit();
+    await u.dispatch('install');
+    await eventually('first build', () => imageData(u).id);
+    expect((await u.dispatch('stop')).code).toBe(0);
+    expect(u.readHostFile(CRON)).toBeUndefined();
+    expect(u.readHostFile('/var/lib/github-runner-image-builder/build-callback')).toBeUndefined();
+  });
+
+  it('records a failed build in the status with the time and the log path', async () => {
+    const u = newUnit();
+    u.failHost('github-runner-image-builder.run', 3, 'boom');
+    await u.dispatch('install');
+    const status = await eventually('the failure in the status', () => (/Last build failed/.test(u.unitStatus().message) ? u.unitStatus() : undefined));
+    expect(status.status).toBe('active');
+    expect(status.message).toMatch(/^Last build failed at \d{4}-\d\d-\d\dT[\d:.]+Z \(exit code 3\); see \/home\/ubuntu\/github-runner-image-builder.log$/);
+  });
+
+  it('gives a relation joined later the stored image without asking the cloud', async () => {
+    const u = newUnit();
+    await u.dispatch('install');
+    await eventually('first build', () => imageData(u).id);
+    u.addRelation({ endpoint: 'image', id: 2, app: 'other-runner', units: ['other-runner/0'] });
+    const r = await u.dispatch('image-relation-joined', { relation: { endpoint: 'image', id: 2 } });
+    expect(r.code).toBe(0);
+    expect(u.relations()['image:2']!['local-unit'].id).toBe(imageData(u).id);
+  });
+
+  it('never lets the clouds.yaml password out of clouds.yaml', async () => {
+    const u = newUnit();
+    await u.dispatch('install');
+    await eventually('first build', () => imageData(u).id);
+    await u.dispatch({ action: 'get-latest' });
+    await u.dispatch({ action: 'build-immediate' });
+    const emitted = JSON.stringify([u.allCalls(), u.allLogs(), u.statusHistory(), u.hostCalls()]);
+    expect(emitted).not.toContain(CANARY);
+    expect(u.readHostFile(CRON)).not.toContain(CANARY);
+    expect(u.readHostFile('/var/lib/github-runner-image-builder/build-callback')).not.toContain(CANARY);
+    const files = execFileSync('grep', ['-rl', CANARY, u.hostRoot], { encoding: 'utf8' }).trim().split('\n');
+    expect(files).toEqual([u.hostPath(CLOUDS)]);
+  });
+});
+
+const suite = await openstackSuite();
+if (guardOpenStackSuite(suite, 'charm get-latest against real Glance')) {
+  describe('get-latest against real Keystone + Glance', () => {
+    let images: SuiteImages;
+    beforeAll(async () => {
+      images = await SuiteImages.open(suite);
+    });
+    afterAll(async () => images?.cleanup());
+
+    it('returns the newest active image of the unit’s image name', async () => {
+      const u = newUnit({ config: { 'openstack-clouds-yaml': suite.cloudsYaml, 'cloud-name': suite.cloudName } });
+      const none = await u.dispatch({ action: 'get-latest' });
+      expect(none.actionFailed).toMatch(new RegExp(`no active image named ${IMAGE} in cloud ${suite.cloudName} yet`));
+      await images.createActive(IMAGE);
+      await new Promise((r) => setTimeout(r, 1100)); // Glance created_at has 1 s resolution
+      const newest = await images.createActive(IMAGE);
+      await images.createQueued(IMAGE);
+      const r = await u.dispatch({ action: 'get-latest' });
+      expect(r.code).toBe(0);
+      expect(r.actionResults).toMatchObject({ id: newest.id, name: IMAGE });
+      expect(JSON.stringify(u.allCalls())).not.toContain(suite.canaryPassword);
+    });
+  });
+}
