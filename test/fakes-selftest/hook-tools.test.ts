@@ -28,7 +28,13 @@ exit 1`);
     expect(u.relations()['image:1']).toMatchObject({ 'local-unit': { image_id: 'img-2' }, 'local-app': { extra: '1' } });
     expect(u.charmState()).toEqual({ k: 'v' });
 
-    const del = await u.sh(`relation-set -r image:1 image_id= other=x`);
+    // stdin from Node is a socket, which cannot be reopened as /dev/stdin
+    const fromNode = await u.sh('relation-set -r image:1 --file -', [], '{"from":"node"}');
+    expect(fromNode).toMatchObject({ code: 0, stderr: '' });
+    expect(u.relations()['image:1']!['local-unit']).toEqual({ image_id: 'img-2', from: 'node' });
+    expect(u.allCalls().at(-1)).toMatchObject({ tool: 'relation-set', stdin: '{"from":"node"}' });
+
+    const del = await u.sh(`relation-set -r image:1 image_id= from= other=x`);
     expect(del.code).toBe(0);
     expect(u.relations()['image:1']!['local-unit']).toEqual({ other: 'x' });
   });
@@ -62,7 +68,7 @@ relation-get --format=json -r image:9 - github-runner/0; echo "rc=$?"
 relation-list -r db:x; echo "rc=$?"
 status-set bogus -- hi; echo "rc=$?"
 status-set --application=True active -- hi; echo "rc=$?"
-relation-set -r image:1 --app k=v; echo "rc=$?"
+echo '{"k":"v"}' | relation-set -r image:1 --app --file -; echo "rc=$?"
 action-get --format=json; echo "rc=$?"
 config-get --bogus; echo "rc=$?"
 relation-set -r image:1 novalue; echo "rc=$?"`);

@@ -147,13 +147,14 @@ def settingsfile:
     ($filedata | gsub("^\\s+|\\s+$"; "")) as $t
     | if $t == "" then {}
       else
-        (try ($t | fromjson) catch
-          ($t | split("\n") | map(select(test("^\\s*(#.*)?$") | not))
-           | map(capture("^(?<k>[^:#]+?)\\s*:(\\s+(?<v>.*))?$") // runerr("yaml: line: could not find expected ':'")
+        # JSON (what ops sends) is YAML; no try/catch here: jq 1.6's catch also sees later errors.
+        (if ($t | test("^[\\[{\"]")) then $t | fromjson
+         else $t | split("\n") | map(select(test("^\\s*(#.*)?$") | not))
+           | map(capture("^(?<k>[^:#]+?)\\s*:(\\s+(?<v>.*))?$") // runerr("yaml: line 1: could not find expected ':'")
                  | {key: (.k | gsub("^[\"']|[\"']$"; "")),
                     value: ((.v // "") | if test("^\".*\"$") then fromjson elif test("^'.*'$") then .[1:-1] | gsub("''"; "'") elif IN("", "~", "null") then null else . end)})
-           | from_entries)) as $m
-        | if ($m | type) != "object" then runerr("yaml: unmarshal errors:\n  line 1: cannot unmarshal !!\($m | type) into map[string]string")
+           | from_entries end) as $m
+        | if ($m | type) != "object" then runerr("yaml: unmarshal errors:\n  line 1: cannot unmarshal !!\(if ($m | type) == "array" then "seq" else "str" end) into map[string]string")
           else $m | with_entries(
             if (.value | type) == "object" or (.value | type) == "array" then runerr("yaml: unmarshal errors:\n  cannot unmarshal !!\(if (.value | type) == "object" then "map" else "seq" end) into string")
             elif .value == null then .value = ""
