@@ -4,12 +4,12 @@
 "use strict";
 export const validate = validate10;
 export default validate10;
-const schema11 = {"$comment":"clouds.yaml as openstacksdk reads it, limited to what this client supports. Compiled at build time by scripts/openstack/gen-validator.mjs into generated/clouds-validator.js; clouds.ts turns each error into one line.","type":"object","required":["clouds"],"properties":{"clouds":{"type":"object","minProperties":1,"propertyNames":{"pattern":"^[A-Za-z0-9][A-Za-z0-9._-]*$"},"additionalProperties":{"$ref":"#/definitions/cloud"}}},"definitions":{"text":{"type":"string","pattern":"\\S"},"interface":{"enum":["public","internal","admin","publicURL","internalURL","adminURL"]},"cloud":{"type":"object","required":["auth"],"properties":{"auth_type":{"enum":["password","v3password","v3applicationcredential"]},"auth":{"$ref":"#/definitions/auth"},"region_name":{"$ref":"#/definitions/text"},"interface":{"$ref":"#/definitions/interface"},"endpoint_type":{"$ref":"#/definitions/interface"},"identity_api_version":{"anyOf":[{"const":3},{"type":"string","pattern":"^3(\\.[0-9]+)?$"}]},"cacert":{"$ref":"#/definitions/text"},"verify":{"type":"boolean"},"cert":{"not":{}},"key":{"not":{}}},"if":{"required":["auth_type"],"properties":{"auth_type":{"const":"v3applicationcredential"}}},"then":{"properties":{"auth":{"$ref":"#/definitions/applicationCredentialAuth"}}},"else":{"properties":{"auth":{"$ref":"#/definitions/passwordAuth"}}}},"auth":{"type":"object","required":["auth_url"],"properties":{"auth_url":{"type":"string","pattern":"^https?://[^\\s/?#]+[^\\s]*$"},"username":{"$ref":"#/definitions/text"},"user_id":{"$ref":"#/definitions/text"},"password":{"type":"string","pattern":"^[\\s\\S]"},"project_name":{"$ref":"#/definitions/text"},"project_id":{"$ref":"#/definitions/text"},"tenant_name":{"$ref":"#/definitions/text"},"tenant_id":{"$ref":"#/definitions/text"},"user_domain_name":{"$ref":"#/definitions/text"},"user_domain_id":{"$ref":"#/definitions/text"},"project_domain_name":{"$ref":"#/definitions/text"},"project_domain_id":{"$ref":"#/definitions/text"},"domain_name":{"$ref":"#/definitions/text"},"domain_id":{"$ref":"#/definitions/text"},"application_credential_id":{"$ref":"#/definitions/text"},"application_credential_name":{"$ref":"#/definitions/text"},"application_credential_secret":{"type":"string","pattern":"^[\\s\\S]"}}},"userDomain":{"anyOf":[{"required":["user_domain_name"]},{"required":["user_domain_id"]},{"required":["domain_name"]},{"required":["domain_id"]}]},"passwordAuth":{"required":["password"],"allOf":[{"anyOf":[{"required":["username"]},{"required":["user_id"]}]},{"anyOf":[{"required":["project_name"]},{"required":["project_id"]},{"required":["tenant_name"]},{"required":["tenant_id"]}]},{"if":{"required":["username"],"not":{"required":["user_id"]}},"then":{"$ref":"#/definitions/userDomain"}},{"if":{"anyOf":[{"required":["project_name"]},{"required":["tenant_name"]}],"not":{"anyOf":[{"required":["project_id"]},{"required":["tenant_id"]}]}},"then":{"anyOf":[{"required":["project_domain_name"]},{"required":["project_domain_id"]},{"required":["domain_name"]},{"required":["domain_id"]}]}}]},"applicationCredentialAuth":{"required":["application_credential_secret"],"allOf":[{"anyOf":[{"required":["application_credential_id"]},{"required":["application_credential_name"]}]},{"if":{"not":{"required":["application_credential_id"]}},"then":{"allOf":[{"anyOf":[{"required":["user_id"]},{"required":["username"]}]},{"if":{"required":["username"],"not":{"required":["user_id"]}},"then":{"$ref":"#/definitions/userDomain"}}]}}]}}};
+const schema11 = {"$comment":"clouds.yaml as openstacksdk reads it, limited to what this client supports. Compiled at build time by scripts/openstack/gen-validator.mjs into generated/clouds-validator.js; clouds.ts turns each error into one line.","type":"object","required":["clouds"],"properties":{"clouds":{"type":"object","minProperties":1,"propertyNames":{"pattern":"^[A-Za-z0-9][A-Za-z0-9._-]*$"},"additionalProperties":{"$ref":"#/definitions/cloud"}}},"definitions":{"text":{"type":"string","pattern":"\\S"},"interface":{"enum":["public","internal","admin","publicURL","internalURL","adminURL"]},"cloud":{"type":"object","required":["auth"],"properties":{"auth_type":{"enum":["password","v3password","v3applicationcredential"]},"auth":{"$ref":"#/definitions/auth"},"region_name":{"$ref":"#/definitions/text"},"interface":{"$ref":"#/definitions/interface"},"endpoint_type":{"$ref":"#/definitions/interface"},"identity_api_version":{"anyOf":[{"const":3},{"type":"string","pattern":"^3(\\.[0-9]+)?$"}]},"cacert":{"$ref":"#/definitions/text"},"verify":{"type":"boolean"},"cert":{"not":{}},"key":{"not":{}}},"if":{"required":["auth_type"],"properties":{"auth_type":{"const":"v3applicationcredential"}}},"then":{"properties":{"auth":{"$ref":"#/definitions/applicationCredentialAuth"}}},"else":{"properties":{"auth":{"$ref":"#/definitions/passwordAuth"}}}},"auth":{"type":"object","required":["auth_url"],"properties":{"auth_url":{"type":"string","pattern":"^https?://[^\\s/?#]+[^\\s]*$"},"username":{"$ref":"#/definitions/text"},"user_id":{"$ref":"#/definitions/text"},"password":{"type":"string","pattern":"^[\\s\\S]"},"project_name":{"$ref":"#/definitions/text"},"project_id":{"$ref":"#/definitions/text"},"tenant_name":{"$ref":"#/definitions/text"},"tenant_id":{"$ref":"#/definitions/text"},"user_domain_name":{"$ref":"#/definitions/text"},"user_domain_id":{"$ref":"#/definitions/text"},"project_domain_name":{"$ref":"#/definitions/text"},"project_domain_id":{"$ref":"#/definitions/text"},"domain_name":{"$ref":"#/definitions/text"},"domain_id":{"$ref":"#/definitions/text"},"application_credential_id":{"$ref":"#/definitions/text"},"application_credential_name":{"$ref":"#/definitions/text"},"application_credential_secret":{"type":"string","pattern":"^[\\s\\S]"}}},"userDomain":{"anyOf":[{"required":["user_domain_name"]},{"required":["user_domain_id"]},{"required":["domain_name"]},{"required":["domain_id"]}]},"passwordAuth":{"required":["password"],"allOf":[{"anyOf":[{"required":["username"]},{"required":["user_id"]}]},{"anyOf":[{"required":["project_name"]},{"required":["project_id"]},{"required":["tenant_name"]},{"required":["tenant_id"]}]},{"if":{"required":["username"],"not":{"required":["user_id"]}},"then":{"$ref":"#/definitions/userDomain"}},{"if":{"anyOf":[{"required":["project_name"]},{"required":["tenant_name"]}],"not":{"anyOf":[{"required":["project_id"]},{"required":["tenant_id"]}]}},"then":{"anyOf":[{"required":["project_domain_name"]},{"required":["project_domain_id"]},{"required":["domain_name"]},{"required":["domain_id"]}]}}]},"applicationCredentialAuth":{"required":["application_credential_secret"],"allOf":[{"anyOf":[{"required":["application_credential_id"]},{"required":["application_credential_name"]}]},{"if":{"required":["application_credential_name"],"not":{"required":["application_credential_id"]}},"then":{"allOf":[{"anyOf":[{"required":["user_id"]},{"required":["username"]}]},{"if":{"required":["username"],"not":{"required":["user_id"]}},"then":{"$ref":"#/definitions/userDomain"}}]}}]}}};
 const pattern0 = new RegExp("^[A-Za-z0-9][A-Za-z0-9._-]*$", "u");
 const schema12 = {"type":"object","required":["auth"],"properties":{"auth_type":{"enum":["password","v3password","v3applicationcredential"]},"auth":{"$ref":"#/definitions/auth"},"region_name":{"$ref":"#/definitions/text"},"interface":{"$ref":"#/definitions/interface"},"endpoint_type":{"$ref":"#/definitions/interface"},"identity_api_version":{"anyOf":[{"const":3},{"type":"string","pattern":"^3(\\.[0-9]+)?$"}]},"cacert":{"$ref":"#/definitions/text"},"verify":{"type":"boolean"},"cert":{"not":{}},"key":{"not":{}}},"if":{"required":["auth_type"],"properties":{"auth_type":{"const":"v3applicationcredential"}}},"then":{"properties":{"auth":{"$ref":"#/definitions/applicationCredentialAuth"}}},"else":{"properties":{"auth":{"$ref":"#/definitions/passwordAuth"}}}};
 const schema18 = {"type":"string","pattern":"\\S"};
 const schema33 = {"enum":["public","internal","admin","publicURL","internalURL","adminURL"]};
-const schema13 = {"required":["application_credential_secret"],"allOf":[{"anyOf":[{"required":["application_credential_id"]},{"required":["application_credential_name"]}]},{"if":{"not":{"required":["application_credential_id"]}},"then":{"allOf":[{"anyOf":[{"required":["user_id"]},{"required":["username"]}]},{"if":{"required":["username"],"not":{"required":["user_id"]}},"then":{"$ref":"#/definitions/userDomain"}}]}}]};
+const schema13 = {"required":["application_credential_secret"],"allOf":[{"anyOf":[{"required":["application_credential_id"]},{"required":["application_credential_name"]}]},{"if":{"required":["application_credential_name"],"not":{"required":["application_credential_id"]}},"then":{"allOf":[{"anyOf":[{"required":["user_id"]},{"required":["username"]}]},{"if":{"required":["username"],"not":{"required":["user_id"]}},"then":{"$ref":"#/definitions/userDomain"}}]}}]};
 const schema14 = {"anyOf":[{"required":["user_domain_name"]},{"required":["user_domain_id"]},{"required":["domain_name"]},{"required":["domain_id"]}]};
 
 function validate12(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
@@ -110,6 +110,21 @@ vErrors = null;
 }
 }
 }
+if(errors === _errs6){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing1;
+if((data.application_credential_name === undefined) && (missing1 = "application_credential_name")){
+const err5 = {};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+}
 var _valid1 = _errs6 === errors;
 errors = _errs5;
 if(vErrors !== null){
@@ -127,12 +142,12 @@ let valid5 = false;
 const _errs12 = errors;
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.user_id === undefined){
-const err5 = {instancePath,schemaPath:"#/allOf/1/then/allOf/0/anyOf/0/required",keyword:"required",params:{missingProperty: "user_id"},message:"must have required property '"+"user_id"+"'"};
+const err6 = {instancePath,schemaPath:"#/allOf/1/then/allOf/0/anyOf/0/required",keyword:"required",params:{missingProperty: "user_id"},message:"must have required property '"+"user_id"+"'"};
 if(vErrors === null){
-vErrors = [err5];
+vErrors = [err6];
 }
 else {
-vErrors.push(err5);
+vErrors.push(err6);
 }
 errors++;
 }
@@ -143,12 +158,12 @@ if(!valid5){
 const _errs13 = errors;
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.username === undefined){
-const err6 = {instancePath,schemaPath:"#/allOf/1/then/allOf/0/anyOf/1/required",keyword:"required",params:{missingProperty: "username"},message:"must have required property '"+"username"+"'"};
+const err7 = {instancePath,schemaPath:"#/allOf/1/then/allOf/0/anyOf/1/required",keyword:"required",params:{missingProperty: "username"},message:"must have required property '"+"username"+"'"};
 if(vErrors === null){
-vErrors = [err6];
+vErrors = [err7];
 }
 else {
-vErrors.push(err6);
+vErrors.push(err7);
 }
 errors++;
 }
@@ -157,12 +172,12 @@ var _valid2 = _errs13 === errors;
 valid5 = valid5 || _valid2;
 }
 if(!valid5){
-const err7 = {instancePath,schemaPath:"#/allOf/1/then/allOf/0/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const err8 = {instancePath,schemaPath:"#/allOf/1/then/allOf/0/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
-vErrors = [err7];
+vErrors = [err8];
 }
 else {
-vErrors.push(err7);
+vErrors.push(err8);
 }
 errors++;
 }
@@ -183,26 +198,26 @@ const _errs16 = errors;
 const _errs17 = errors;
 const _errs18 = errors;
 if(data && typeof data == "object" && !Array.isArray(data)){
-let missing1;
-if((data.user_id === undefined) && (missing1 = "user_id")){
-const err8 = {};
-if(vErrors === null){
-vErrors = [err8];
-}
-else {
-vErrors.push(err8);
-}
-errors++;
-}
-}
-var valid7 = _errs18 === errors;
-if(valid7){
+let missing2;
+if((data.user_id === undefined) && (missing2 = "user_id")){
 const err9 = {};
 if(vErrors === null){
 vErrors = [err9];
 }
 else {
 vErrors.push(err9);
+}
+errors++;
+}
+}
+var valid7 = _errs18 === errors;
+if(valid7){
+const err10 = {};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
 }
 errors++;
 }
@@ -219,14 +234,14 @@ vErrors = null;
 }
 if(errors === _errs16){
 if(data && typeof data == "object" && !Array.isArray(data)){
-let missing2;
-if((data.username === undefined) && (missing2 = "username")){
-const err10 = {};
+let missing3;
+if((data.username === undefined) && (missing3 = "username")){
+const err11 = {};
 if(vErrors === null){
-vErrors = [err10];
+vErrors = [err11];
 }
 else {
-vErrors.push(err10);
+vErrors.push(err11);
 }
 errors++;
 }
@@ -249,12 +264,12 @@ let valid9 = false;
 const _errs22 = errors;
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.user_domain_name === undefined){
-const err11 = {instancePath,schemaPath:"#/definitions/userDomain/anyOf/0/required",keyword:"required",params:{missingProperty: "user_domain_name"},message:"must have required property '"+"user_domain_name"+"'"};
+const err12 = {instancePath,schemaPath:"#/definitions/userDomain/anyOf/0/required",keyword:"required",params:{missingProperty: "user_domain_name"},message:"must have required property '"+"user_domain_name"+"'"};
 if(vErrors === null){
-vErrors = [err11];
+vErrors = [err12];
 }
 else {
-vErrors.push(err11);
+vErrors.push(err12);
 }
 errors++;
 }
@@ -265,12 +280,12 @@ if(!valid9){
 const _errs23 = errors;
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.user_domain_id === undefined){
-const err12 = {instancePath,schemaPath:"#/definitions/userDomain/anyOf/1/required",keyword:"required",params:{missingProperty: "user_domain_id"},message:"must have required property '"+"user_domain_id"+"'"};
+const err13 = {instancePath,schemaPath:"#/definitions/userDomain/anyOf/1/required",keyword:"required",params:{missingProperty: "user_domain_id"},message:"must have required property '"+"user_domain_id"+"'"};
 if(vErrors === null){
-vErrors = [err12];
+vErrors = [err13];
 }
 else {
-vErrors.push(err12);
+vErrors.push(err13);
 }
 errors++;
 }
@@ -281,12 +296,12 @@ if(!valid9){
 const _errs24 = errors;
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.domain_name === undefined){
-const err13 = {instancePath,schemaPath:"#/definitions/userDomain/anyOf/2/required",keyword:"required",params:{missingProperty: "domain_name"},message:"must have required property '"+"domain_name"+"'"};
+const err14 = {instancePath,schemaPath:"#/definitions/userDomain/anyOf/2/required",keyword:"required",params:{missingProperty: "domain_name"},message:"must have required property '"+"domain_name"+"'"};
 if(vErrors === null){
-vErrors = [err13];
+vErrors = [err14];
 }
 else {
-vErrors.push(err13);
+vErrors.push(err14);
 }
 errors++;
 }
@@ -297,12 +312,12 @@ if(!valid9){
 const _errs25 = errors;
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.domain_id === undefined){
-const err14 = {instancePath,schemaPath:"#/definitions/userDomain/anyOf/3/required",keyword:"required",params:{missingProperty: "domain_id"},message:"must have required property '"+"domain_id"+"'"};
+const err15 = {instancePath,schemaPath:"#/definitions/userDomain/anyOf/3/required",keyword:"required",params:{missingProperty: "domain_id"},message:"must have required property '"+"domain_id"+"'"};
 if(vErrors === null){
-vErrors = [err14];
+vErrors = [err15];
 }
 else {
-vErrors.push(err14);
+vErrors.push(err15);
 }
 errors++;
 }
@@ -313,12 +328,12 @@ valid9 = valid9 || _valid4;
 }
 }
 if(!valid9){
-const err15 = {instancePath,schemaPath:"#/definitions/userDomain/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const err16 = {instancePath,schemaPath:"#/definitions/userDomain/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
-vErrors = [err15];
+vErrors = [err16];
 }
 else {
-vErrors.push(err15);
+vErrors.push(err16);
 }
 errors++;
 }
@@ -337,20 +352,7 @@ var _valid3 = _errs19 === errors;
 valid6 = _valid3;
 }
 if(!valid6){
-const err16 = {instancePath,schemaPath:"#/allOf/1/then/allOf/1/if",keyword:"if",params:{failingKeyword: "then"},message:"must match \"then\" schema"};
-if(vErrors === null){
-vErrors = [err16];
-}
-else {
-vErrors.push(err16);
-}
-errors++;
-}
-var _valid1 = _errs9 === errors;
-valid2 = _valid1;
-}
-if(!valid2){
-const err17 = {instancePath,schemaPath:"#/allOf/1/if",keyword:"if",params:{failingKeyword: "then"},message:"must match \"then\" schema"};
+const err17 = {instancePath,schemaPath:"#/allOf/1/then/allOf/1/if",keyword:"if",params:{failingKeyword: "then"},message:"must match \"then\" schema"};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -359,14 +361,27 @@ vErrors.push(err17);
 }
 errors++;
 }
-if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.application_credential_secret === undefined){
-const err18 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "application_credential_secret"},message:"must have required property '"+"application_credential_secret"+"'"};
+var _valid1 = _errs9 === errors;
+valid2 = _valid1;
+}
+if(!valid2){
+const err18 = {instancePath,schemaPath:"#/allOf/1/if",keyword:"if",params:{failingKeyword: "then"},message:"must match \"then\" schema"};
 if(vErrors === null){
 vErrors = [err18];
 }
 else {
 vErrors.push(err18);
+}
+errors++;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.application_credential_secret === undefined){
+const err19 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "application_credential_secret"},message:"must have required property '"+"application_credential_secret"+"'"};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
 }
 errors++;
 }
