@@ -30,7 +30,7 @@ def gojson: sortkeys | tojson | split("<") | join("\\u003c") | split(">") | join
 
 def yscalar:
   if type == "string" then
-    if test("^[A-Za-z0-9_./][A-Za-z0-9_./@,+=()-]*( [A-Za-z0-9_./@,+=()-]+)*$")
+    if test("^[A-Za-z0-9_./][^\\x00-\\x1f]*$") and (test(": | #|:$|\\s$") | not)
        and (test("^(?i:y|n|yes|no|on|off|true|false|null|~)$") | not)
        and (test("^[-+]?[0-9._]+([eE][-+]?[0-9]+)?$") | not)
        and (test("^0[xo]") | not)
