@@ -258,6 +258,16 @@ describe('listing and single images', () => {
   });
 });
 
+/** The OpenStackError a promise rejects with (fails the test if it resolves or rejects otherwise). */
+async function rejection(p: Promise<unknown>): Promise<OpenStackError> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(OpenStackError);
+  return err as OpenStackError;
+}
+
 /** Everything an error exposes as text: message, stack, JSON, inspect, whole cause chain. */
 function allText(err: unknown): string {
   const parts: string[] = [];
@@ -333,7 +343,7 @@ describe('errors', () => {
     const hang = (s: Seen, signal?: AbortSignal) =>
       new Promise<Response>((_, reject) => signal?.addEventListener('abort', () => reject(signal.reason), { once: true }));
     const fetch: FetchFn = (url, init) => hang({ method: 'POST', url, headers: {}, body: undefined }, init.signal ?? undefined);
-    const err = await getLatestImage(PASSWORD_CLOUD, 'x', { fetch, timeoutMs: 50 }).catch((e: unknown) => e as OpenStackError);
+    const err = await rejection(getLatestImage(PASSWORD_CLOUD, 'x', { fetch, timeoutMs: 50 }));
     expect(err).toMatchObject({ kind: 'timeout', status: undefined });
     expect(err.message).toBe('cloud "fake": POST http://keystone.test:5000/v3/auth/tokens: no answer within 50 ms');
     expectNoSecrets(err);
@@ -341,9 +351,7 @@ describe('errors', () => {
 
   it('connection refused and TLS failures, with a cause that carries only code and scrubbed text', async () => {
     const refused = Object.assign(new Error(`connect ECONNREFUSED 127.0.0.1:5000 ${PASSWORD}`), { code: 'ECONNREFUSED' });
-    const net = await getLatestImage(PASSWORD_CLOUD, 'x', { fetch: () => Promise.reject(new TypeError('fetch failed', { cause: refused })) }).catch(
-      (e: unknown) => e as OpenStackError,
-    );
+    const net = await rejection(getLatestImage(PASSWORD_CLOUD, 'x', { fetch: () => Promise.reject(new TypeError('fetch failed', { cause: refused })) }));
     expect(net).toMatchObject({ kind: 'network' });
     expect(net.message).toBe('cloud "fake": POST http://keystone.test:5000/v3/auth/tokens: cannot connect (ECONNREFUSED)');
     expect((net.cause as Error).message).toBe('fetch failed');
@@ -352,16 +360,14 @@ describe('errors', () => {
     expectNoSecrets(net);
 
     const cert = Object.assign(new Error('self-signed certificate in certificate chain'), { code: 'SELF_SIGNED_CERT_IN_CHAIN' });
-    const tls = await getLatestImage(PASSWORD_CLOUD, 'x', { fetch: () => Promise.reject(new TypeError('fetch failed', { cause: cert })) }).catch(
-      (e: unknown) => e as OpenStackError,
-    );
+    const tls = await rejection(getLatestImage(PASSWORD_CLOUD, 'x', { fetch: () => Promise.reject(new TypeError('fetch failed', { cause: cert })) }));
     expect(tls.kind).toBe('tls');
     expect(tls.message).toMatch(/TLS failure \(SELF_SIGNED_CERT_IN_CHAIN\); set cacert/);
   });
 
   it('a password in auth_url userinfo never shows in messages or url', async () => {
     const c = cloudFrom(`clouds:\n  u:\n    auth: {auth_url: "http://demo:${PASSWORD}@keystone.test:5000/v3", user_id: u, password: ${PASSWORD}, project_id: p}\n`);
-    const err = await getLatestImage(c, 'x', { fetch: () => Promise.resolve(new Response('down', { status: 502 })) }).catch((e: unknown) => e as OpenStackError);
+    const err = await rejection(getLatestImage(c, 'x', { fetch: () => Promise.resolve(new Response('down', { status: 502 })) }));
     expect(err.kind).toBe('http');
     expect(err.url).toBe('http://keystone.test:5000/v3/auth/tokens');
     expectNoSecrets(err);
