@@ -8,20 +8,9 @@ import { BUILDER_SOURCE } from '../../src/charm/builder.js';
 import { buildImageBuilderCharmDir, copyCharmDir } from '../support/charm-dir.js';
 import { diffTrees, snapshotTree } from '../support/host.js';
 import { HOST_BIN_DIR, createUnit, type SimUnit } from '../support/juju.js';
+import { CANARY, cloudsYaml } from '../support/clouds.js';
 import { guardOpenStackSuite, openstackSuite, SuiteImages } from '../support/openstack.js';
 
-export const CANARY = 'canary-Pa55w0rd-do-not-leak';
-export const cloudsYaml = (authUrl = 'http://127.0.0.1:1/v3', name = 'testcloud') => `clouds:
-  ${name}:
-    auth:
-      auth_url: ${authUrl}
-      username: demo
-      password: ${CANARY}
-      project_name: demo
-      user_domain_name: Default
-      project_domain_name: Default
-    region_name: RegionOne
-`;
 const CRON = '/etc/cron.d/build-runner-image';
 const CLOUDS = '/home/ubuntu/.config/openstack/clouds.yaml';
 const IMAGE = 'noble-github-runner-image-builder-x64';

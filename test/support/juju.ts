@@ -65,6 +65,11 @@ export interface CreateUnitOptions {
   /** Packages dpkg-query reports installed. */
   readonly installedPackages?: readonly string[];
   readonly jujuVersion?: string;
+  /**
+   * The system directories on the hook PATH, after the tools and host stand-ins; default
+   * /usr/local/bin:/usr/bin:/bin plus the directory of the node running the tests.
+   */
+  readonly systemPath?: readonly string[];
 }
 
 export interface ToolCall {
@@ -274,7 +279,8 @@ export class SimUnit {
 
     const nodeDir = path.dirname(process.execPath);
     const basePath = ['/usr/local/bin', '/usr/bin', '/bin'];
-    const pathDirs = [HOOK_TOOLS_DIR, this.hostBin, ...basePath, ...(basePath.includes(nodeDir) ? [] : [nodeDir])];
+    const systemPath = opts.systemPath ?? [...basePath, ...(basePath.includes(nodeDir) ? [] : [nodeDir])];
+    const pathDirs = [HOOK_TOOLS_DIR, this.hostBin, ...systemPath];
     const tag = `unit-${this.unitName.replace('/', '-')}`;
     this.env = {
       JUJU_UNIT_NAME: this.unitName,

@@ -1,0 +1,94 @@
+// What an operator deploys is the .charm, so the lifecycle runs from the packed file: unzipped
+// into a charm dir, driven through its dispatch (and legacy hooks/install) with a PATH on which
+// there is no `node` at all, as on Ubuntu 22.04/24.04 machines without Node 20.
+import { spawnSync } from 'node:child_process';
+import { readdirSync, rmSync, symlinkSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { copyCharmDir } from '../support/charm-dir.js';
+import { createUnit, type SimUnit } from '../support/juju.js';
+import { cloudsYaml } from '../support/clouds.js';
+import { cleanup, pack, tempDir, unzip, type Packed } from './helpers.js';
+
+let packed: Packed;
+let charmDir: string;
+let noNodeBin: string;
+const units: SimUnit[] = [];
+
+/** A bin dir with every program of /usr/bin except Node's. */
+function binWithoutNode(): string {
+  const dir = tempDir('no-node-bin-');
+  for (const name of readdirSync('/usr/bin')) {
+    if (!/^(node|nodejs|npm|npx|corepack)$/.test(name)) symlinkSync(path.join('/usr/bin', name), path.join(dir, name));
+  }
+  return dir;
+}
+
+beforeAll(() => {
+  packed = pack();
+  charmDir = unzip(packed.path);
+  noNodeBin = binWithoutNode();
+}, 120_000);
+afterAll(() => {
+  for (const u of units) {
+    u.cleanup();
+    rmSync(u.charmDir, { recursive: true, force: true });
+  }
+  cleanup(packed?.workDir, charmDir, noNodeBin);
+});
+
+/** A unit with its own copy of the unzipped charm (the unit state file lives in the charm dir). */
+function unit(): SimUnit {
+  const u = createUnit({
+    charmDir: copyCharmDir(charmDir),
+    config: { 'openstack-clouds-yaml': cloudsYaml(), 'base-image': 'noble', interval: 6, 'cloud-name': '', 'revision-history-limit': 5 },
+    relations: [{ endpoint: 'image', id: 1, app: 'github-runner', units: ['github-runner/0'] }],
+    systemPath: [noNodeBin],
+  });
+  units.push(u);
+  return u;
+}
+
+async function settled(u: SimUnit, what: () => boolean) {
+  for (let i = 0; i < 400 && !what(); i++) await new Promise((r) => setTimeout(r, 50));
+  expect(what()).toBe(true);
+}
+
+describe('the packed charm', () => {
+  it('has no node on the hook PATH it runs with', () => {
+    expect(packed.charm).toBe('real');
+    const which = spawnSync('sh', ['-c', 'command -v node || echo none'], { env: { PATH: noNodeBin }, encoding: 'utf8' });
+    expect(which.stdout.trim()).toBe('none');
+  });
+
+  it('runs install, config-changed, build-immediate, the callback and get-latest from the unzipped file', async () => {
+    const u = unit();
+    u.setHostKnob('next-image-id', 'img-packed');
+    const install = await u.dispatch('install');
+    expect(install.code, install.stderr).toBe(0);
+    expect(install.statusHistory.at(-1)).toMatchObject({ status: 'active', message: 'Waiting for first image' });
+    await settled(u, () => u.relations()['image:1']!['local-unit'].id === 'img-packed');
+
+    const same = await u.dispatch('config-changed');
+    expect(same.code).toBe(0);
+    expect(same.hostCalls).toEqual([]);
+
+    u.setHostKnob('next-image-id', 'img-now');
+    const now = await u.dispatch({ action: 'build-immediate' });
+    expect(now.actionResults).toMatchObject({ status: 'started' });
+    await settled(u, () => u.relations()['image:1']!['local-unit'].id === 'img-now');
+
+    // The cloud in this clouds.yaml is a closed port: a clear failure, not a crash.
+    const latest = await u.dispatch({ action: 'get-latest' });
+    expect(latest.code).toBe(0);
+    expect(latest.actionFailed).toMatch(/^could not get the latest image: cloud "testcloud": .*127\.0\.0\.1:1/);
+  });
+
+  it('runs hooks/install invoked directly without JUJU_DISPATCH_PATH (legacy Juju)', async () => {
+    const u = unit();
+    const r = await u.dispatch('install', { executable: 'hooks/install', unsetEnv: ['JUJU_DISPATCH_PATH'] });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.statusHistory.map((s) => s.message)).toEqual(['Setting up the image builder', 'Waiting for first image']);
+    await settled(u, () => u.builds().length === 1);
+  });
+});
