@@ -22,11 +22,13 @@ await esbuild.build({
   logLevel: 'warning',
   plugins: [
     {
-      // import.meta.dirname in a bundled module must keep naming its own source folder.
+      // import.meta.dirname/url in a bundled module must keep naming its own source file.
       name: 'source-dirname',
       setup(build) {
         build.onLoad({ filter: /\.ts$/ }, (args) => ({
-          contents: readFileSync(args.path, 'utf8').replaceAll('import.meta.dirname', JSON.stringify(path.dirname(args.path))),
+          contents: readFileSync(args.path, 'utf8')
+            .replaceAll('import.meta.dirname', JSON.stringify(path.dirname(args.path)))
+            .replaceAll('import.meta.url', JSON.stringify(pathToFileURL(args.path).href)),
           loader: 'ts',
         }));
       },
