@@ -118,6 +118,10 @@ function classifyFailure(
   const code = errorCode(root) ?? errorCode(err);
   const reason = root instanceof Error ? root.message : String(root);
   if (code === 'ERR_INVALID_URL') return fail('config', `${where}: not a valid URL`, undefined, err);
+  // Redirects are refused (a POST would be re-sent, credentials and all, wherever it points).
+  if (/redirect/i.test(reason)) {
+    return fail('http', `${where}: the server answered with a redirect, which is not followed; use the URL it redirects to`, undefined, err);
+  }
   if ((code && TLS_CODE.test(code)) || /certificate|ssl|tls/i.test(reason)) {
     return fail('tls', `${where}: TLS failure (${code ?? reason}); set cacert to the CA that signed the server's certificate`, undefined, err);
   }

@@ -1,7 +1,7 @@
 // Node's global fetch cannot be given a CA bundle or told to skip verification per request, so
 // clouds with `cacert` or `verify: false` go through this small fetch over node:https instead.
-// It is loaded (with node:https) only for such clouds; plain http:// URLs still use fetch.
-import { request } from 'node:https';
+// It is loaded only for such clouds, and node:https only on the first https request (a
+// bundler would otherwise hoist the import to start-up); plain http:// URLs still use fetch.
 import type { FetchFn } from './http.js';
 
 export interface TlsOptions {
@@ -23,6 +23,7 @@ export function tlsFetch(tls: TlsOptions, plain: FetchFn = globalThis.fetch): Fe
     const body = typeof init.body === 'string' ? init.body : undefined;
     if (init.body != null && body === undefined) throw new TypeError('tlsFetch sends string bodies only');
     if (body !== undefined) headers.set('content-length', String(Buffer.byteLength(body)));
+    const { request } = await import('node:https');
 
     return await new Promise<Response>((resolve, reject) => {
       const req = request(target, {

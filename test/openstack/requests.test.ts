@@ -365,6 +365,20 @@ describe('errors', () => {
     expect(tls.message).toMatch(/TLS failure \(SELF_SIGNED_CERT_IN_CHAIN\); set cacert/);
   });
 
+  it('redirects are not followed (the credentials would go along): kind http', async () => {
+    const { fetch: base } = fakeCloud();
+    const fetch: FetchFn = (url, init) => {
+      expect(init.redirect).toBe('error');
+      return base(url, init);
+    };
+    await getLatestImage(PASSWORD_CLOUD, 'x', { fetch });
+    const err = await rejection(
+      getLatestImage(PASSWORD_CLOUD, 'x', { fetch: () => Promise.reject(new TypeError('fetch failed', { cause: new Error('unexpected redirect') })) }),
+    );
+    expect(err.kind).toBe('http');
+    expect(err.message).toMatch(/answered with a redirect, which is not followed/);
+  });
+
   it('a password in auth_url userinfo never shows in messages or url', async () => {
     const c = cloudFrom(`clouds:\n  u:\n    auth: {auth_url: "http://demo:${PASSWORD}@keystone.test:5000/v3", user_id: u, password: ${PASSWORD}, project_id: p}\n`);
     const err = await rejection(getLatestImage(c, 'x', { fetch: () => Promise.resolve(new Response('down', { status: 502 })) }));
