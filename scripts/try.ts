@@ -53,10 +53,8 @@ const u = createUnit({
 });
 // The stand-in builder reports this id; with the suite's Glance up, it is a real image there.
 let imageId = 'img-try-1';
-if (suite.up && !given) {
-  const images = await SuiteImages.open(suite);
-  imageId = (await images.createActive('noble-github-runner-image-builder-x64')).id;
-}
+const images = suite.up && !given ? await SuiteImages.open(suite) : undefined;
+if (images) imageId = (await images.createActive('noble-github-runner-image-builder-x64')).id;
 u.setHostKnob('next-image-id', imageId);
 
 await step(u, 'install', 'install');
@@ -76,4 +74,5 @@ console.log(`cron entry (${u.hostPath(CRON)}):\n  ${cronJob}`);
 console.log(`image relation data: ${JSON.stringify(u.relations()['image:1']!['local-unit'])}`);
 console.log(`builds: ${u.builds().map((b) => b.id).join(', ')}`);
 console.log(`\nEverything is left in place:\n  charm dir ${charmDir}\n  simulated unit ${u.dir} (hook-tool calls: ${path.join(u.jujuDir, 'calls.jsonl')}, host root: ${u.hostRoot})`);
+await images?.cleanup(); // the image this run put in the suite's Glance
 if (!existsSync(u.hostPath(CLOUDS))) process.exitCode = 1;

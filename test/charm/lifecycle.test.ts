@@ -25,7 +25,7 @@ afterAll(() => {
   rmSync(built, { recursive: true, force: true });
 });
 
-function newUnit(opts: { config?: Record<string, unknown>; env?: Record<string, string>; proxy?: { http?: string } } = {}): SimUnit {
+function newUnit(opts: { config?: Record<string, unknown>; env?: Record<string, string>; proxy?: { http?: string }; unitName?: string } = {}): SimUnit {
   const charmDir = copyCharmDir(built);
   const u = createUnit({
     charmDir,
@@ -33,6 +33,7 @@ function newUnit(opts: { config?: Record<string, unknown>; env?: Record<string, 
     relations: [{ endpoint: 'image', id: 1, app: 'github-runner', units: ['github-runner/0'] }],
     ...(opts.env ? { env: opts.env } : {}),
     ...(opts.proxy ? { proxy: opts.proxy } : {}),
+    ...(opts.unitName ? { unitName: opts.unitName } : {}),
   });
   cleanups.push(() => {
     u.cleanup();
@@ -135,8 +136,9 @@ describe('charm lifecycle through dispatch', () => {
     const second = await u.dispatch({ action: 'build-now' });
     expect(second.actionResults).toMatchObject({ status: 'already-running' });
     u.setHostKnob('build-seconds', undefined);
-    await eventually('the running build to finish', () => imageData(u).id, 15_000);
-    expect(u.builds()).toHaveLength(1);
+    await eventually('the running build to finish', () => u.builds().length === 1, 15_000);
+    // Every build records its `run` when it starts: only one ever started.
+    expect(u.hostCalls().filter((c) => c.prog === 'github-runner-image-builder' && c.argv[0] === 'run')).toHaveLength(1);
   });
 
   it('passes a value with shell metacharacters through the cron line as one unchanged argument', async () => {
@@ -229,7 +231,10 @@ if (guardOpenStackSuite(suite, 'charm get-latest against real Glance')) {
     afterAll(async () => images?.cleanup());
 
     it('returns the newest active image of the unit’s image name', async () => {
-      const u = newUnit({ config: { 'openstack-clouds-yaml': suite.cloudsYaml, 'cloud-name': suite.cloudName } });
+      // An application name of its own, so images other runs left in the cloud do not count.
+      const app = `gribo-${Date.now().toString(36)}`;
+      const IMAGE = `noble-${app}-x64`;
+      const u = newUnit({ config: { 'openstack-clouds-yaml': suite.cloudsYaml, 'cloud-name': suite.cloudName }, unitName: `${app}/0` });
       const none = await u.dispatch({ action: 'get-latest' });
       expect(none.actionFailed).toMatch(new RegExp(`no active image named ${IMAGE} in cloud ${suite.cloudName} yet`));
       await images.createActive(IMAGE);
