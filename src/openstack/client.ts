@@ -5,6 +5,7 @@ import { OpenStackError } from './errors.js';
 import { getImageById, getImagesPage, glanceRoot, imagesUrl, type Image, type ImageFilters } from './glance.js';
 import { DEFAULT_TIMEOUT_MS, type FetchFn, type HttpContext } from './http.js';
 import { authenticate, findEndpoint, type KeystoneToken } from './keystone.js';
+import { nodeFetch } from './tls-fetch.js';
 
 export interface ClientOptions {
   /** Replaces the transport (tests count requests with it). Used as is, even with cacert. */
@@ -170,9 +171,8 @@ async function makeContext(cloud: CloudConfig, options: ClientOptions): Promise<
   };
 }
 
-/** The global fetch, or (only for clouds with cacert / verify: false) the node:https one. */
+/** fetch over node:http(s) (tls-fetch.ts says why not the global one), with the cloud's CA or verify: false. */
 async function transportFor(cloud: CloudConfig, secrets: (string | undefined)[]): Promise<FetchFn> {
-  if (cloud.cacert === undefined && cloud.verify) return globalThis.fetch;
   let ca: string | undefined;
   if (cloud.cacert !== undefined) {
     const { readFile } = await import('node:fs/promises');
@@ -185,6 +185,5 @@ async function transportFor(cloud: CloudConfig, secrets: (string | undefined)[])
       throw new OpenStackError({ kind: 'config', cloud: cloud.name, detail: `cacert ${cloud.cacert} holds no PEM certificate` });
     }
   }
-  const { tlsFetch } = await import('./tls-fetch.js');
-  return tlsFetch({ ca, rejectUnauthorized: cloud.verify });
+  return nodeFetch({ ca, rejectUnauthorized: cloud.verify });
 }

@@ -2,12 +2,19 @@
 // turned into an OpenStackError whose text is safe to show (see errors.ts).
 import { OpenStackError, errorCode, redactUrl, scrub, type OpenStackErrorKind } from './errors.js';
 
+/** The part of a fetch Response the client reads: the global fetch's fits, and so does tls-fetch.ts's. */
+export interface HttpResponse {
+  readonly status: number;
+  readonly headers: { get(name: string): string | null };
+  arrayBuffer(): Promise<ArrayBuffer>;
+}
+
 /** What the client needs from `fetch`; the global one fits, and so does a counting wrapper. */
-export type FetchFn = (url: string, init: RequestInit) => Promise<Response>;
+export type FetchFn = (url: string, init: RequestInit) => Promise<HttpResponse>;
 
 export const DEFAULT_TIMEOUT_MS = 10_000;
 /** Bigger answers are refused: nothing this client asks for comes near it. */
-const MAX_BODY_BYTES = 32 * 1024 * 1024;
+export const MAX_BODY_BYTES = 32 * 1024 * 1024;
 
 /** Everything a request needs besides its own method, URL and body. */
 export interface HttpContext {
@@ -32,7 +39,7 @@ export interface JsonRequest {
 
 export interface JsonResponse {
   readonly status: number;
-  readonly headers: Headers;
+  readonly headers: HttpResponse['headers'];
   /** The parsed body; undefined for an empty body or an accepted non-2xx status. */
   readonly json: unknown;
 }
@@ -48,7 +55,7 @@ export async function requestJson(ctx: HttpContext, req: JsonRequest): Promise<J
   const timeout = AbortSignal.timeout(ctx.timeoutMs);
   const signal = ctx.signal ? AbortSignal.any([timeout, ctx.signal]) : timeout;
 
-  let res: Response;
+  let res: HttpResponse;
   let text: string;
   try {
     res = await ctx.fetch(req.url, {
@@ -83,7 +90,7 @@ export async function requestJson(ctx: HttpContext, req: JsonRequest): Promise<J
 }
 
 /** The body as text, refusing bodies that are absurdly large for a JSON API answer. */
-async function readLimited(res: Response): Promise<string> {
+async function readLimited(res: HttpResponse): Promise<string> {
   const declared = Number(res.headers.get('content-length') ?? '0');
   if (declared > MAX_BODY_BYTES) throw new BodyTooLarge();
   const buf = await res.arrayBuffer();
@@ -91,7 +98,7 @@ async function readLimited(res: Response): Promise<string> {
   return new TextDecoder().decode(buf);
 }
 
-class BodyTooLarge extends Error {
+export class BodyTooLarge extends Error {
   override name = 'BodyTooLarge';
 }
 

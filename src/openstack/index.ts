@@ -1,6 +1,6 @@
 // The OpenStack client: clouds.yaml parsing, Keystone v3 auth and catalog, Glance v2 images,
-// on Node's fetch. Charm-agnostic. Hooks that only check clouds.yaml can import ./clouds.js
-// alone; ./client.js pulls in the HTTP side (node:https only for clouds with cacert/verify).
+// over node:http(s) (see tls-fetch.ts). Charm-agnostic. Hooks that only check clouds.yaml can
+// import ./clouds.js alone; ./client.js pulls in the HTTP side (node:https on the first https request).
 export { CLOUD_NAME_PATTERN, isValidCloudName } from './cloud-name.js';
 export {
   CloudsYamlError,

@@ -1,8 +1,10 @@
-// Node's global fetch cannot be given a CA bundle or told to skip verification per request, so
-// clouds with `cacert` or `verify: false` go through this small fetch over node:https instead.
-// It is loaded only for such clouds, and node:https only on the first https request (a
-// bundler would otherwise hoist the import to start-up); plain http:// URLs still use fetch.
-import type { FetchFn } from './http.js';
+// The client's transport: a small fetch over node:http / node:https. Node's global fetch
+// (undici) costs a hook about 100 ms and 40 MB of RSS the first time a process uses it (two
+// requests cost far less), and it cannot be given a CA bundle or told to skip verification per
+// request (cacert, verify: false). Only what http.ts reads is implemented; failures have fetch's
+// shape (TypeError "fetch failed" with the reason as cause), so both classify the same way.
+// node:http or node:https is imported on the first request of its kind, never at start-up.
+import { BodyTooLarge, MAX_BODY_BYTES, type FetchFn, type HttpResponse } from './http.js';
 
 export interface TlsOptions {
   /** PEM text of the CA certificate(s) to trust instead of the system's. */
@@ -11,58 +13,83 @@ export interface TlsOptions {
   readonly rejectUnauthorized: boolean;
 }
 
-const MAX_BODY_BYTES = 32 * 1024 * 1024;
+/** The statuses fetch treats as redirects (when a Location comes with them). */
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
-export function tlsFetch(tls: TlsOptions, plain: FetchFn = globalThis.fetch): FetchFn {
+function headerRecord(headers: RequestInit['headers']): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!headers) return out;
+  if (Array.isArray(headers)) for (const [k, v] of headers) out[k!.toLowerCase()] = v!;
+  else if (typeof (headers as Headers).forEach === 'function') (headers as Headers).forEach((v, k) => (out[k] = v));
+  else for (const [k, v] of Object.entries(headers)) out[k.toLowerCase()] = v;
+  return out;
+}
+
+export function nodeFetch(tls: TlsOptions = { rejectUnauthorized: true }): FetchFn {
   return async (url, init) => {
     const target = new URL(url);
-    if (target.protocol !== 'https:') return plain(url, init);
+    const secure = target.protocol === 'https:';
+    if (!secure && target.protocol !== 'http:') throw new TypeError('fetch failed', { cause: new Error(`unsupported protocol ${target.protocol}`) });
     const signal = init.signal ?? undefined;
     signal?.throwIfAborted();
-    const headers = new Headers(init.headers);
+    const headers = headerRecord(init.headers);
     const body = typeof init.body === 'string' ? init.body : undefined;
-    if (init.body != null && body === undefined) throw new TypeError('tlsFetch sends string bodies only');
-    if (body !== undefined) headers.set('content-length', String(Buffer.byteLength(body)));
-    const { request } = await import('node:https');
+    if (init.body != null && body === undefined) throw new TypeError('nodeFetch sends string bodies only');
+    if (body !== undefined) headers['content-length'] = String(Buffer.byteLength(body));
+    const { request } = secure ? await import('node:https') : await import('node:http');
 
-    return await new Promise<Response>((resolve, reject) => {
+    return await new Promise<HttpResponse>((resolve, reject) => {
       const req = request(target, {
         method: init.method ?? 'GET',
-        headers: Object.fromEntries(headers.entries()),
-        ca: tls.ca,
-        rejectUnauthorized: tls.rejectUnauthorized,
+        headers,
+        ...(secure ? { ca: tls.ca, rejectUnauthorized: tls.rejectUnauthorized } : {}),
       });
+      let settled = false;
+      const settle = (err: unknown, res?: HttpResponse) => {
+        if (settled) return;
+        settled = true;
+        signal?.removeEventListener('abort', onAbort);
+        if (err === undefined) resolve(res!);
+        else reject(err);
+      };
       // Same shape as fetch's failures, so http.ts classifies both the same way.
-      const failed = (err: unknown) => reject(new TypeError('fetch failed', { cause: err }));
+      const failed = (err: unknown) => settle(new TypeError('fetch failed', { cause: err }));
       const onAbort = () => {
+        settle(signal?.reason ?? new DOMException('aborted', 'AbortError'));
         req.destroy();
-        reject(signal?.reason ?? new DOMException('aborted', 'AbortError'));
       };
       signal?.addEventListener('abort', onAbort, { once: true });
       req.on('error', failed);
       req.on('response', (res) => {
+        const status = res.statusCode ?? 0;
+        if (init.redirect === 'error' && REDIRECTS.has(status) && res.headers.location !== undefined) {
+          failed(new Error('unexpected redirect'));
+          req.destroy();
+          return;
+        }
         const chunks: Buffer[] = [];
         let size = 0;
         res.on('data', (chunk: Buffer) => {
           size += chunk.length;
-          if (size > MAX_BODY_BYTES) req.destroy(new Error('response body too large'));
-          else chunks.push(chunk);
+          if (size <= MAX_BODY_BYTES) chunks.push(chunk);
+          else {
+            settle(new BodyTooLarge());
+            req.destroy();
+          }
         });
         res.on('error', failed);
         res.on('end', () => {
-          signal?.removeEventListener('abort', onAbort);
-          const out = new Headers();
-          for (const [name, value] of Object.entries(res.headers)) {
-            if (Array.isArray(value)) for (const v of value) out.append(name, v);
-            else if (value !== undefined) out.set(name, value);
-          }
-          const status = res.statusCode ?? 0;
-          const noBody = status === 204 || status === 304;
-          try {
-            resolve(new Response(noBody ? null : Buffer.concat(chunks), { status, statusText: res.statusMessage ?? '', headers: out }));
-          } catch (err) {
-            failed(err); // a status Response refuses, e.g. 1xx
-          }
+          const buf = Buffer.concat(chunks);
+          settle(undefined, {
+            status,
+            headers: {
+              get: (name: string) => {
+                const v = res.headers[name.toLowerCase()];
+                return v === undefined ? null : Array.isArray(v) ? v.join(', ') : v;
+              },
+            },
+            arrayBuffer: async () => buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer,
+          });
         });
       });
       req.end(body);
