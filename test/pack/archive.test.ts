@@ -18,6 +18,14 @@ beforeAll(() => {
 
 afterAll(() => cleanup(packed?.workDir, dir));
 
+/** The bundle's chunks (scripts/bundle.mjs splits them out), as esbuild wrote them next to it. */
+function chunkFiles(): string[] {
+  const meta = JSON.parse(readFileSync(packed.metafile, 'utf8')) as { outputs: Record<string, unknown> };
+  return Object.keys(meta.outputs)
+    .map((f) => path.basename(f))
+    .filter((f) => f !== 'charm.js');
+}
+
 function expectedFiles(): string[] {
   const files = [
     'manifest.yaml',
@@ -30,6 +38,8 @@ function expectedFiles(): string[] {
     'hooks/upgrade-charm',
     'hooks/config-changed',
     'dist/charm.js',
+    ...chunkFiles().map((c) => `dist/${c}`),
+    'dist/package.json',
     'node/bin/node',
     'version', // git describe: the tests run in a git checkout
   ];
@@ -105,11 +115,14 @@ describe('npm run pack', () => {
     }
   });
 
-  it("ships the charm's YAML files unchanged, the bundle, this machine's node, and a version", () => {
+  it("ships the charm's YAML files unchanged, the bundle and its chunks as ESM, this machine's node, and a version", () => {
     for (const f of ['metadata.yaml', 'config.yaml', 'actions.yaml']) {
       expect(readFileSync(path.join(dir, f), 'utf8'), f).toBe(readFileSync(path.join(packed.charmDir, f), 'utf8'));
     }
-    expect(readFileSync(path.join(dir, 'dist/charm.js')).equals(readFileSync(path.join(packed.workDir, 'charm.js')))).toBe(true);
+    for (const f of ['charm.js', ...chunkFiles()]) {
+      expect(readFileSync(path.join(dir, 'dist', f)).equals(readFileSync(path.join(packed.workDir, f))), f).toBe(true);
+    }
+    expect(JSON.parse(readFileSync(path.join(dir, 'dist/package.json'), 'utf8'))).toEqual({ type: 'module' });
     expect(readFileSync(path.join(dir, 'node/bin/node')).equals(readFileSync(process.execPath))).toBe(true);
     if (packed.nodeLicense) expect(readFileSync(path.join(dir, 'node/LICENSE'), 'utf8')).toMatch(/Node\.js/);
     expect(readFileSync(path.join(dir, 'version'), 'utf8')).toMatch(/^\S+\n$/);

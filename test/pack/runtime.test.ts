@@ -1,7 +1,7 @@
 // The unzipped .charm runs on its own: dispatch and the hooks start the bundled Node runtime even
 // with no node on PATH, and the bundle loads nothing from outside the charm (traced at run time,
 // and checked statically in the bundle text and esbuild's metafile).
-import { mkdirSync, readFileSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -106,8 +106,9 @@ Module._resolveFilename = function (request, ...rest) {
     expect(outside).toEqual([]);
   });
 
-  it('imports and requires only Node built-ins in the bundle text', () => {
-    const js = readFileSync(path.join(dir, 'dist/charm.js'), 'utf8');
+  it('imports and requires only Node built-ins and its own chunks in the bundle text', () => {
+    const shipped = readdirSync(path.join(dir, 'dist')).filter((f) => f.endsWith('.js'));
+    expect(shipped).toContain('charm.js');
     const specifiers = new Set<string>();
     const patterns = [
       /\bimport\s*\(\s*(["'`])([^"'`]+)\1\s*\)/g, // import("x")
@@ -115,19 +116,28 @@ Module._resolveFilename = function (request, ...rest) {
       /(?:^|[;}\n])\s*(?:import|export)\b[^;"'`]*?\bfrom\s*(["'])([^"']+)\1/g, // import … from "x"
       /(?:^|[;}\n])\s*import\s*(["'])([^"']+)\1/g, // import "x"
     ];
-    for (const re of patterns) for (const m of js.matchAll(re)) specifiers.add(m[2]!);
+    for (const file of shipped) {
+      const js = readFileSync(path.join(dir, 'dist', file), 'utf8');
+      for (const re of patterns) for (const m of js.matchAll(re)) specifiers.add(m[2]!);
+    }
     expect(specifiers).toContain('node:module'); // the createRequire banner: the scan does see imports
-    expect([...specifiers].filter((s) => !isBuiltin(s))).toEqual([]);
+    const chunk = (s: string) => s.startsWith('./') && shipped.includes(s.slice(2));
+    expect([...specifiers].filter((s) => !isBuiltin(s) && !chunk(s))).toEqual([]);
   });
 
-  it("builds from the repository's files only, into one output importing only built-ins (esbuild metafile)", () => {
+  it("builds from the repository's files only, into the bundle and its chunks, importing only built-ins (esbuild metafile)", () => {
     const meta = JSON.parse(readFileSync(packed.metafile, 'utf8')) as {
       inputs: Record<string, unknown>;
       outputs: Record<string, { imports: { path: string; external?: boolean }[] }>;
     };
-    const outputs = Object.values(meta.outputs);
-    expect(outputs).toHaveLength(1);
-    expect(outputs[0]!.imports.filter((i) => i.external && !isBuiltin(i.path))).toEqual([]);
+    const outputs = Object.entries(meta.outputs);
+    expect(outputs.map(([f]) => path.basename(f))).toContain('charm.js');
+    for (const [file, out] of outputs) {
+      expect(path.dirname(file), file).toBe(path.dirname(outputs[0]![0]));
+      expect(out.imports.filter((i) => i.external && !isBuiltin(i.path)), file).toEqual([]);
+      const names = new Set(outputs.map(([f]) => path.resolve(f)));
+      expect(out.imports.filter((i) => !i.external && !names.has(path.resolve(i.path))), file).toEqual([]);
+    }
     expect(Object.keys(meta.inputs).filter((f) => f.startsWith('..') || path.isAbsolute(f))).toEqual([]);
   });
 });
