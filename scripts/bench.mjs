@@ -13,7 +13,7 @@
 //   --rows A,B      only these rows (keys: node harness empty load install cc-same cc-change
 //                   update-status joined build get-latest curl cli); the floors always run
 //   --cpu-prof DIR  probe runs also write V8 CPU profiles to DIR/<row>/ (slower; for digging)
-//   --keep          keep the temp dir (printed)
+//   --keep          keep the temp dir and the simulated units (printed)
 //
 // Rows run round-robin (one run of every row per round), so load from other processes on the
 // machine hits floors and hooks alike and the ratios stay fair.
@@ -374,7 +374,8 @@ async function main() {
       u.failHost('github-runner-image-builder.run', 0);
       mkdirSync(path.join(u.jujuDir, 'action'), { recursive: true });
       writeFileSync(path.join(u.jujuDir, 'action/params.json'), '{}');
-      cleanups.push(() => u.cleanup());
+      if (opt.keep) log(`unit ${u.dir} (charm ${charmDir})`);
+      else cleanups.push(() => u.cleanup());
       return u;
     };
     const installed = async (config) => {
