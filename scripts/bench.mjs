@@ -23,12 +23,16 @@
 //   node floor      the bundled node running an empty script, no harness: no charm is faster.
 //   empty dispatch  the packed dispatch running an empty dist/charm.js through the harness:
 //                   what any Node charm pays here before doing anything.
+//   bundle load     node dist/charm.js with no hook context: loading the bundle, then exit 2.
 //   tool ms         time inside stand-in hook tools (each is a jq run, ~30 ms; Juju's are a Go
 //                   binary and a socket round trip). Measured by the probe runs: NODE_OPTIONS
 //                   preloads a probe that times spawnSync (the framework's only tool path) and
 //                   reads the process's peak RSS (getrusage ru_maxrss = VmHWM) at exit. Timed
 //                   runs have no probe.
-//   own ms          median - tool ms - harness floor: the charm process's own cost.
+//   median - tools  what the targets compare with the empty dispatch (the tool count has its
+//                   own target); own ms = median - tools - harness floor.
+// get-latest asks the suite's Glance for an image this script creates (and deletes at the end)
+// under the bench unit's own image name, so other suites' images do not interfere.
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, copyFileSync, existsSync, linkSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -270,7 +274,7 @@ function eventEnv(event) {
   return env;
 }
 
-const countLines = (file) => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean).length : 0);
+const readLines = (file) => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : []);
 
 /**
  * Runs `exe` (default the unit's dispatch) for `event` through run-in-context.sh and times it
@@ -286,7 +290,7 @@ function runInContext(J, work, unit, event, { exe, probeOut, profDir } = {}) {
   const args = [...Object.entries(env).map(([k, v]) => `${k}=${v}`), '--', exe ?? path.join(unit.charmDir, 'dispatch')];
   const outFile = path.join(work, 'last-output');
   const fd = openSync(outFile, 'w');
-  const callsBefore = countLines(path.join(unit.jujuDir, 'calls.jsonl'));
+  const callsBefore = readLines(path.join(unit.jujuDir, 'calls.jsonl')).length;
   const t = process.hrtime.bigint();
   const r = spawnSync(J.RUN_IN_CONTEXT, args, { stdio: ['ignore', fd, fd], env: { FAKE_JUJU_DIR: unit.jujuDir, PATH: '/usr/local/bin:/usr/bin:/bin' }, timeout: 120_000 });
   const ms = Number(process.hrtime.bigint() - t) / 1e6;
@@ -295,7 +299,9 @@ function runInContext(J, work, unit, event, { exe, probeOut, profDir } = {}) {
   if (event.action && existsSync(path.join(unit.jujuDir, 'action/failed'))) {
     throw new Error(`${name} failed: ${readFileSync(path.join(unit.jujuDir, 'action/failed'), 'utf8')}`);
   }
-  return { ms, calls: countLines(path.join(unit.jujuDir, 'calls.jsonl')) - callsBefore };
+  const calls = readLines(path.join(unit.jujuDir, 'calls.jsonl')).slice(callsBefore).map((l) => JSON.parse(l));
+  const tools = calls.map((c) => (c.tool === 'juju-log' ? `juju-log ${c.argv[c.argv.indexOf('--log-level') + 1] ?? ''}`.trim() : c.tool));
+  return { ms, calls: calls.length, tools };
 }
 
 /** Waits until no build holds the unit's build lock (background builds must not pile up). */
@@ -530,6 +536,7 @@ async function main() {
         const r = await once(row);
         row.samples.push(r.ms);
         if (r.calls !== undefined) row.calls.push(r.calls);
+        if (r.tools) row.tools = r.tools;
       }
       process.stderr.write(`\rbench: round ${i + 1}/${maxRuns}`);
     }
@@ -636,7 +643,8 @@ async function main() {
       '- **own ms** = median − tools − harness floor: the charm process itself (with host programs, for install and builds).',
       '',
     ];
-    const md = [...header, ...table, '', '## Targets', '', ...targets, ''].join('\n');
+    const toolLists = rows.filter((r) => r.tools).map((r) => `- ${r.label}: ${r.tools.join(', ') || 'none'}`);
+    const md = [...header, ...table, '', '## Targets', '', ...targets, '', '## Hook-tool calls of the last run of each row', '', ...toolLists, ''].join('\n');
     console.log(md);
     if (!opt['no-write']) {
       mkdirSync(path.dirname(opt.out), { recursive: true });
