@@ -1,6 +1,7 @@
 // The charm's use of the OpenStack client: check the clouds.yaml option, and find images.
 // Loaded lazily by the handlers that need the network, so other hooks do not pay for it.
 import { CLOUD_NAME_PATTERN, CloudsYamlError, parseCloudsYaml, resolveCloud } from '../openstack/clouds.js';
+import { quoteCloudName } from '../openstack/cloud-name.js';
 
 export interface ImageInfo {
   readonly id: string;
@@ -18,14 +19,21 @@ export function checkCloudsYaml(text: string, wanted: string): { cloudName: stri
     if (err instanceof CloudsYamlError) return { problems: err.problems.map((p) => `openstack-clouds-yaml: ${p}`) };
     throw err;
   }
-  const names = parsed.names;
+  // Both values come from the operator and end up in the status line: keep them short.
+  const names = offer(parsed.names);
   if (wanted && !CLOUD_NAME_PATTERN.test(wanted)) {
-    return { problems: [`cloud-name ${JSON.stringify(wanted).slice(0, 40)} may contain only letters, digits, ".", "_" and "-"; use one of: ${names.join(', ')}`] };
+    return { problems: [`cloud-name ${quoteCloudName(wanted)} may contain only letters, digits, ".", "_" and "-"; use one of: ${names}`] };
   }
-  if (wanted && !names.includes(wanted)) {
-    return { problems: [`cloud-name "${wanted}" is not in openstack-clouds-yaml; use one of: ${names.join(', ')} (or leave it empty for the first)`] };
+  if (wanted && !parsed.names.includes(wanted)) {
+    return { problems: [`cloud-name ${quoteCloudName(wanted)} is not in openstack-clouds-yaml; use one of: ${names} (or leave it empty for the first)`] };
   }
   return { cloudName: resolveCloud(parsed, wanted).name };
+}
+
+/** The first few cloud names, comma-separated (a clouds.yaml may define thousands). */
+function offer(names: readonly string[], max = 5): string {
+  const shown = names.slice(0, max).map((n) => (n.length > 40 ? `${n.slice(0, 37)}...` : n));
+  return names.length > max ? `${shown.join(', ')} and ${names.length - max} more` : shown.join(', ');
 }
 
 async function client(cloudsYaml: string, cloudName: string) {
