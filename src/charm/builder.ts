@@ -4,7 +4,7 @@
 // as rendered text, clouds.yaml is 0600, builds share one lock, failures are reported.
 import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Host, HostCommandError, type Env } from './host.js';
+import { Host, HostCommandError, HostFileError, type Env } from './host.js';
 import { proxyEnv } from './proxy.js';
 import { escapeCronPercent, shQuote } from './shell.js';
 
@@ -128,7 +128,7 @@ export async function setupBuilder(buildConfig: BuildConfig, cloudConfig: string
     try {
       await fn();
     } catch (err) {
-      const detail = err instanceof HostCommandError || err instanceof BuilderSetupError ? err.message : `${(err as Error).name}: ${(err as Error).message}`;
+      const detail = err instanceof HostCommandError || err instanceof HostFileError || err instanceof BuilderSetupError ? err.message : `${(err as Error).name}: ${(err as Error).message}`;
       throw new BuilderSetupError(`${what} failed: ${detail}`);
     }
   };
@@ -208,7 +208,10 @@ export function renderBuildCommand(cfg: BuildConfig, unit: UnitContext): string 
   ].join(' ');
   return (
     `cd ${q(UBUNTU_HOME)} && ${assignments} ${shQuote(flock)} -w ${LOCK_WAIT_SECONDS} -E ${LOCK_BUSY_EXIT} ${q(BUILD_LOCK_PATH)} ${run} >> ${log} 2>&1` +
-    ` || { rc=$?; [ $rc -eq ${LOCK_BUSY_EXIT} ] || ${callback} --failed $rc >> ${log} 2>&1; }`
+    // On failure the callback runs in the background and the command exits at once with the
+    // build's code (75: another build holds the lock): the callback's juju-exec waits for the
+    // machine lock, which build-immediate's own hook holds while it waits for this command.
+    ` || { rc=$?; [ $rc -eq ${LOCK_BUSY_EXIT} ] || { ${callback} --failed $rc >> ${log} 2>&1 & }; exit $rc; }`
   );
 }
 
@@ -227,7 +230,10 @@ export async function configureCron(buildConfig: BuildConfig, interval: number, 
   if (changed) {
     // cron notices /etc/cron.d changes by itself within a minute; the reload only hurries it,
     // so a machine without systemd still gets its schedule.
-    const res = await unit.host.run(['systemctl', 'reload-or-restart', 'cron'], { env: programEnv(unit.host) }).catch((e: Error) => ({ exitCode: -1, stderr: e.message }));
+    // A wedged systemd must not hold the hook (and the machine lock) forever.
+    const res = await unit.host
+      .run(['systemctl', 'reload-or-restart', 'cron'], { env: programEnv(unit.host), timeoutMs: 60_000 })
+      .catch((e: Error) => ({ exitCode: -1, stderr: e.message }));
     if (res.exitCode !== 0) {
       unit.warn(`cron was not reloaded (systemctl reload-or-restart cron exited ${res.exitCode}: ${res.stderr.trim().slice(-300)}); cron reads ${CRON_PATH} by itself within a minute`);
     }

@@ -1,6 +1,7 @@
 // The github-runner-image-builder charm: reconciles its config into host state (packages, the
 // builder application, clouds.yaml, the callback and the cron entry), starts builds, and
 // publishes the newest image over the `image` relation.
+import { createHash } from 'node:crypto';
 import {
   ActiveStatus,
   BlockedStatus,
@@ -24,6 +25,7 @@ import {
   imageName,
   installCallbackScript,
   installCloudsYaml,
+  renderCron,
   setupBuilder,
   type BuildConfig,
   type UnitContext,
@@ -41,7 +43,34 @@ type Stored = {
   /** The newest image this unit knows of; relations joined later get it even if the cloud is down. */
   image?: ImageInfo;
   lastFailure?: { at: string; reason: string };
+  /**
+   * sha256 of the cron entry this unit last scheduled, committed only when the hook succeeds.
+   * A hook killed after writing a new cron entry but before starting the build it owes leaves
+   * the old digest, so the retried hook still starts that build.
+   */
+  cronDigest?: string;
 };
+
+const digest = (text: string) => createHash('sha256').update(text).digest('hex');
+
+/**
+ * What to do about a failed cloud request, by the OpenStackError's kind (auth, TLS and config
+ * errors already say it). Read off the error rather than imported: the client loads lazily.
+ */
+function cloudHint(err: unknown): string {
+  switch ((err as { kind?: unknown }).kind) {
+    case 'network':
+    case 'timeout':
+      return '; check that the cloud is up and reachable from this machine (and the model proxy settings), then run the action again';
+    case 'http':
+      return '; the cloud failed to answer: run the action again later, or ask its operators';
+    case 'malformed':
+    case 'catalog':
+      return '; check auth_url, region_name and interface in openstack-clouds-yaml';
+    default:
+      return '';
+  }
+}
 
 export class ImageBuilderCharm extends CharmBase {
   static readonly customEvents = {
@@ -111,8 +140,9 @@ export class ImageBuilderCharm extends CharmBase {
 
   private async setup(cfg: CharmConfig): Promise<void> {
     this.model.unit.setStatus(MaintenanceStatus('Setting up the image builder'));
+    const unit = this.unit;
     try {
-      await setupBuilder(this.buildConfig(cfg), cfg.cloudsYaml, cfg.interval, this.unit);
+      await setupBuilder(this.buildConfig(cfg), cfg.cloudsYaml, cfg.interval, unit);
     } catch (err) {
       if (err instanceof BuilderSetupError) {
         // Installs fail on networks and mirrors; Juju's retry of the hook is the remedy.
@@ -120,7 +150,23 @@ export class ImageBuilderCharm extends CharmBase {
       }
       throw err;
     }
-    this.stored.set({ installed: true });
+    this.stored.set({ installed: true, cronDigest: digest(renderCron(this.buildConfig(cfg), cfg.interval, unit)) });
+  }
+
+  /**
+   * Runs a step that changes the host. When it fails (disk full, read-only or immutable file,
+   * a host program failing), the status says what failed and the error fails the hook: Juju
+   * retries it, and every file is either as before or fully written.
+   */
+  private async applying<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!(err instanceof BuilderSetupError)) {
+        this.model.unit.setStatus(BlockedStatus(`Could not apply the configuration, Juju will retry: ${(err as Error).message}`));
+      }
+      throw err;
+    }
   }
 
   async onInstall(event: HookEvent): Promise<void> {
@@ -131,7 +177,7 @@ export class ImageBuilderCharm extends CharmBase {
       return;
     }
     await this.setup(cfg);
-    const started = await buildImmediate(this.buildConfig(cfg), this.unit);
+    const started = await this.applying(() => buildImmediate(this.buildConfig(cfg), this.unit));
     this.log.info(`${event.name}: builder set up; first build ${started}`);
     this.outcomeStatus();
   }
@@ -141,20 +187,44 @@ export class ImageBuilderCharm extends CharmBase {
     if (cfg instanceof ConfigError) return this.blockedOn(cfg);
     if (!this.stored.data.installed) {
       await this.setup(cfg);
-      await buildImmediate(this.buildConfig(cfg), this.unit);
+      await this.applying(() => buildImmediate(this.buildConfig(cfg), this.unit));
       return this.outcomeStatus();
     }
     const unit = this.unit;
-    const clouds = await installCloudsYaml(cfg.cloudsYaml, unit.host);
-    const callback = installCallbackScript(unit);
-    const cron = await configureCron(this.buildConfig(cfg), cfg.interval, unit);
+    const build = this.buildConfig(cfg);
+    const cronDigest = digest(renderCron(build, cfg.interval, unit));
+    const { clouds, callback, cron } = await this.applying(async () => {
+      const clouds = await installCloudsYaml(cfg.cloudsYaml, unit.host);
+      const callback = installCallbackScript(unit);
+      // Rewritten now, or by an earlier run of this hook that was killed before its build.
+      const cron = (await configureCron(build, cfg.interval, unit)) || this.stored.data.cronDigest !== cronDigest;
+      return { clouds, callback, cron };
+    });
     if (cron) {
-      const started = await buildImmediate(this.buildConfig(cfg), unit);
+      const started = await this.applying(() => buildImmediate(build, unit));
+      this.stored.set({ cronDigest });
       this.log.info(`schedule or build arguments changed: cron entry rewritten, build ${started}`);
     } else {
       this.log.info(clouds || callback ? `updated ${[clouds && 'clouds.yaml', callback && 'callback script'].filter(Boolean).join(' and ')}` : 'configuration unchanged; nothing to do');
     }
+    this.republishIfStale();
     this.outcomeStatus();
+  }
+
+  /**
+   * The stored image is committed by the framework as the hook ends, relation data by Juju after
+   * it exited 0: a hook killed in between leaves the relations on the previous image. Juju runs
+   * config-changed whenever the agent starts, so that is where it is repaired.
+   */
+  private republishIfStale(): void {
+    const image = this.stored.data.image;
+    if (!image) return;
+    for (const relation of this.model.relations(IMAGE_ENDPOINT)) {
+      if (relation.localUnitData().id !== image.id) {
+        this.log.warning(`relation ${relation.ref} was not on image ${image.id} (an interrupted hook?); publishing it again`);
+        relation.updateLocalUnitData({ id: image.id, name: image.name, 'created-at': image.createdAt });
+      }
+    }
   }
 
   onStop(event: EventBase): void {
@@ -183,7 +253,7 @@ export class ImageBuilderCharm extends CharmBase {
     try {
       image = await findLatestImage(cfg.cloudsYaml, cfg.cloudName, name);
     } catch (err) {
-      return event.fail(`could not get the latest image: ${(err as Error).message}`);
+      return event.fail(`could not get the latest image: ${(err as Error).message}${cloudHint(err)}`);
     }
     if (!image) return event.fail(`no active image named ${name} in cloud ${cfg.cloudName} yet; the first build takes a while (log: ${BUILD_LOG_PATH})`);
     event.setResults({ id: image.id, name: image.name, 'created-at': image.createdAt });

@@ -1,7 +1,7 @@
 // The host as the charm sees it: files under CHARM_HOST_ROOT (default "/") and the few host
 // programs it runs, looked up on PATH. Tests point CHARM_HOST_ROOT at a temp dir and put
 // stand-ins first on PATH; production runs as root on the machine itself.
-import { accessSync, constants, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../ops/atomic-write.js';
 
@@ -21,6 +21,24 @@ export class HostCommandError extends Error {
   }
 }
 
+/**
+ * A file on the host could not be read, written or removed (disk full, read-only or immutable
+ * file system, a file where a directory should be...). The message names the production path
+ * and the error code, not the temp file or the test root.
+ */
+export class HostFileError extends Error {
+  override name = 'HostFileError';
+  readonly code: string | undefined;
+  constructor(verb: string, prodPath: string, cause: unknown) {
+    const e = cause as NodeJS.ErrnoException;
+    const code = typeof e?.code === 'string' ? e.code : undefined;
+    // Node's message is "CODE: description, syscall 'path'": keep "CODE: description".
+    const why = String(e?.message ?? cause).split(', ')[0];
+    super(`cannot ${verb} ${prodPath} (${why})`, { cause });
+    this.code = code;
+  }
+}
+
 export interface RunOptions {
   readonly env?: Env;
   readonly cwd?: string;
@@ -32,6 +50,15 @@ export interface RunResult {
   readonly exitCode: number;
   readonly stdout: string;
   readonly stderr: string;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 export class Host {
@@ -51,7 +78,7 @@ export class Host {
       return readFileSync(this.path(prodPath), 'utf8');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw err;
+      throw new HostFileError('read', prodPath, err);
     }
   }
 
@@ -64,22 +91,64 @@ export class Host {
     }
   }
 
-  /** Writes atomically when the content differs; returns whether it wrote. */
+  /**
+   * Writes atomically when the content differs; returns whether it wrote. A write that fails
+   * leaves the old file as it was (and no temp file); one killed half-way leaves a temp file,
+   * which the next call for the same path removes.
+   */
   writeIfChanged(prodPath: string, content: string, opts: { mode: number; uid?: number; gid?: number }): boolean {
+    this.removeStaleTemps(prodPath);
     if (this.readText(prodPath) === content && (statSync(this.path(prodPath)).mode & 0o7777) === opts.mode) return false;
-    mkdirSync(path.dirname(this.path(prodPath)), { recursive: true });
-    writeFileAtomic(this.path(prodPath), content, opts);
+    try {
+      mkdirSync(path.dirname(this.path(prodPath)), { recursive: true });
+      writeFileAtomic(this.path(prodPath), content, opts);
+    } catch (err) {
+      throw new HostFileError('write', prodPath, err);
+    }
     return true;
+  }
+
+  /**
+   * Removes temp files that writeFileAtomic (src/ops/atomic-write.ts: `.<name>.tmp-<pid>-<rand>`)
+   * left next to `prodPath` when its process was killed mid-write. Hooks hold the machine lock,
+   * so a temp file whose process is gone is stale. Best effort: failing to remove one is no error.
+   */
+  private removeStaleTemps(prodPath: string): void {
+    const dir = path.dirname(this.path(prodPath));
+    const prefix = `.${path.basename(prodPath)}.tmp-`;
+    let names: string[];
+    try {
+      names = readdirSync(dir).filter((n) => n.startsWith(prefix));
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      const pid = Number(name.slice(prefix.length).split('-')[0]);
+      if (Number.isInteger(pid) && pid > 0 && processAlive(pid)) continue;
+      try {
+        rmSync(path.join(dir, name), { force: true });
+      } catch {
+        // left for the next time
+      }
+    }
   }
 
   /** Creates a directory (and parents) with the given mode; an existing one is left as it is. */
   ensureDir(prodPath: string, mode: number): void {
-    mkdirSync(this.path(prodPath), { recursive: true, mode });
+    try {
+      mkdirSync(this.path(prodPath), { recursive: true, mode });
+    } catch (err) {
+      throw new HostFileError('create the directory', prodPath, err);
+    }
   }
 
   remove(prodPath: string): boolean {
     if (!this.exists(prodPath)) return false;
-    rmSync(this.path(prodPath), { force: true });
+    try {
+      rmSync(this.path(prodPath), { force: true });
+    } catch (err) {
+      throw new HostFileError('remove', prodPath, err);
+    }
     return true;
   }
 
