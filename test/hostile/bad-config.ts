@@ -1,0 +1,222 @@
+// Bad configuration, each applied AFTER a good one was in place (install and first build
+// settled): blocked status naming the option and what is accepted, exit 0, the host root
+// byte-identical (mtimes included), no host program run; then the good config again: active,
+// the same image served, nothing rebuilt. Two values that look wrong are accepted ones.
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { it, type ExpectStatic } from 'vitest';
+import { snapshotTree } from '../support/host.js';
+import { HOOK_TOOLS_DIR } from '../support/juju.js';
+import { checkLeaks, checkOutcome, checkUnchanged, cloudsYaml, goodConfig, settledUnit, type Hostile } from './support.js';
+import { tally } from './tally.js';
+
+export interface ConfigCase {
+  readonly name: string;
+  readonly patch: Record<string, unknown>;
+  /** The blocked message, whole or in part. */
+  readonly message: RegExp;
+}
+
+const TEN_MB = 10 * 1024 * 1024;
+const Y = 'openstack-clouds-yaml';
+const clouds = (text: string) => ({ [Y]: text });
+const named = (name: string) => clouds(cloudsYaml(undefined, name));
+const NAME_RULE = 'a cloud name must start with a letter or digit and contain only letters, digits, "\\.", "_" and "-"$';
+const nameCase = (what: string, yamlKey: string, shown: string): ConfigCase => ({
+  name: `cloud name with ${what}`,
+  patch: named(yamlKey),
+  message: new RegExp(`^${Y}: cloud ${escape(shown)}: ${NAME_RULE}`),
+});
+const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+// Billion laughs: 9^6 "lol"s if expanded.
+const BOMB = `a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
+b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
+c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
+d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
+e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
+f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
+clouds:
+  testcloud: *f
+`;
+const GOOD = cloudsYaml();
+const without = (field: string) => GOOD.replace(new RegExp(` *${field}:.*\\n`), '');
+const withValue = (field: string, value: string) => GOOD.replace(new RegExp(`${field}:.*\\n`), `${field}: ${value}\n`);
+
+const interval = (v: number): ConfigCase => ({ name: `interval ${v}`, patch: { interval: v }, message: new RegExp(`^interval must be a whole number of hours from 1 to 24, got ${v}$`) });
+const limit = (v: number): ConfigCase => ({ name: `revision-history-limit ${v}`, patch: { 'revision-history-limit': v }, message: new RegExp(`^revision-history-limit must be a whole number from 2 to 99, got ${v}$`) });
+const base = (v: string, shown = JSON.stringify(v)): ConfigCase => ({
+  name: `base-image ${shown.slice(0, 20)}`,
+  patch: { 'base-image': v },
+  message: new RegExp(`^base-image ${escape(shown)} is not supported; use jammy, noble, 22\\.04 or 24\\.04$`),
+});
+
+export const BAD_CONFIGS: readonly ConfigCase[] = [
+  // clouds.yaml that is not YAML, or YAML meant to hurt
+  { name: 'invalid YAML', patch: clouds('clouds: [unclosed'), message: /^openstack-clouds-yaml: clouds\.yaml is not valid YAML at line 1, column \d+: \S/ },
+  { name: 'tab indentation', patch: clouds('clouds:\n\ttestcloud: {}\n'), message: /^openstack-clouds-yaml: clouds\.yaml is not valid YAML at line 2, column 1: Tabs are not allowed/ },
+  { name: 'a cloud defined twice', patch: clouds(GOOD + GOOD.replace('clouds:\n', '')), message: /^openstack-clouds-yaml: clouds\.yaml is not valid YAML at line \d+, column \d+: Map keys must be unique/ },
+  { name: 'two YAML documents', patch: clouds(`${GOOD}---\nclouds: {}\n`), message: /^openstack-clouds-yaml: clouds\.yaml is not valid YAML at line 11, column 1: Source contains multiple documents/ },
+  { name: 'alias bomb (billion laughs)', patch: clouds(BOMB), message: /^openstack-clouds-yaml: clouds\.yaml expands too many YAML aliases \(more than 100\); write the values out$/ },
+  { name: 'a 10 MB clouds.yaml', patch: clouds(`${GOOD}#${'x'.repeat(TEN_MB)}\n`), message: /^openstack-clouds-yaml: clouds\.yaml is larger than 1 MiB \(104\d{5} bytes\); a clouds\.yaml is a few hundred bytes/ },
+  // the wrong shape
+  { name: 'a scalar', patch: clouds('just some text'), message: /^openstack-clouds-yaml: clouds\.yaml must be a mapping with a top-level "clouds:" key, not a string$/ },
+  { name: 'a number', patch: clouds('42'), message: /^openstack-clouds-yaml: clouds\.yaml must be a mapping with a top-level "clouds:" key, not a number$/ },
+  { name: 'a list', patch: clouds('- testcloud\n- other\n'), message: /^openstack-clouds-yaml: clouds\.yaml must be a mapping with a top-level "clouds:" key, not a list$/ },
+  { name: '`clouds` missing', patch: clouds('cloud:\n  testcloud: {}\n'), message: /^openstack-clouds-yaml: clouds\.yaml: the top-level "clouds:" key is missing$/ },
+  { name: '`clouds` null', patch: clouds('clouds:\n'), message: /^openstack-clouds-yaml: clouds\.yaml: "clouds" must be a mapping of cloud names to their settings, not null$/ },
+  { name: '`clouds` a string', patch: clouds('clouds: testcloud\n'), message: /^openstack-clouds-yaml: clouds\.yaml: "clouds" must be a mapping of cloud names to their settings, not a string$/ },
+  { name: '`clouds` a list', patch: clouds('clouds: [testcloud]\n'), message: /^openstack-clouds-yaml: clouds\.yaml: "clouds" must be a mapping of cloud names to their settings, not a list$/ },
+  { name: '`clouds` empty', patch: clouds('clouds: {}\n'), message: /^openstack-clouds-yaml: clouds\.yaml: "clouds" is empty; define at least one cloud$/ },
+  { name: 'empty', patch: clouds(''), message: /^openstack-clouds-yaml is empty; set it to the contents of your clouds\.yaml \(juju config <app> openstack-clouds-yaml=@clouds\.yaml\)$/ },
+  { name: 'whitespace only', patch: clouds(' \n\t\n'), message: /^openstack-clouds-yaml is empty; set it to the contents of your clouds\.yaml/ },
+  { name: 'only a comment', patch: clouds('# paste clouds.yaml here\n'), message: /^openstack-clouds-yaml: clouds\.yaml is empty; it needs a top-level "clouds:" mapping$/ },
+  // cloud names that a shell, a status line or a file name would choke on
+  nameCase('a space', '"my cloud"', '"my cloud"'),
+  nameCase('a single quote', `"it's"`, `"it's"`),
+  nameCase('double quotes', `'say "hi"'`, '"say \\"hi\\""'),
+  nameCase('a semicolon', '"prod;reboot"', '"prod;reboot"'),
+  nameCase('$(...)', '"$(touch /tmp/pwned)"', '"$(touch /tmp/pwned)"'),
+  nameCase('backticks', '"`id`"', '"`id`"'),
+  nameCase('a newline', '"prod\\nreboot"', '"prod\\nreboot"'),
+  nameCase('non-ASCII letters', 'clöud', '"clöud"'),
+  nameCase('CJK', '云', '"云"'),
+  nameCase('a leading dash', '"-rf"', '"-rf"'),
+  // clouds that cannot be used
+  { name: 'a cloud without auth', patch: clouds('clouds:\n  testcloud:\n    region_name: RegionOne\n'), message: /^openstack-clouds-yaml: cloud "testcloud": auth is required$/ },
+  { name: 'auth without auth_url', patch: clouds(without('auth_url')), message: /^openstack-clouds-yaml: cloud "testcloud": auth\.auth_url is required$/ },
+  { name: 'auth_url a number', patch: clouds(withValue('auth_url', '5000')), message: /^openstack-clouds-yaml: cloud "testcloud": auth\.auth_url must be a string, not a number \(quote it/ },
+  { name: 'auth_url not http(s)', patch: clouds(withValue('auth_url', 'ftp://keystone/v3')), message: /^openstack-clouds-yaml: cloud "testcloud": auth\.auth_url must be an http:\/\/ or https:\/\/ URL$/ },
+  { name: 'auth_url of Keystone v2.0', patch: clouds(withValue('auth_url', 'http://keystone:5000/v2.0')), message: /^openstack-clouds-yaml: cloud "testcloud": auth\.auth_url points at the Keystone v2\.0 API; use the v3 URL \(ending in \/v3\)$/ },
+  { name: 'password missing', patch: clouds(without('password')), message: /^openstack-clouds-yaml: cloud "testcloud": auth\.password is required/ },
+  { name: 'password a number', patch: clouds(withValue('password', '123456')), message: /^openstack-clouds-yaml: cloud "testcloud": auth\.password must be a string, not a number \(quote it/ },
+  { name: 'a cloud that is a string', patch: clouds('clouds:\n  testcloud: keystone.example\n'), message: /^openstack-clouds-yaml: cloud "testcloud": must be a mapping of settings, not a string$/ },
+  // cloud-name
+  { name: 'cloud-name not in clouds.yaml', patch: { 'cloud-name': 'staging' }, message: /^cloud-name "staging" is not in openstack-clouds-yaml; use one of: testcloud \(or leave it empty for the first\)$/ },
+  { name: 'cloud-name with a semicolon', patch: { 'cloud-name': 'testcloud;id' }, message: /^cloud-name "testcloud;id" may contain only letters, digits, "\.", "_" and "-"; use one of: testcloud$/ },
+  { name: 'cloud-name with a newline', patch: { 'cloud-name': 'test\ncloud' }, message: /^cloud-name "test\\ncloud" may contain only letters, digits/ },
+  { name: 'a 10 MB cloud-name', patch: { 'cloud-name': 'c'.repeat(TEN_MB) }, message: /^cloud-name "c{50,70}\.\.\." is not in openstack-clouds-yaml; use one of: testcloud/ },
+  // numbers out of range
+  interval(0),
+  interval(25),
+  interval(-1),
+  limit(1),
+  limit(100),
+  // bases
+  base('focal'),
+  base(''),
+  base('noble; reboot'),
+  base('n'.repeat(TEN_MB), `"${'n'.repeat(36)}..."`),
+  // several problems: all of them, in one line
+  {
+    name: 'interval 0 and revision-history-limit 1',
+    patch: { interval: 0, 'revision-history-limit': 1 },
+    message: /^interval must be a whole number of hours from 1 to 24, got 0; revision-history-limit must be a whole number from 2 to 99, got 1$/,
+  },
+];
+
+/** Values that look wrong but are accepted (case and surrounding spaces are ignored). */
+export const ACCEPTED: readonly { name: string; patch: Record<string, unknown> }[] = [
+  { name: 'base-image "NOBLE "', patch: { 'base-image': 'NOBLE ' } },
+  { name: 'base-image " 24.04"', patch: { 'base-image': ' 24.04' } },
+];
+
+/** Seconds one stand-in hook tool takes, run in a context made up for the purpose. */
+function toolSeconds(h: Hostile, tool: string, args: string[]): number {
+  const start = process.hrtime.bigint();
+  const r = spawnSync(path.join(HOOK_TOOLS_DIR, tool), args, { env: { PATH: '/usr/bin:/bin', FAKE_JUJU_DIR: h.u.jujuDir, JUJU_CONTEXT_ID: 'timing-context' }, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${tool} failed: ${r.stderr}`);
+  return Number(process.hrtime.bigint() - start) / 1e9;
+}
+
+/**
+ * The stand-in tools with a 10 MB option set: juju-log (which does not read the config) costs
+ * what it costs without it, best of 5 runs interleaved with runs without it (load-proof);
+ * config-get reads it in well under 2 s.
+ */
+function standInCosts(h: Hostile, big: Record<string, unknown>): { log: number; logSmall: number; get: number } {
+  const work = path.join(h.u.jujuDir, 'work');
+  mkdirSync(work, { recursive: true });
+  writeFileSync(path.join(work, 'context-id'), 'timing-context\n');
+  try {
+    let log = Infinity;
+    let logSmall = Infinity;
+    let get = Infinity;
+    for (let i = 0; i < 5; i++) {
+      h.u.setConfig(big);
+      log = Math.min(log, toolSeconds(h, 'juju-log', ['--', 'timing']));
+      if (i < 2) get = Math.min(get, toolSeconds(h, 'config-get', ['interval']));
+      h.u.setConfig(goodConfig());
+      logSmall = Math.min(logSmall, toolSeconds(h, 'juju-log', ['--', 'timing']));
+    }
+    return { log, logSmall, get };
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/** A settled unit takes `cases` in sequence; failures are soft (each names its case). */
+async function runChunk(expect: ExpectStatic, cases: readonly ConfigCase[], accepted: typeof ACCEPTED): Promise<void> {
+  const h = await settledUnit();
+  const u = h.u;
+  const serving = u.unitStatus();
+  expect(serving).toMatchObject({ status: 'active', message: expect.stringMatching(/^Serving image img-first \(/) });
+  const builds = u.builds().length;
+
+  for (const bad of cases) {
+    const before = snapshotTree(u.hostRoot);
+    u.setConfig(bad.patch);
+    const started = Date.now();
+    const r = await h.dispatch('config-changed');
+    const seconds = (Date.now() - started) / 1000;
+    const status = u.unitStatus();
+    tally.badInputs++;
+    expect.soft(checkOutcome(r, { code: 0 }, bad.name), bad.name).toEqual([]);
+    expect.soft(status.status, bad.name).toBe('blocked');
+    expect.soft(status.message, bad.name).toMatch(bad.message);
+    expect.soft(status.message.length, `${bad.name}: a short status`).toBeLessThan(400);
+    expect.soft(status.message, `${bad.name}: one line`).not.toContain('\n');
+    expect.soft(r.hostCalls.map((c) => `${c.prog} ${c.argv.join(' ')}`), `${bad.name}: no host program`).toEqual([]);
+    expect.soft(checkUnchanged(before, snapshotTree(u.hostRoot), bad.name)).toEqual([]);
+    expect.soft(seconds, `${bad.name}: dispatch time`).toBeLessThan(8);
+    if (bad.name.includes('10 MB')) {
+      // Only config-get reads the config: the other stand-in tools cost what they always do.
+      const { log, logSmall, get } = standInCosts(h, { ...goodConfig(), ...bad.patch });
+      expect.soft(log, `${bad.name}: juju-log with a 10 MB option vs without (${logSmall.toFixed(3)} s)`).toBeLessThan(logSmall + 0.04);
+      expect.soft(get, `${bad.name}: config-get of one key with a 10 MB option`).toBeLessThan(2);
+    }
+
+    u.setConfig(goodConfig());
+    const back = await h.dispatch('config-changed');
+    expect.soft(checkOutcome(back, { code: 0 }, `${bad.name}, then the good config`)).toEqual([]);
+    expect.soft(u.unitStatus(), `${bad.name}, then the good config`).toEqual(serving);
+    expect.soft(back.hostCalls, `${bad.name}, then the good config: nothing run`).toEqual([]);
+    expect.soft(checkUnchanged(before, snapshotTree(u.hostRoot), `${bad.name}, then the good config`)).toEqual([]);
+    expect.soft(checkLeaks(h, bad.name)).toEqual([]);
+  }
+
+  for (const ok of accepted) {
+    const before = snapshotTree(u.hostRoot);
+    u.setConfig(ok.patch);
+    const r = await h.dispatch('config-changed');
+    tally.acceptedInputs++;
+    expect.soft(checkOutcome(r, { code: 0 }, ok.name)).toEqual([]);
+    expect.soft(u.unitStatus(), `${ok.name} is accepted: same image, same build arguments`).toEqual(serving);
+    expect.soft(r.hostCalls, `${ok.name}: nothing to rebuild`).toEqual([]);
+    expect.soft(checkUnchanged(before, snapshotTree(u.hostRoot), ok.name)).toEqual([]);
+    u.setConfig(goodConfig());
+  }
+  expect.soft(u.builds(), 'nothing was rebuilt').toHaveLength(builds);
+}
+
+/**
+ * One test: `chunks` settled units, side by side, each taking a share of the bad configs in
+ * sequence (vitest runs at most 5 tests at once; one test keeps the others' slots free).
+ */
+export function registerBadConfigs(chunks: number): void {
+  it(`${BAD_CONFIGS.length} invalid configs and ${ACCEPTED.length} accepted ones, each after a good config: blocked, exit 0, host untouched; then active again, nothing rebuilt`, async ({ expect }) => {
+    const size = Math.ceil(BAD_CONFIGS.length / chunks);
+    await Promise.all(Array.from({ length: chunks }, (_, c) => runChunk(expect, BAD_CONFIGS.slice(c * size, (c + 1) * size), c === 0 ? ACCEPTED : [])));
+  });
+}
