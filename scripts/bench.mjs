@@ -29,8 +29,9 @@
 //                   preloads a probe that times spawnSync (the framework's only tool path) and
 //                   reads the process's peak RSS (getrusage ru_maxrss = VmHWM) at exit. Timed
 //                   runs have no probe.
-//   median - tools  what the targets compare with the empty dispatch (the tool count has its
-//                   own target); own ms = median - tools - harness floor.
+//   ms - tools      per probe run, wall time minus that run's tool time (median of those): what
+//                   the targets compare with the empty dispatch (the tool count has its own
+//                   target); "over empty" is the difference, the charm's own cost.
 // get-latest asks the suite's Glance for an image this script creates (and deletes at the end)
 // under the bench unit's own image name, so other suites' images do not interfere.
 import { spawnSync } from 'node:child_process';
@@ -230,16 +231,17 @@ async function glanceImages(suite) {
 // ---------------------------------------------------------------------------------------------
 // Running one event in a hook context, timed.
 
-const PROBE = `// bench probe (preloaded with NODE_OPTIONS in probe runs only)
-const cp = require('node:child_process');
+const PROBE = `// bench probe (preloaded with NODE_OPTIONS in probe runs only). It times spawnSync at the
+// native binding, so it loads nothing the script would not: node:child_process would cost an
+// empty script ~2 ms more than a charm that loads it anyway, and bias the comparisons.
 const { appendFileSync } = require('node:fs');
+const binding = process.binding('spawn_sync');
+const spawn = binding.spawn;
 let toolMs = 0, toolCalls = 0;
-const spawnSync = cp.spawnSync;
-cp.spawnSync = function (...args) {
+binding.spawn = function (...args) {
   const t = performance.now();
-  try { return spawnSync.apply(this, args); } finally { toolMs += performance.now() - t; toolCalls++; }
+  try { return spawn.apply(this, args); } finally { toolMs += performance.now() - t; toolCalls++; }
 };
-require('node:module').syncBuiltinESMExports();
 // --cpu-prof is refused in NODE_OPTIONS: profile through the in-thread inspector instead.
 const profDir = process.env.BENCH_CPU_PROF_DIR;
 let session;
@@ -526,34 +528,33 @@ async function main() {
       for (const r of rows) if (!wanted.has(r.key)) r.skip = 'not run (--rows)';
     }
     const active = rows.filter((r) => !r.skip);
-    log(`warm-up, then ${RUNS} rounds (openstack CLI: ${CLI_RUNS} runs)`);
+    // Each round runs every row once plainly and once with the probe, so both kinds of run see
+    // the same load from whatever else the machine is doing.
+    log(`warm-up, then ${Math.max(RUNS, PROBE_RUNS)} rounds: ${RUNS} plain runs per row (openstack CLI: ${CLI_RUNS}), ${PROBE_RUNS} probe runs`);
     for (const row of active) await once(row);
-    const maxRuns = Math.max(...active.map((r) => r.runs));
-    for (let i = 0; i < maxRuns; i++) {
+    const probeFile = path.join(work, 'probe.jsonl');
+    const probeRun = async (row) => {
+      rmSync(probeFile, { force: true });
+      const r = await once(row, probeFile);
+      const lines = existsSync(probeFile) ? readFileSync(probeFile, 'utf8').trim().split('\n').filter(Boolean) : [];
+      if (lines.length !== 1) throw new Error(`${row.key}: expected one probe record, got ${lines.length}`);
+      row.probes.push({ ...JSON.parse(lines[0]), ms: r.ms });
+    };
+    const rounds = Math.max(RUNS, PROBE_RUNS);
+    for (let i = 0; i < rounds; i++) {
       for (const row of active) {
         // Rows with fewer runs are spread evenly over the rounds.
-        if (row.runs < maxRuns && Math.floor(((i + 1) * row.runs) / maxRuns) === Math.floor((i * row.runs) / maxRuns)) continue;
-        const r = await once(row);
-        row.samples.push(r.ms);
-        if (r.calls !== undefined) row.calls.push(r.calls);
-        if (r.tools) row.tools = r.tools;
+        if (i < RUNS && Math.floor(((i + 1) * row.runs) / RUNS) !== Math.floor((i * row.runs) / RUNS)) {
+          const r = await once(row);
+          row.samples.push(r.ms);
+          if (r.calls !== undefined) row.calls.push(r.calls);
+          if (r.tools) row.tools = r.tools;
+        }
+        if (i < PROBE_RUNS && !row.noProbe) await probeRun(row);
       }
-      process.stderr.write(`\rbench: round ${i + 1}/${maxRuns}`);
+      process.stderr.write(`\rbench: round ${i + 1}/${rounds}`);
     }
     process.stderr.write('\n');
-
-    log(`${PROBE_RUNS} probe rounds (tool time, peak RSS)`);
-    const probeFile = path.join(work, 'probe.jsonl');
-    for (let i = 0; i < PROBE_RUNS; i++) {
-      for (const row of active) {
-        if (row.noProbe) continue;
-        rmSync(probeFile, { force: true });
-        const r = await once(row, probeFile);
-        const lines = existsSync(probeFile) ? readFileSync(probeFile, 'utf8').trim().split('\n').filter(Boolean) : [];
-        if (lines.length !== 1) throw new Error(`${row.key}: expected one probe record, got ${lines.length}`);
-        row.probes.push({ ...JSON.parse(lines[0]), ms: r.ms });
-      }
-    }
 
     // ---- results
     const byKey = Object.fromEntries(rows.map((r) => [r.key, r]));
@@ -566,24 +567,24 @@ async function main() {
       if (r.probes.length) {
         r.rssMB = Math.max(...r.probes.map((p) => p.maxRssKB)) / 1024;
         r.toolMs = median(r.probes.map((p) => p.toolMs));
+        // Paired within each probe run: its wall time minus its own tool time. Rows without a
+        // probe (harness, curl, CLI) run no node, so their median is the number.
+        r.noTool = median(r.probes.map((p) => p.ms - p.toolMs));
+      } else {
+        r.noTool = r.median;
       }
-      // Runs without the probe, minus the tool time the probe runs saw. (Comparing probe runs
-      // with probe runs would not be fair: the probe loads node:child_process, which the empty
-      // script does not need and the charm does, so it costs the floors more than the hooks.)
-      r.noTool = r.median - (r.kind === 'charm' ? r.toolMs : 0);
     }
-    const harness = byKey.harness.median;
     const empty = byKey.empty;
-    for (const r of rows) if (r.kind === 'charm' && !r.skip) r.own = r.noTool - harness;
+    for (const r of rows) if (r.kind === 'charm' && !r.skip) r.over = r.noTool - empty.noTool;
 
     const calls = (r) => (r.nCalls === undefined ? '—' : r.callsMax === r.nCalls ? String(r.nCalls) : `${r.nCalls} (max ${r.callsMax})`);
     const table = [
-      '| row | runs | median ms | p95 ms | tool calls | stand-in tool ms | median − tools | own ms | peak RSS MB |',
+      '| row | runs | median ms | p95 ms | tool calls | stand-in tool ms | ms − tools | over empty ms | peak RSS MB |',
       '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
       ...rows.map((r) =>
         r.skip
           ? `| ${r.label} | ${r.skip} | | | | | | | |`
-          : `| ${r.label} | ${r.samples.length} | ${f1(r.median)} | ${f1(r.p95)} | ${calls(r)} | ${r.kind === 'charm' ? f1(r.toolMs) : '—'} | ${f1(r.noTool)} | ${f1(r.own)} | ${f1(r.rssMB)} |`,
+          : `| ${r.label} | ${r.samples.length} | ${f1(r.median)} | ${f1(r.p95)} | ${calls(r)} | ${r.kind === 'charm' ? f1(r.toolMs) : '—'} | ${f1(r.noTool)} | ${f1(r.over)} | ${f1(r.rssMB)} |`,
       ),
     ];
 
@@ -598,7 +599,7 @@ async function main() {
       const ratio = r.noTool / empty.noTool;
       targets.push(
         `- ${verdict(ratio <= 1.5)} ${r.label}: ${f1(r.noTool)} ms without stand-in tool time = ${ratio.toFixed(2)}x the empty dispatch (${f1(empty.noTool)} ms); target ≤ 1.5x. ` +
-          `(Raw medians, stand-in tools included: ${f1(r.median)} / ${f1(empty.median)} ms = ${(r.median / empty.median).toFixed(2)}x.)`,
+          `(Medians with stand-in tools: ${f1(r.median)} / ${f1(empty.median)} ms = ${(r.median / empty.median).toFixed(2)}x.)`,
       );
       targets.push(`- ${verdict(r.callsMax <= 3)} ${r.label}: ${r.callsMax} hook-tool calls per run (logging included); target ≤ 3.`);
     }
@@ -609,13 +610,13 @@ async function main() {
       const curl = byKey.curl.median;
       const bound = empty.noTool + 1.5 * curl;
       targets.push(
-        `- ${verdict(gl.noTool <= bound)} get-latest: ${f1(gl.noTool)} ms without stand-in tool time; target ≤ empty dispatch + 1.5 × curl = ${f1(empty.noTool)} + 1.5 × ${f1(curl)} = ${f1(bound)} ms. (Raw median, stand-in tools included: ${f1(gl.median)} ms.)`,
+        `- ${verdict(gl.noTool <= bound)} get-latest: ${f1(gl.noTool)} ms without stand-in tool time; target ≤ empty dispatch + 1.5 × curl = ${f1(empty.noTool)} + 1.5 × ${f1(curl)} = ${f1(bound)} ms. (Median with stand-in tools: ${f1(gl.median)} ms.)`,
       );
       if (byKey.cli.skip) targets.push(`- get-latest vs openstack CLI: ${byKey.cli.skip}`);
       else {
         const cli = byKey.cli.median;
         targets.push(
-          `- ${verdict(cli / gl.noTool >= 10)} get-latest vs openstack CLI (${byKey.cli.samples.length} runs): ${f1(cli)} / ${f1(gl.noTool)} ms = ${(cli / gl.noTool).toFixed(1)}x faster; target ≥ 10x. (Raw median, stand-in tools included: ${(cli / gl.median).toFixed(1)}x.)`,
+          `- ${verdict(cli / gl.noTool >= 10)} get-latest vs openstack CLI (${byKey.cli.samples.length} runs): ${f1(cli)} / ${f1(gl.noTool)} ms = ${(cli / gl.noTool).toFixed(1)}x faster; target ≥ 10x. (With stand-in tools: ${(cli / gl.median).toFixed(1)}x.)`,
         );
       }
     }
@@ -636,11 +637,12 @@ async function main() {
       '',
       '- **median / p95**: wall time from spawning run-in-context.sh to its exit, runs without any probe.',
       "- **tool calls**: lines the run added to the stand-in's calls.jsonl.",
-      `- **stand-in tool ms** and **peak RSS**: from ${PROBE_RUNS} more runs per row in which NODE_OPTIONS preloads a probe that`,
-      "  times spawnSync (the framework's only hook-tool path) and reads the node process's getrusage ru_maxrss (VmHWM) at",
-      "  exit. The stand-in tools are one jq run each (~30-40 ms); Juju's are a Go binary and a socket round trip, and their",
-      '  number is the tool-calls target. **median − tools** is the median above minus that tool time.',
-      '- **own ms** = median − tools − harness floor: the charm process itself (with host programs, for install and builds).',
+      `- **stand-in tool ms**, **ms − tools** and **peak RSS**: from ${PROBE_RUNS} more runs per row in which NODE_OPTIONS`,
+      '  preloads a probe that times the spawnSync binding (the framework\'s only hook-tool path) and reads the node',
+      "  process's getrusage ru_maxrss (VmHWM) at exit. **ms − tools** is the median over those runs of each run's wall time",
+      '  minus its own tool time; the floors get the same probe, so it cancels out of the comparisons. The stand-in tools',
+      "  are one jq run each (~30-40 ms); Juju's are a Go binary and a socket round trip, and their number has its own target.",
+      '- **over empty ms** = ms − tools, minus the empty dispatch\'s: what the charm itself costs (host programs included).',
       '',
     ];
     const toolLists = rows.filter((r) => r.tools).map((r) => `- ${r.label}: ${r.tools.join(', ') || 'none'}`);
