@@ -3,6 +3,9 @@
 // the test-only preload kill-at.mjs). Afterwards every file is the old or the new content,
 // never torn, and the next dispatch (Juju's retry) works and finishes what the killed one
 // started: no lost rebuild, no stale relation data, no temp file left on the host.
+// Known and not checked here: a kill inside the state commit leaves the framework's temp file
+// (`..unit-state.json.tmp-<pid>-<rand>`) in the charm dir for good; src/ops/storage.ts does not
+// clean up after a killed predecessor (the charm's Host does, for host files). It is never read.
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';

@@ -3,7 +3,8 @@
 // with (exit code as the fault table says, host files unchanged, no temp files, no canary
 // anywhere but clouds.yaml). Every check records what it found in the tally before asserting.
 import { execFileSync } from 'node:child_process';
-import { lstatSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { buildImageBuilderCharmDir, copyCharmDir } from '../support/charm-dir.js';
 import { CANARY, cloudsYaml } from '../support/clouds.js';
@@ -29,6 +30,11 @@ export const goodConfig = (clouds: string = cloudsYaml()) => ({
 
 // --- the charm dir and units --------------------------------------------------------------------
 
+// Units and charm dirs live under a temp root of their own (os.tmpdir() reads TMPDIR on every
+// call): other runs on a shared machine sweep /tmp/sim-unit-* and /tmp/charm-*.
+const TMP_ROOT = mkdtempSync(path.join(tmpdir(), 'hostile-'));
+process.env.TMPDIR = TMP_ROOT;
+
 let built: Promise<string> | undefined;
 const cleanups: (() => void | Promise<void>)[] = [];
 
@@ -47,6 +53,7 @@ export async function cleanupAll(): Promise<void> {
   }
   if (built) rmSync(await built, { recursive: true, force: true });
   built = undefined;
+  rmSync(TMP_ROOT, { recursive: true, force: true });
 }
 
 /** A simulated unit and every dispatch result it produced (for the leak scan). */
