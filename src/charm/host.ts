@@ -1,9 +1,9 @@
 // The host as the charm sees it: files under CHARM_HOST_ROOT (default "/") and the few host
 // programs it runs, looked up on PATH. Tests point CHARM_HOST_ROOT at a temp dir and put
 // stand-ins first on PATH; production runs as root on the machine itself.
-import { accessSync, constants, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { writeFileAtomic } from '../ops/atomic-write.js';
+import { removeStaleTemps, writeFileAtomic } from '../ops/atomic-write.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -52,14 +52,6 @@ export interface RunResult {
   readonly stderr: string;
 }
 
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 export class Host {
   readonly root: string;
@@ -97,7 +89,12 @@ export class Host {
    * which the next call for the same path removes.
    */
   writeIfChanged(prodPath: string, content: string, opts: { mode: number; uid?: number; gid?: number }): boolean {
-    this.removeStaleTemps(prodPath);
+    // A temp file a killed hook left (clouds.yaml's holds the password) goes even when unchanged.
+    try {
+      removeStaleTemps(this.path(prodPath));
+    } catch {
+      // best effort; retried by the next write
+    }
     if (this.readText(prodPath) === content && (statSync(this.path(prodPath)).mode & 0o7777) === opts.mode) return false;
     try {
       mkdirSync(path.dirname(this.path(prodPath)), { recursive: true });
@@ -106,31 +103,6 @@ export class Host {
       throw new HostFileError('write', prodPath, err);
     }
     return true;
-  }
-
-  /**
-   * Removes temp files that writeFileAtomic (src/ops/atomic-write.ts: `.<name>.tmp-<pid>-<rand>`)
-   * left next to `prodPath` when its process was killed mid-write. Hooks hold the machine lock,
-   * so a temp file whose process is gone is stale. Best effort: failing to remove one is no error.
-   */
-  private removeStaleTemps(prodPath: string): void {
-    const dir = path.dirname(this.path(prodPath));
-    const prefix = `.${path.basename(prodPath)}.tmp-`;
-    let names: string[];
-    try {
-      names = readdirSync(dir).filter((n) => n.startsWith(prefix));
-    } catch {
-      return;
-    }
-    for (const name of names) {
-      const pid = Number(name.slice(prefix.length).split('-')[0]);
-      if (Number.isInteger(pid) && pid > 0 && processAlive(pid)) continue;
-      try {
-        rmSync(path.join(dir, name), { force: true });
-      } catch {
-        // left for the next time
-      }
-    }
   }
 
   /** Creates a directory (and parents) with the given mode; an existing one is left as it is. */

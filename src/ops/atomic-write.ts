@@ -1,7 +1,7 @@
 // Crash-safe file writes: a reader (or the next hook after a SIGKILL) sees the old file or the
 // new one, never a torn one. Owner and mode are set on the temp file before the rename, so the
 // file never exists with the wrong permissions, even for an instant.
-import { closeSync, fchownSync, fchmodSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fchownSync, fchmodSync, fsyncSync, openSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
 
 export interface WriteOptions {
@@ -11,8 +11,40 @@ export interface WriteOptions {
   readonly gid?: number;
 }
 
+const tempPrefix = (file: string) => `.${path.basename(file)}.tmp-`;
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes temp files a killed writer left next to `file` (`.<name>.tmp-<pid>-<rand>` whose
+ * process is gone). Best effort: one that cannot be removed is left for the next time.
+ */
+export function removeStaleTemps(file: string): void {
+  const dir = path.dirname(file);
+  const prefix = tempPrefix(file);
+  let names: string[];
+  try {
+    names = readdirSync(dir).filter((n) => n.startsWith(prefix));
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const pid = Number(name.slice(prefix.length).split('-')[0]);
+    if (Number.isInteger(pid) && pid > 0 && processAlive(pid)) continue;
+    rmSync(path.join(dir, name), { force: true });
+  }
+}
+
 export function writeFileAtomic(file: string, data: string | Uint8Array, opts: WriteOptions): void {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
+  removeStaleTemps(file);
+  const tmp = path.join(path.dirname(file), `${tempPrefix(file)}${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
   let fd: number | undefined;
   try {
     fd = openSync(tmp, 'wx', opts.mode);

@@ -10,5 +10,5 @@ export { ProcessToolRunner, type ToolRunner, type ToolResult } from './runner.js
 export { hookcmds, type ToolCall, type LogLevel, type StatusName } from './hookcmds.js';
 export { charmMetaFrom, loadCharmMeta, type CharmMeta } from './meta.js';
 export { dispatch, main, type DispatchOptions } from './main.js';
-export { writeFileAtomic, type WriteOptions } from './atomic-write.js';
+export { removeStaleTemps, writeFileAtomic, type WriteOptions } from './atomic-write.js';
 export type { Logger } from './log.js';
