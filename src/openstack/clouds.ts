@@ -134,6 +134,7 @@ function loadYaml(text: string): unknown {
     throw new CloudsYamlError(
       doc.errors.slice(0, 5).map((e) => {
         const { line, col } = lineCounter.linePos(e.pos[0]);
+        if (e.code === 'MULTIPLE_DOCS') return `clouds.yaml holds more than one YAML document (a second starts at line ${line}); give one document`;
         return `clouds.yaml is not valid YAML at line ${line}, column ${col}: ${safeYamlMessage(e.message)}`;
       }),
     );
