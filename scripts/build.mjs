@@ -1,4 +1,4 @@
-// npm run build: dist/charm.js, the whole charm in one file.
+// npm run build: dist/charm.js and its chunks (modules only some hooks load), no node_modules.
 import { statSync } from 'node:fs';
 import { bundleCharm } from './bundle.mjs';
 

@@ -1,7 +1,6 @@
 // The github-runner-image-builder charm: reconciles its config into host state (packages, the
 // builder application, clouds.yaml, the callback and the cron entry), starts builds, and
 // publishes the newest image over the `image` relation.
-import { createHash } from 'node:crypto';
 import {
   ActiveStatus,
   BlockedStatus,
@@ -30,8 +29,10 @@ import {
   type BuildConfig,
   type UnitContext,
 } from './builder.js';
-import { findImage, findLatestImage, type ImageInfo } from './cloud.js';
-import { ConfigError, parseConfig, type CharmConfig } from './config.js';
+// config.js and cloud.js (YAML, the clouds.yaml validator, the OpenStack client) load only in
+// the handlers that read the config: every hook is a fresh process and they cost ~10 ms.
+import type { ImageInfo } from './cloud.js';
+import type { CharmConfig } from './config.js';
 import { Host } from './host.js';
 
 export const IMAGE_ENDPOINT = 'image';
@@ -49,9 +50,23 @@ type Stored = {
    * the old digest, so the retried hook still starts that build.
    */
   cronDigest?: string;
+  /**
+   * Set when build_success (which comes through juju-exec, never retried) published an image:
+   * a kill between the state commit and Juju's commit of relation data would leave the
+   * relations on the previous image, so the next config-changed checks them once.
+   */
+  publishUnconfirmed?: boolean;
 };
 
-const digest = (text: string) => createHash('sha256').update(text).digest('hex');
+async function digest(text: string): Promise<string> {
+  const { createHash } = await import('node:crypto');
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/** The config is invalid; the message names the option, what is wrong and what is accepted. */
+class InvalidConfig {
+  constructor(readonly message: string) {}
+}
 
 /**
  * What to do about a failed cloud request, by the OpenStackError's kind (auth, TLS and config
@@ -111,17 +126,18 @@ export class ImageBuilderCharm extends CharmBase {
     };
   }
 
-  /** The checked config, or undefined after setting a blocked status that says what to fix. */
-  private config(): CharmConfig | ConfigError {
+  /** The checked config, or what is wrong with it. */
+  private async config(): Promise<CharmConfig | InvalidConfig> {
+    const { ConfigError, parseConfig } = await import('./config.js');
     try {
       return parseConfig(this.model.config());
     } catch (err) {
-      if (err instanceof ConfigError) return err;
+      if (err instanceof ConfigError) return new InvalidConfig(err.message);
       throw err;
     }
   }
 
-  private blockedOn(err: ConfigError): void {
+  private blockedOn(err: InvalidConfig): void {
     this.log.warning(`invalid configuration: ${err.message}`);
     this.model.unit.setStatus(BlockedStatus(err.message));
   }
@@ -150,7 +166,7 @@ export class ImageBuilderCharm extends CharmBase {
       }
       throw err;
     }
-    this.stored.set({ installed: true, cronDigest: digest(renderCron(this.buildConfig(cfg), cfg.interval, unit)) });
+    this.stored.set({ installed: true, cronDigest: await digest(renderCron(this.buildConfig(cfg), cfg.interval, unit)) });
   }
 
   /**
@@ -170,8 +186,8 @@ export class ImageBuilderCharm extends CharmBase {
   }
 
   async onInstall(event: HookEvent): Promise<void> {
-    const cfg = this.config();
-    if (cfg instanceof ConfigError) {
+    const cfg = await this.config();
+    if (cfg instanceof InvalidConfig) {
       this.blockedOn(cfg);
       event.defer(); // completes as soon as the config is fixed
       return;
@@ -183,8 +199,8 @@ export class ImageBuilderCharm extends CharmBase {
   }
 
   async onConfigChanged(): Promise<void> {
-    const cfg = this.config();
-    if (cfg instanceof ConfigError) return this.blockedOn(cfg);
+    const cfg = await this.config();
+    if (cfg instanceof InvalidConfig) return this.blockedOn(cfg);
     if (!this.stored.data.installed) {
       await this.setup(cfg);
       await this.applying(() => buildImmediate(this.buildConfig(cfg), this.unit));
@@ -192,7 +208,7 @@ export class ImageBuilderCharm extends CharmBase {
     }
     const unit = this.unit;
     const build = this.buildConfig(cfg);
-    const cronDigest = digest(renderCron(build, cfg.interval, unit));
+    const cronDigest = await digest(renderCron(build, cfg.interval, unit));
     const { clouds, callback, cron } = await this.applying(async () => {
       const clouds = await installCloudsYaml(cfg.cloudsYaml, unit.host);
       const callback = installCallbackScript(unit);
@@ -214,11 +230,13 @@ export class ImageBuilderCharm extends CharmBase {
   /**
    * The stored image is committed by the framework as the hook ends, relation data by Juju after
    * it exited 0: a hook killed in between leaves the relations on the previous image. Juju runs
-   * config-changed whenever the agent starts, so that is where it is repaired.
+   * config-changed whenever the agent starts, so that is where it is repaired, once per image
+   * published by build_success (a steady config-changed makes no relation calls).
    */
   private republishIfStale(): void {
     const image = this.stored.data.image;
-    if (!image) return;
+    if (!image || !this.stored.data.publishUnconfirmed) return;
+    this.stored.set({ publishUnconfirmed: undefined });
     for (const relation of this.model.relations(IMAGE_ENDPOINT)) {
       if (relation.localUnitData().id !== image.id) {
         this.log.warning(`relation ${relation.ref} was not on image ${image.id} (an interrupted hook?); publishing it again`);
@@ -235,8 +253,8 @@ export class ImageBuilderCharm extends CharmBase {
   }
 
   async onBuildImmediate(event: ActionEvent): Promise<void> {
-    const cfg = this.config();
-    if (cfg instanceof ConfigError) return event.fail(`cannot build: ${cfg.message}`);
+    const cfg = await this.config();
+    if (cfg instanceof InvalidConfig) return event.fail(`cannot build: ${cfg.message}`);
     if (!this.stored.data.installed) return event.fail('cannot build: the image builder is not set up yet (see `juju status` for why)');
     const status = await buildImmediate(this.buildConfig(cfg), this.unit);
     event.setResults({
@@ -246,11 +264,12 @@ export class ImageBuilderCharm extends CharmBase {
   }
 
   async onGetLatest(event: ActionEvent): Promise<void> {
-    const cfg = this.config();
-    if (cfg instanceof ConfigError) return event.fail(`cannot query the cloud: ${cfg.message}`);
+    const cfg = await this.config();
+    if (cfg instanceof InvalidConfig) return event.fail(`cannot query the cloud: ${cfg.message}`);
     const name = imageName(this.buildConfig(cfg));
     let image: ImageInfo | null;
     try {
+      const { findLatestImage } = await import('./cloud.js');
       image = await findLatestImage(cfg.cloudsYaml, cfg.cloudName, name);
     } catch (err) {
       return event.fail(`could not get the latest image: ${(err as Error).message}${cloudHint(err)}`);
@@ -262,16 +281,17 @@ export class ImageBuilderCharm extends CharmBase {
   async onBuildSuccess(event: CustomEvent): Promise<void> {
     const id = event.data.OPENSTACK_IMAGE_ID ?? '';
     if (!IMAGE_ID.test(id)) return this.recordFailure('the builder reported a malformed image id');
-    const cfg = this.config();
-    let image: ImageInfo = { id, name: cfg instanceof ConfigError ? '' : imageName(this.buildConfig(cfg)), createdAt: new Date().toISOString() };
-    if (!(cfg instanceof ConfigError)) {
+    const cfg = await this.config();
+    let image: ImageInfo = { id, name: cfg instanceof InvalidConfig ? '' : imageName(this.buildConfig(cfg)), createdAt: new Date().toISOString() };
+    if (!(cfg instanceof InvalidConfig)) {
       try {
+        const { findImage } = await import('./cloud.js');
         image = (await findImage(cfg.cloudsYaml, cfg.cloudName, id)) ?? image;
       } catch (err) {
         this.log.warning(`image ${id} built, but its details could not be read from the cloud (${(err as Error).message}); publishing the id`);
       }
     }
-    this.stored.set({ image });
+    this.stored.set({ image, publishUnconfirmed: true });
     this.publish(image);
     this.log.info(`new image ${id} published`);
     this.outcomeStatus();
@@ -291,9 +311,10 @@ export class ImageBuilderCharm extends CharmBase {
   async onImageRelationJoined(event: RelationEvent): Promise<void> {
     let image = this.stored.data.image;
     if (!image) {
-      const cfg = this.config();
-      if (cfg instanceof ConfigError) return this.blockedOn(cfg);
+      const cfg = await this.config();
+      if (cfg instanceof InvalidConfig) return this.blockedOn(cfg);
       try {
+        const { findLatestImage } = await import('./cloud.js');
         image = (await findLatestImage(cfg.cloudsYaml, cfg.cloudName, imageName(this.buildConfig(cfg)))) ?? undefined;
       } catch (err) {
         this.log.warning(`${event.app} joined, but the cloud could not be asked for the latest image (${(err as Error).message}); it gets the next one built`);

@@ -57,7 +57,7 @@ export const BAD_CONFIGS: readonly ConfigCase[] = [
   { name: 'invalid YAML', patch: clouds('clouds: [unclosed'), message: /^openstack-clouds-yaml: clouds\.yaml is not valid YAML at line 1, column \d+: \S/ },
   { name: 'tab indentation', patch: clouds('clouds:\n\ttestcloud: {}\n'), message: /^openstack-clouds-yaml: clouds\.yaml is not valid YAML at line 2, column 1: Tabs are not allowed/ },
   { name: 'a cloud defined twice', patch: clouds(GOOD + GOOD.replace('clouds:\n', '')), message: /^openstack-clouds-yaml: clouds\.yaml is not valid YAML at line \d+, column \d+: Map keys must be unique/ },
-  { name: 'two YAML documents', patch: clouds(`${GOOD}---\nclouds: {}\n`), message: /^openstack-clouds-yaml: clouds\.yaml is not valid YAML at line 11, column 1: Source contains multiple documents/ },
+  { name: 'two YAML documents', patch: clouds(`${GOOD}---\nclouds: {}\n`), message: /^openstack-clouds-yaml: clouds\.yaml holds more than one YAML document \(a second starts at line 11\); give one document$/ },
   { name: 'alias bomb (billion laughs)', patch: clouds(BOMB), message: /^openstack-clouds-yaml: clouds\.yaml expands too many YAML aliases \(more than 100\); write the values out$/ },
   { name: 'a 10 MB clouds.yaml', patch: clouds(`${GOOD}#${'x'.repeat(TEN_MB)}\n`), message: /^openstack-clouds-yaml: clouds\.yaml is larger than 1 MiB \(104\d{5} bytes\); a clouds\.yaml is a few hundred bytes/ },
   // the wrong shape

@@ -47,7 +47,8 @@ printf '%s\n' "$ctx" > "$D/work/context-id"
 if [ -n "$action" ]; then
   mkdir -p "$D/action"
   rm -f "$D/action/logs.jsonl" "$D/action/failed"
-  printf '{}' > "$D/action/results.json"
+  # atomic: a test may still be reading the previous action's results (it reads after our exit)
+  printf '{}' > "$D/action/results.json.new" && mv -f "$D/action/results.json.new" "$D/action/results.json"
 fi
 
 trap 'rm -rf "$D/work"; exit 143' TERM
