@@ -40,9 +40,9 @@ import { closeSync, copyFileSync, existsSync, linkSync, mkdirSync, mkdtempSync, 
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { URLSearchParams, fileURLToPath, pathToFileURL } from 'node:url';
+import { URLSearchParams, fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import * as esbuild from 'esbuild';
+import { importTs } from './import-ts.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const UNIT = 'bench-image-builder/0';
@@ -148,55 +148,7 @@ function cloneCharmDir(src, dest) {
   return dest;
 }
 
-/** test/support/juju.ts (createUnit, SimUnit), bundled on the fly: no TypeScript runner needed. */
-async function loadJujuSupport(work) {
-  const outfile = path.join(work, 'juju-support.mjs');
-  await esbuild.build({
-    entryPoints: [path.join(ROOT, 'test/support/juju.ts')],
-    outfile,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    logLevel: 'warning',
-    plugins: [
-      {
-        // import.meta.dirname must keep naming the source folder (the stand-ins are found from it).
-        name: 'source-dirname',
-        setup(build) {
-          build.onLoad({ filter: /\.ts$/ }, (args) => ({
-            contents: readFileSync(args.path, 'utf8').replaceAll('import.meta.dirname', JSON.stringify(path.dirname(args.path))),
-            loader: 'ts',
-          }));
-        },
-      },
-    ],
-  });
-  return import(pathToFileURL(outfile).href);
-}
-
-// ---------------------------------------------------------------------------------------------
-// The OpenStack suite (scripts/openstack/start.sh), read the way test/support/openstack.ts does.
-
-async function openstackSuite() {
-  const dir = path.resolve(process.env.OPENSTACK_SUITE_DIR ?? path.join(ROOT, '.tmp/openstack'));
-  const suiteFile = path.join(dir, 'suite.json');
-  const cloudsFile = path.join(dir, 'clouds.yaml');
-  if (!existsSync(suiteFile) || !existsSync(cloudsFile)) return { up: false, reason: `no ${suiteFile}` };
-  const info = JSON.parse(readFileSync(suiteFile, 'utf8'));
-  for (const url of [info.keystoneUrl, `${info.glanceUrl}/healthcheck`]) {
-    try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(1500) });
-      await res.arrayBuffer();
-      if (!res.ok) return { up: false, reason: `${url} answered HTTP ${res.status}` };
-    } catch {
-      return { up: false, reason: `${url} does not answer` };
-    }
-  }
-  return { up: true, ...info, cloudsYamlPath: cloudsFile, cloudsYaml: readFileSync(cloudsFile, 'utf8') };
-}
-
-/** The demo user's password auth body: what the charm sends for the suite's clouds.yaml. */
+/** The demo user's password auth body: what the charm sends for the suite's clouds.yaml (curl floor). */
 const authBody = (suite) =>
   JSON.stringify({
     auth: {
@@ -204,29 +156,6 @@ const authBody = (suite) =>
       scope: { project: { name: 'demo', domain: { name: 'Default' } } },
     },
   });
-
-async function glanceImages(suite) {
-  const res = await fetch(`${suite.keystoneUrl}/auth/tokens?nocatalog`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: authBody(suite) });
-  await res.arrayBuffer();
-  const token = res.headers.get('x-subject-token');
-  if (!res.ok || !token) throw new Error(`Keystone auth for the bench image failed: HTTP ${res.status}`);
-  const call = async (method, url, init = {}) => {
-    const r = await fetch(`${suite.glanceUrl}${url}`, { method, ...init, headers: { 'x-auth-token': token, ...init.headers } });
-    const text = await r.text();
-    if (!r.ok) throw new Error(`${method} ${url}: HTTP ${r.status}: ${text.slice(0, 200)}`);
-    return text ? JSON.parse(text) : undefined;
-  };
-  return {
-    async createActive(name) {
-      const img = await call('POST', '/v2/images', { body: JSON.stringify({ name, disk_format: 'raw', container_format: 'bare' }), headers: { 'content-type': 'application/json' } });
-      await call('PUT', `/v2/images/${img.id}/file`, { body: 'bench image\n', headers: { 'content-type': 'application/octet-stream' } });
-      return img.id;
-    },
-    async delete(id) {
-      await call('DELETE', `/v2/images/${id}`).catch(() => undefined);
-    },
-  };
-}
 
 // ---------------------------------------------------------------------------------------------
 // Running one event in a hook context, timed.
@@ -360,8 +289,10 @@ async function main() {
     const nodeVersion = spawnSync(node, ['--version'], { encoding: 'utf8' }).stdout.trim();
     writeFileSync(path.join(work, 'probe.cjs'), PROBE);
     writeFileSync(path.join(work, 'empty.js'), '');
-    const J = await loadJujuSupport(work);
-    const suite = await openstackSuite();
+    // test/support (the stand-ins' driver, the OpenStack suite's state), bundled on the fly.
+    const J = await importTs(path.join(ROOT, 'test/support/juju.ts'));
+    const O = await importTs(path.join(ROOT, 'test/support/openstack.ts'));
+    const suite = await O.openstackSuite();
     if (!suite.up) log(`Keystone + Glance are not running (${suite.reason}); get-latest rows are skipped. Start them with: bash scripts/openstack/start.sh`);
 
     // An empty charm: the packed dispatch and node, and an empty dist/charm.js.
@@ -408,9 +339,9 @@ async function main() {
     let images;
     if (suite.up) {
       cloudUnit = newUnit({ 'openstack-clouds-yaml': suite.cloudsYaml, 'cloud-name': suite.cloudName });
-      images = await glanceImages(suite);
-      imageId = await images.createActive(IMAGE);
-      cleanups.push(() => images.delete(imageId));
+      images = await O.SuiteImages.open(suite);
+      imageId = (await images.createActive(IMAGE)).id;
+      cleanups.push(() => images.cleanup());
     }
 
     const charmRow = (key, label, opts) => ({ key, label, kind: 'charm', runs: RUNS, samples: [], calls: [], probes: [], ...opts });
