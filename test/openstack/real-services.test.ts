@@ -1,7 +1,7 @@
 // The client against real Keystone + Glance (scripts/openstack/start.sh). Outside CI, when the
 // services are not running, this file reports "NOT RUN" (a skipped test saying so); in CI it fails.
 import { createServer } from 'node:net';
-import { inspect } from 'node:util';
+import { allText } from '../support/error-text.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -41,17 +41,6 @@ function countingFetch() {
   return { fetch, calls, tokens };
 }
 
-/** Every piece of text an error exposes: message, stack, JSON, inspect, the cause chain. */
-function allText(err: unknown): string {
-  const parts: string[] = [];
-  let cur: unknown = err;
-  for (let depth = 0; cur !== undefined && cur !== null && depth < 10; depth++) {
-    const e = cur as Error;
-    parts.push(String(e.message), String(e.stack), JSON.stringify(e), inspect(e, { depth: 10, showHidden: true }));
-    cur = e.cause;
-  }
-  return parts.join('\n');
-}
 
 async function rejection(p: Promise<unknown>): Promise<OpenStackError> {
   const err = await p.then(

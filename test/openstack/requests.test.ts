@@ -1,6 +1,6 @@
 // Request building, endpoint choice, paging and error handling against a fake fetch: no
 // services needed. The real services are exercised in real-services.test.ts.
-import { inspect } from 'node:util';
+import { allText } from '../support/error-text.js';
 import { describe, expect, it } from 'vitest';
 import {
   OpenStackClient,
@@ -268,17 +268,6 @@ async function rejection(p: Promise<unknown>): Promise<OpenStackError> {
   return err as OpenStackError;
 }
 
-/** Everything an error exposes as text: message, stack, JSON, inspect, whole cause chain. */
-function allText(err: unknown): string {
-  const parts: string[] = [];
-  let cur: unknown = err;
-  for (let depth = 0; cur !== undefined && cur !== null && depth < 10; depth++) {
-    const e = cur as Error;
-    parts.push(String(e.message), String(e.stack), JSON.stringify(e), inspect(e, { depth: 10, showHidden: true }));
-    cur = e.cause;
-  }
-  return parts.join('\n');
-}
 
 function expectNoSecrets(err: unknown) {
   const text = allText(err);
