@@ -24,7 +24,9 @@ function processAlive(pid: number): boolean {
 
 /**
  * Removes temp files a killed writer left next to `file` (`.<name>.tmp-<pid>-<rand>` whose
- * process is gone). Best effort: one that cannot be removed is left for the next time.
+ * process is gone), and anything else squatting on such a name: a directory goes with its
+ * contents, a symlink is removed without following it. Best effort and never throws: one that
+ * cannot be removed is left for the next time.
  */
 export function removeStaleTemps(file: string): void {
   const dir = path.dirname(file);
@@ -38,7 +40,11 @@ export function removeStaleTemps(file: string): void {
   for (const name of names) {
     const pid = Number(name.slice(prefix.length).split('-')[0]);
     if (Number.isInteger(pid) && pid > 0 && processAlive(pid)) continue;
-    rmSync(path.join(dir, name), { force: true });
+    try {
+      rmSync(path.join(dir, name), { recursive: true, force: true });
+    } catch {
+      // Left for the next time; it does not stop this write (its temp name is fresh).
+    }
   }
 }
 
@@ -46,8 +52,10 @@ export function writeFileAtomic(file: string, data: string | Uint8Array, opts: W
   removeStaleTemps(file);
   const tmp = path.join(path.dirname(file), `${tempPrefix(file)}${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
   let fd: number | undefined;
+  let created = false;
   try {
     fd = openSync(tmp, 'wx', opts.mode);
+    created = true;
     fchmodSync(fd, opts.mode); // openSync's mode is filtered by the umask
     if (opts.uid !== undefined && process.getuid?.() === 0) fchownSync(fd, opts.uid, opts.gid ?? opts.uid);
     const buf = typeof data === 'string' ? Buffer.from(data) : data;
@@ -58,7 +66,12 @@ export function writeFileAtomic(file: string, data: string | Uint8Array, opts: W
     renameSync(tmp, file);
   } catch (err) {
     if (fd !== undefined) closeSync(fd);
-    rmSync(tmp, { force: true });
+    try {
+      // Only our own temp file: when openSync('wx') failed, something else holds the name.
+      if (created) rmSync(tmp, { force: true });
+    } catch {
+      // The write's own error is the one to report; a stale temp is removed next time.
+    }
     throw err;
   }
 }

@@ -84,7 +84,8 @@ export async function dispatch(opts: DispatchOptions): Promise<number> {
   const backend = opts.backend ?? new ProcessBackend(new ProcessToolRunner({ ...opts.env, OPERATOR_DISPATCH: '1' }));
   const log = new Logger(backend);
   const store = new UnitStateFile(ctx.charmDir);
-  const committed = store.load();
+  // An unusable state file is moved aside and reported, never a reason to fail the hook.
+  const committed = store.load((message) => log.error(message));
   // Work on a copy: the committed state is what survives a failure.
   const state = structuredClone(committed);
   const meta = opts.meta ?? (await loadCharmMeta(ctx.charmDir));
