@@ -15,23 +15,23 @@ import {
   type StoredState,
 } from '../ops/index.js';
 import {
-  BUILD_LOG_PATH,
   BuilderSetupError,
-  CALLBACK_SCRIPT_PATH,
-  CRON_PATH,
   buildImmediate,
-  configureCron,
   imageName,
-  installCallbackScript,
-  installCloudsYaml,
-  renderCron,
+  isBuilderInstalled,
+  removeBuilder,
+  runningBuild,
   setupBuilder,
+  skippedRuns,
+  writeBuildFiles,
   type BuildConfig,
   type UnitContext,
 } from './builder.js';
+import { BUILD_LOG_PATH, BUILD_TIMEOUT_EXIT, BUILD_TIMEOUT_SECONDS, CALLBACK_SCRIPT_PATH, SKIPPED_RUNS_WARNING } from './paths.js';
+import { clientProxy, proxyProblems } from './proxy.js';
 // config.js and cloud.js (YAML, the clouds.yaml validator, the OpenStack client) load only in
 // the handlers that read the config: every hook is a fresh process and they cost ~10 ms.
-import type { ImageInfo } from './cloud.js';
+import type { CloudAccess, ImageInfo } from './cloud.js';
 import type { CharmConfig } from './config.js';
 import { Host } from './host.js';
 
@@ -39,17 +39,15 @@ export const IMAGE_ENDPOINT = 'image';
 const IMAGE_ID = /^[A-Za-z0-9-]{1,64}$/;
 
 type Stored = {
-  /** The builder application is installed and initialised. */
-  installed: boolean;
   /** The newest image this unit knows of; relations joined later get it even if the cloud is down. */
   image?: ImageInfo;
   lastFailure?: { at: string; reason: string };
   /**
-   * sha256 of the cron entry this unit last scheduled, committed only when the hook succeeds.
-   * A hook killed after writing a new cron entry but before starting the build it owes leaves
-   * the old digest, so the retried hook still starts that build.
+   * sha256 of the cron entry and build script this unit last scheduled, committed only when the
+   * hook succeeds. A hook killed after writing them but before starting the build it owes
+   * leaves the old digest, so the retried hook still starts that build.
    */
-  cronDigest?: string;
+  scheduleDigest?: string;
   /**
    * Set when build_success (which comes through juju-exec, never retried) published an image:
    * a kill between the state commit and Juju's commit of relation data would leave the
@@ -57,11 +55,6 @@ type Stored = {
    */
   publishUnconfirmed?: boolean;
 };
-
-async function digest(text: string): Promise<string> {
-  const { createHash } = await import('node:crypto');
-  return createHash('sha256').update(text).digest('hex');
-}
 
 /** The config is invalid; the message names the option, what is wrong and what is accepted. */
 class InvalidConfig {
@@ -96,10 +89,11 @@ export class ImageBuilderCharm extends CharmBase {
 
   constructor(framework: Framework) {
     super(framework);
-    this.stored = framework.storedState<Stored>('image-builder', { installed: false });
+    this.stored = framework.storedState<Stored>('image-builder', {});
     framework.observe('install', this.onInstall.bind(this));
     framework.observe('upgrade_charm', this.onInstall.bind(this));
     framework.observe('config_changed', this.onConfigChanged.bind(this));
+    framework.observe('update_status', this.onUpdateStatus.bind(this));
     framework.observe('stop', this.onStop.bind(this));
     framework.observe('remove', this.onStop.bind(this));
     framework.observe('build_immediate_action', this.onBuildImmediate.bind(this));
@@ -112,7 +106,13 @@ export class ImageBuilderCharm extends CharmBase {
 
   private get unit(): UnitContext {
     const ctx = this.model.context;
-    return { host: new Host(ctx.env), unitName: ctx.unitName, charmDir: ctx.charmDir, warn: (m) => this.log.warning(m) };
+    return {
+      host: new Host(ctx.env),
+      unitName: ctx.unitName,
+      charmDir: ctx.charmDir,
+      modelUuid: ctx.env.JUJU_MODEL_UUID ?? '',
+      warn: (m) => this.log.warning(m),
+    };
   }
 
   private buildConfig(cfg: CharmConfig): BuildConfig {
@@ -126,15 +126,21 @@ export class ImageBuilderCharm extends CharmBase {
     };
   }
 
-  /** The checked config, or what is wrong with it. */
+  /** The checked config (the charm's options and the model's proxy settings), or what is wrong. */
   private async config(): Promise<CharmConfig | InvalidConfig> {
     const { ConfigError, parseConfig } = await import('./config.js');
+    const proxy = proxyProblems(this.model.context.env);
     try {
-      return parseConfig(this.model.config());
+      const cfg = parseConfig(this.model.config());
+      return proxy.length ? new InvalidConfig(proxy.join('; ')) : cfg;
     } catch (err) {
-      if (err instanceof ConfigError) return new InvalidConfig(err.message);
+      if (err instanceof ConfigError) return new InvalidConfig([...err.problems, ...proxy].join('; '));
       throw err;
     }
+  }
+
+  private cloudAccess(cfg: CharmConfig): CloudAccess {
+    return { cloudsYaml: cfg.cloudsYaml, cloudName: cfg.cloudName, proxy: clientProxy(this.model.context.env) };
   }
 
   private blockedOn(err: InvalidConfig): void {
@@ -142,31 +148,67 @@ export class ImageBuilderCharm extends CharmBase {
     this.model.unit.setStatus(BlockedStatus(err.message));
   }
 
-  /** Active status carrying the last outcome: the newest image, or the last failure. */
+  /**
+   * Active status carrying the last outcome (the newest image, or the last failure) and what
+   * the build bookkeeping says is wrong (a build past its timeout, scheduled runs skipped).
+   */
   private outcomeStatus(): void {
     const { image, lastFailure } = this.stored.data;
     const serving = image ? `image ${image.id} (${image.createdAt})` : undefined;
+    let msg: string;
     if (lastFailure && (!image || lastFailure.at > image.createdAt)) {
-      const msg = `Last build failed at ${lastFailure.at} (${lastFailure.reason}); see ${BUILD_LOG_PATH}`;
-      this.model.unit.setStatus(ActiveStatus(serving ? `${msg}; serving ${serving}` : msg));
+      msg = `Last build failed at ${lastFailure.at} (${lastFailure.reason}); see ${BUILD_LOG_PATH}`;
+      if (serving) msg += `; serving ${serving}`;
     } else {
-      this.model.unit.setStatus(ActiveStatus(serving ? `Serving ${serving}` : 'Waiting for first image'));
+      msg = serving ? `Serving ${serving}` : 'Waiting for first image';
     }
+    const problems = this.buildProblems();
+    this.model.unit.setStatus(ActiveStatus([msg, ...problems].join('; ')));
   }
 
-  private async setup(cfg: CharmConfig): Promise<void> {
-    this.model.unit.setStatus(MaintenanceStatus('Setting up the image builder'));
-    const unit = this.unit;
-    try {
-      await setupBuilder(this.buildConfig(cfg), cfg.cloudsYaml, cfg.interval, unit);
-    } catch (err) {
-      if (err instanceof BuilderSetupError) {
-        // Installs fail on networks and mirrors; Juju's retry of the hook is the remedy.
-        this.model.unit.setStatus(BlockedStatus(`Setup failed, Juju will retry: ${err.message}`));
-      }
-      throw err;
+  /** A build holding the lock past its timeout, or scheduled runs that found the lock taken. */
+  private buildProblems(): string[] {
+    const host = this.unit.host;
+    const problems: string[] = [];
+    const running = runningBuild(host);
+    // timeout kills a build after BUILD_TIMEOUT_SECONDS (+60 s); one still there is wedged.
+    if (running && Date.now() - running.startedAt.getTime() > (BUILD_TIMEOUT_SECONDS + 300) * 1000) {
+      problems.push(`a build has held the build lock since ${running.startedAt.toISOString()}, past the ${BUILD_TIMEOUT_SECONDS / 3600} h build timeout: check its processes (ps -s ${running.session}) and end them (kill -- -${running.session})`);
     }
-    this.stored.set({ installed: true, cronDigest: await digest(renderCron(this.buildConfig(cfg), cfg.interval, unit)) });
+    const skipped = skippedRuns(host);
+    if (skipped >= SKIPPED_RUNS_WARNING) {
+      problems.push(`the last ${skipped} scheduled builds were skipped because the build lock was taken${running ? ` (by the build started ${running.startedAt.toISOString()})` : ''}; see ${BUILD_LOG_PATH}`);
+    }
+    return problems;
+  }
+
+  /**
+   * Brings the host to the config: setup (skipped when the pinned builder is already installed),
+   * the build files, and the build a new schedule or new build arguments owe.
+   */
+  private async reconcile(cfg: CharmConfig, why: string): Promise<void> {
+    const unit = this.unit;
+    if (!isBuilderInstalled(unit.host)) {
+      this.model.unit.setStatus(MaintenanceStatus('Setting up the image builder'));
+      try {
+        await setupBuilder(unit);
+      } catch (err) {
+        // Installs fail on networks and mirrors; Juju's retry of the hook is the remedy.
+        if (err instanceof BuilderSetupError) this.model.unit.setStatus(BlockedStatus(`Setup failed, Juju will retry: ${err.message}`));
+        throw err;
+      }
+    } else if (why !== 'config_changed') {
+      await this.applying(() => setupBuilder(unit)); // upgrade-charm: the old layout's leftovers
+    }
+    const change = await this.applying(() => writeBuildFiles({ build: this.buildConfig(cfg), interval: cfg.interval, cloudsYaml: cfg.cloudsYaml }, unit));
+    if (this.stored.data.scheduleDigest !== change.scheduleDigest) {
+      // Rewritten now, or by an earlier run of this hook that was killed before its build.
+      const started = await this.applying(() => buildImmediate(unit));
+      this.stored.set({ scheduleDigest: change.scheduleDigest });
+      this.log.info(`${why}: schedule or build arguments changed (${change.written.join(', ') || 'written by an interrupted hook'}); build ${started}`);
+    } else {
+      this.log.info(change.written.length ? `${why}: updated ${change.written.join(', ')}` : `${why}: configuration unchanged; nothing to do`);
+    }
   }
 
   /**
@@ -178,9 +220,8 @@ export class ImageBuilderCharm extends CharmBase {
     try {
       return await fn();
     } catch (err) {
-      if (!(err instanceof BuilderSetupError)) {
-        this.model.unit.setStatus(BlockedStatus(`Could not apply the configuration, Juju will retry: ${(err as Error).message}`));
-      }
+      const message = err instanceof BuilderSetupError ? `Setup failed, Juju will retry: ${err.message}` : `Could not apply the configuration, Juju will retry: ${(err as Error).message}`;
+      this.model.unit.setStatus(BlockedStatus(message));
       throw err;
     }
   }
@@ -192,38 +233,21 @@ export class ImageBuilderCharm extends CharmBase {
       event.defer(); // completes as soon as the config is fixed
       return;
     }
-    await this.setup(cfg);
-    const started = await this.applying(() => buildImmediate(this.buildConfig(cfg), this.unit));
-    this.log.info(`${event.name}: builder set up; first build ${started}`);
+    await this.reconcile(cfg, event.name);
     this.outcomeStatus();
   }
 
-  async onConfigChanged(): Promise<void> {
+  async onConfigChanged(event: HookEvent): Promise<void> {
     const cfg = await this.config();
     if (cfg instanceof InvalidConfig) return this.blockedOn(cfg);
-    if (!this.stored.data.installed) {
-      await this.setup(cfg);
-      await this.applying(() => buildImmediate(this.buildConfig(cfg), this.unit));
-      return this.outcomeStatus();
-    }
-    const unit = this.unit;
-    const build = this.buildConfig(cfg);
-    const cronDigest = await digest(renderCron(build, cfg.interval, unit));
-    const { clouds, callback, cron } = await this.applying(async () => {
-      const clouds = await installCloudsYaml(cfg.cloudsYaml, unit.host);
-      const callback = installCallbackScript(unit);
-      // Rewritten now, or by an earlier run of this hook that was killed before its build.
-      const cron = (await configureCron(build, cfg.interval, unit)) || this.stored.data.cronDigest !== cronDigest;
-      return { clouds, callback, cron };
-    });
-    if (cron) {
-      const started = await this.applying(() => buildImmediate(build, unit));
-      this.stored.set({ cronDigest });
-      this.log.info(`schedule or build arguments changed: cron entry rewritten, build ${started}`);
-    } else {
-      this.log.info(clouds || callback ? `updated ${[clouds && 'clouds.yaml', callback && 'callback script'].filter(Boolean).join(' and ')}` : 'configuration unchanged; nothing to do');
-    }
+    await this.reconcile(cfg, event.name);
     this.republishIfStale();
+    this.outcomeStatus();
+  }
+
+  /** Keeps the build problems in the status current (they come from files the build writes). */
+  onUpdateStatus(): void {
+    if (this.model.unit.lastStatus?.status !== 'active') return; // blocked or setting up: that status stands
     this.outcomeStatus();
   }
 
@@ -245,18 +269,18 @@ export class ImageBuilderCharm extends CharmBase {
     }
   }
 
-  onStop(event: EventBase): void {
-    const host = this.unit.host;
-    const removed = [CRON_PATH, CALLBACK_SCRIPT_PATH].filter((p) => host.remove(p));
-    this.log.info(`${event.name}: scheduled builds stopped${removed.length ? ` (removed ${removed.join(', ')})` : ''}`);
+  async onStop(event: EventBase): Promise<void> {
+    const { removed, stopped } = await removeBuilder(this.unit);
+    const ended = stopped ? `; ended the running build (session ${stopped.session}, started ${stopped.startedAt.toISOString()})` : '';
+    this.log.info(`${event.name}: scheduled builds stopped${removed.length ? `; removed ${removed.join(', ')}` : ''}${ended}`);
     this.model.unit.setStatus(MaintenanceStatus('Stopped: no scheduled builds'));
   }
 
   async onBuildImmediate(event: ActionEvent): Promise<void> {
     const cfg = await this.config();
     if (cfg instanceof InvalidConfig) return event.fail(`cannot build: ${cfg.message}`);
-    if (!this.stored.data.installed) return event.fail('cannot build: the image builder is not set up yet (see `juju status` for why)');
-    const status = await buildImmediate(this.buildConfig(cfg), this.unit);
+    if (!isBuilderInstalled(this.unit.host)) return event.fail('cannot build: the image builder is not set up yet (see `juju status` for why)');
+    const status = await buildImmediate(this.unit);
     event.setResults({
       status,
       message: status === 'started' ? `build of ${imageName(this.buildConfig(cfg))} started; log: ${BUILD_LOG_PATH}` : 'a build is already running; not starting another',
@@ -270,7 +294,7 @@ export class ImageBuilderCharm extends CharmBase {
     let image: ImageInfo | null;
     try {
       const { findLatestImage } = await import('./cloud.js');
-      image = await findLatestImage(cfg.cloudsYaml, cfg.cloudName, name);
+      image = await findLatestImage(this.cloudAccess(cfg), name);
     } catch (err) {
       return event.fail(`could not get the latest image: ${(err as Error).message}${cloudHint(err)}`);
     }
@@ -278,18 +302,30 @@ export class ImageBuilderCharm extends CharmBase {
     event.setResults({ id: image.id, name: image.name, 'created-at': image.createdAt });
   }
 
+  /**
+   * Publishes the image the builder reported, once the cloud confirms it is active under this
+   * unit's image name; an id the cloud does not have (or not as that image) is a failed build.
+   * When the cloud cannot be asked, the id is published with a warning.
+   */
   async onBuildSuccess(event: CustomEvent): Promise<void> {
     const id = event.data.OPENSTACK_IMAGE_ID ?? '';
     if (!IMAGE_ID.test(id)) return this.recordFailure('the builder reported a malformed image id');
     const cfg = await this.config();
-    let image: ImageInfo = { id, name: cfg instanceof InvalidConfig ? '' : imageName(this.buildConfig(cfg)), createdAt: new Date().toISOString() };
+    const name = cfg instanceof InvalidConfig ? '' : imageName(this.buildConfig(cfg));
+    let image: ImageInfo = { id, name, createdAt: new Date().toISOString() };
     if (!(cfg instanceof InvalidConfig)) {
+      let found;
       try {
         const { findImage } = await import('./cloud.js');
-        image = (await findImage(cfg.cloudsYaml, cfg.cloudName, id)) ?? image;
+        found = await findImage(this.cloudAccess(cfg), id);
       } catch (err) {
         this.log.warning(`image ${id} built, but its details could not be read from the cloud (${(err as Error).message}); publishing the id`);
       }
+      if (found === null) return this.recordFailure(`the builder reported image ${id}, but cloud ${cfg.cloudName} has no such image`);
+      if (found && (found.status !== 'active' || found.name !== name)) {
+        return this.recordFailure(`the builder reported image ${id}, but cloud ${cfg.cloudName} has it as ${JSON.stringify(found.name.slice(0, 80))} in status ${found.status}, not an active ${name}`);
+      }
+      if (found) image = { id: found.id, name: found.name, createdAt: found.createdAt };
     }
     this.stored.set({ image, publishUnconfirmed: true });
     this.publish(image);
@@ -299,7 +335,10 @@ export class ImageBuilderCharm extends CharmBase {
 
   onBuildFailed(event: CustomEvent): void {
     const { BUILD_EXIT_CODE: code, BUILD_FAILURE: failure } = event.data;
-    this.recordFailure(failure === 'malformed-image-id' ? 'the builder reported a malformed image id' : `exit code ${code || 'unknown'}`);
+    let reason = `exit code ${code || 'unknown'}`;
+    if (failure === 'malformed-image-id') reason = 'the builder reported a malformed image id';
+    else if (code === String(BUILD_TIMEOUT_EXIT)) reason = `timed out after ${BUILD_TIMEOUT_SECONDS / 3600} h, exit code ${code}`;
+    this.recordFailure(reason);
   }
 
   private recordFailure(reason: string): void {
@@ -315,7 +354,7 @@ export class ImageBuilderCharm extends CharmBase {
       if (cfg instanceof InvalidConfig) return this.blockedOn(cfg);
       try {
         const { findLatestImage } = await import('./cloud.js');
-        image = (await findLatestImage(cfg.cloudsYaml, cfg.cloudName, imageName(this.buildConfig(cfg)))) ?? undefined;
+        image = (await findLatestImage(this.cloudAccess(cfg), imageName(this.buildConfig(cfg)))) ?? undefined;
       } catch (err) {
         this.log.warning(`${event.app} joined, but the cloud could not be asked for the latest image (${(err as Error).message}); it gets the next one built`);
       }

@@ -10,6 +10,14 @@ export interface ImageInfo {
   readonly createdAt: string;
 }
 
+/** Which cloud to ask, and how to reach it. */
+export interface CloudAccess {
+  readonly cloudsYaml: string;
+  readonly cloudName: string;
+  /** The model's proxy settings (juju-http-proxy ...). */
+  readonly proxy: { readonly http?: string; readonly https?: string; readonly noProxy?: string };
+}
+
 /** The cloud to use, or one-line problems that each name openstack-clouds-yaml or cloud-name. */
 export function checkCloudsYaml(text: string, wanted: string): { cloudName: string } | { problems: string[] } {
   let parsed;
@@ -36,19 +44,19 @@ function offer(names: readonly string[], max = 5): string {
   return names.length > max ? `${shown.join(', ')} and ${names.length - max} more` : shown.join(', ');
 }
 
-async function client(cloudsYaml: string, cloudName: string) {
+async function client(access: CloudAccess) {
   const { OpenStackClient } = await import('../openstack/client.js');
-  return new OpenStackClient(resolveCloud(parseCloudsYaml(cloudsYaml), cloudName));
+  return new OpenStackClient(resolveCloud(parseCloudsYaml(access.cloudsYaml), access.cloudName), { proxy: access.proxy });
 }
 
 /** The newest active image with this name, or null. At most two HTTP requests. */
-export async function findLatestImage(cloudsYaml: string, cloudName: string, name: string): Promise<ImageInfo | null> {
-  const image = await (await client(cloudsYaml, cloudName)).getLatestImage(name);
+export async function findLatestImage(access: CloudAccess, name: string): Promise<ImageInfo | null> {
+  const image = await (await client(access)).getLatestImage(name);
   return image ? { id: image.id, name: image.name, createdAt: image.createdAt } : null;
 }
 
-/** One image by id, or null when the cloud does not have it. */
-export async function findImage(cloudsYaml: string, cloudName: string, id: string): Promise<ImageInfo | null> {
-  const image = await (await client(cloudsYaml, cloudName)).getImage(id);
-  return image ? { id: image.id, name: image.name, createdAt: image.createdAt } : null;
+/** One image by id with its Glance status, or null when the cloud does not have it. */
+export async function findImage(access: CloudAccess, id: string): Promise<(ImageInfo & { readonly status: string }) | null> {
+  const image = await (await client(access)).getImage(id);
+  return image ? { id: image.id, name: image.name, createdAt: image.createdAt, status: image.status } : null;
 }

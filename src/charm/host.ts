@@ -1,7 +1,7 @@
 // The host as the charm sees it: files under CHARM_HOST_ROOT (default "/") and the few host
 // programs it runs, looked up on PATH. Tests point CHARM_HOST_ROOT at a temp dir and put
 // stand-ins first on PATH; production runs as root on the machine itself.
-import { accessSync, constants, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { accessSync, chmodSync, chownSync, closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { removeStaleTemps, writeFileAtomic } from '../ops/atomic-write.js';
 
@@ -65,18 +65,34 @@ export class Host {
     return path.join(this.root, prodPath);
   }
 
+  /**
+   * The file's text; undefined when it is absent, or is not a regular file (a symlink, FIFO,
+   * socket or device someone put there is never followed or opened for reading, so it can
+   * neither redirect root nor block the hook).
+   */
   readText(prodPath: string): string | undefined {
+    let fd: number;
     try {
-      return readFileSync(this.path(prodPath), 'utf8');
+      fd = openSync(this.path(prodPath), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ELOOP' || code === 'ENXIO') return undefined;
       throw new HostFileError('read', prodPath, err);
+    }
+    try {
+      if (!fstatSync(fd).isFile()) return undefined;
+      return readFileSync(fd, 'utf8');
+    } catch (err) {
+      throw new HostFileError('read', prodPath, err);
+    } finally {
+      closeSync(fd);
     }
   }
 
+  /** Whether anything (a dangling symlink too) is at the path. */
   exists(prodPath: string): boolean {
     try {
-      statSync(this.path(prodPath));
+      lstatSync(this.path(prodPath));
       return true;
     } catch {
       return false;
@@ -95,9 +111,9 @@ export class Host {
     } catch {
       // best effort; retried by the next write
     }
-    if (this.readText(prodPath) === content && (statSync(this.path(prodPath)).mode & 0o7777) === opts.mode) return false;
+    if (this.readText(prodPath) === content && this.hasModeAndOwner(prodPath, opts)) return false;
     try {
-      mkdirSync(path.dirname(this.path(prodPath)), { recursive: true });
+      // The rename replaces whatever is at the path (a symlink itself, never its target).
       writeFileAtomic(this.path(prodPath), content, opts);
     } catch (err) {
       throw new HostFileError('write', prodPath, err);
@@ -105,19 +121,46 @@ export class Host {
     return true;
   }
 
-  /** Creates a directory (and parents) with the given mode; an existing one is left as it is. */
+  private hasModeAndOwner(prodPath: string, opts: { mode: number; uid?: number; gid?: number }): boolean {
+    const st = lstatSync(this.path(prodPath));
+    if ((st.mode & 0o7777) !== opts.mode) return false;
+    return !this.asRoot || opts.uid === undefined || (st.uid === opts.uid && st.gid === (opts.gid ?? opts.uid));
+  }
+
+  /** Owners are set only when the charm runs as root (always, in Juju; tests may run unprivileged). */
+  private get asRoot(): boolean {
+    return process.getuid?.() === 0;
+  }
+
+  /**
+   * Makes the directory exist with this mode, owned by root (when running as root): created if
+   * missing (its parents must exist), mode and owner corrected if not. A symlink or a
+   * non-directory at the path is refused, never followed.
+   */
   ensureDir(prodPath: string, mode: number): void {
+    const p = this.path(prodPath);
     try {
-      mkdirSync(this.path(prodPath), { recursive: true, mode });
+      let st;
+      try {
+        st = lstatSync(p);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        mkdirSync(p, { mode });
+        st = lstatSync(p);
+      }
+      if (!st.isDirectory()) throw Object.assign(new Error(`ENOTDIR: ${st.isSymbolicLink() ? 'a symlink' : 'not a directory'} is in the way`), { code: 'ENOTDIR' });
+      if (this.asRoot && (st.uid !== 0 || st.gid !== 0)) chownSync(p, 0, 0);
+      if ((st.mode & 0o7777) !== mode) chmodSync(p, mode);
     } catch (err) {
       throw new HostFileError('create the directory', prodPath, err);
     }
   }
 
-  remove(prodPath: string): boolean {
+  /** Removes a file, symlink (not its target) or, with `recursive`, a directory tree. */
+  remove(prodPath: string, opts: { recursive?: boolean } = {}): boolean {
     if (!this.exists(prodPath)) return false;
     try {
-      rmSync(this.path(prodPath), { force: true });
+      rmSync(this.path(prodPath), { force: true, recursive: opts.recursive ?? false });
     } catch (err) {
       throw new HostFileError('remove', prodPath, err);
     }

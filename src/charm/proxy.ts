@@ -2,6 +2,13 @@
 // the variables apt, pipx, pip and the builder read. Both spellings, since tools disagree.
 import type { Env } from './host.js';
 
+/** The model settings behind each variable, as operators set them (`juju model-config`). */
+const MODEL_SETTINGS = {
+  JUJU_CHARM_HTTP_PROXY: 'juju-http-proxy',
+  JUJU_CHARM_HTTPS_PROXY: 'juju-https-proxy',
+  JUJU_CHARM_NO_PROXY: 'juju-no-proxy',
+} as const;
+
 export function proxyEnv(env: Env): Record<string, string> {
   const out: Record<string, string> = {};
   const set = (name: string, value: string | undefined) => {
@@ -14,4 +21,32 @@ export function proxyEnv(env: Env): Record<string, string> {
   set('https_proxy', env.JUJU_CHARM_HTTPS_PROXY);
   set('no_proxy', env.JUJU_CHARM_NO_PROXY);
   return out;
+}
+
+/**
+ * The proxy settings as the OpenStack client takes them (empty ones left out). Only call after
+ * proxyProblems found nothing.
+ */
+export function clientProxy(env: Env): { http?: string; https?: string; noProxy?: string } {
+  return {
+    ...(env.JUJU_CHARM_HTTP_PROXY ? { http: env.JUJU_CHARM_HTTP_PROXY } : {}),
+    ...(env.JUJU_CHARM_HTTPS_PROXY ? { https: env.JUJU_CHARM_HTTPS_PROXY } : {}),
+    ...(env.JUJU_CHARM_NO_PROXY ? { noProxy: env.JUJU_CHARM_NO_PROXY } : {}),
+  };
+}
+
+/**
+ * A proxy value with a control character (a newline could add lines to files the build reads)
+ * is refused like invalid config. The value itself is never shown: it may hold credentials.
+ */
+export function proxyProblems(env: Env): string[] {
+  const problems: string[] = [];
+  for (const [variable, setting] of Object.entries(MODEL_SETTINGS)) {
+    // eslint-disable-next-line no-control-regex
+    if (/[\u0000-\u001f\u007f]/.test(env[variable] ?? '')) {
+      const example = setting === 'juju-no-proxy' ? '127.0.0.1,localhost,.internal' : 'http://proxy.example:3128';
+      problems.push(`the model's ${setting} contains a control character (newline, tab...); set it without one, e.g. juju model-config ${setting}=${example}`);
+    }
+  }
+  return problems;
 }

@@ -2,17 +2,18 @@
 // host programs (apt-get, pipx, the builder...), through a whole lifecycle, asserting on what an
 // operator would see: statuses, files on the host, relation data, action results.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { rmSync, statSync } from 'node:fs';
+import { existsSync, rmSync, statSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUILDER_SOURCE } from '../../src/charm/builder.js';
+import { BUILD_ENV_PATH, BUILD_LOG_PATH, BUILD_RUNNING_PATH, BUILD_SCRIPT_PATH, CALLBACK_SCRIPT_PATH, CLOUDS_YAML_PATH, CONFIG_DIR, CRON_PATH, PIPX_BIN_DIR, PIPX_HOME } from '../../src/charm/paths.js';
 import { buildImageBuilderCharmDir, copyCharmDir } from '../support/charm-dir.js';
 import { diffTrees, snapshotTree } from '../support/host.js';
 import { HOST_BIN_DIR, createUnit, type SimUnit } from '../support/juju.js';
 import { CANARY, cloudsYaml } from '../support/clouds.js';
 import { guardOpenStackSuite, openstackSuite, SuiteImages } from '../support/openstack.js';
 
-const CRON = '/etc/cron.d/build-runner-image';
-const CLOUDS = '/home/ubuntu/.config/openstack/clouds.yaml';
+const CRON = CRON_PATH;
+const CLOUDS = CLOUDS_YAML_PATH;
 const IMAGE = 'noble-github-runner-image-builder-x64';
 
 let built: string;
@@ -53,6 +54,9 @@ async function eventually<T>(what: string, check: () => T | undefined | false, t
   }
 }
 
+/** Waits until no build holds the lock (the build script's last log lines come after the callback). */
+const buildsDone = (u: SimUnit) => eventually('the build to end', () => !existsSync(u.hostPath(BUILD_RUNNING_PATH)));
+
 /** The command of the cron entry, as cron would give it to sh (\% is a literal %). */
 function cronCommand(u: SimUnit): string {
   const job = u.readHostFile(CRON)!.split('\n').find((l) => l && !l.startsWith('#'))!;
@@ -81,17 +85,24 @@ describe('charm lifecycle through dispatch', () => {
     ]);
     const progs = install.hostCalls.map((c) => [c.prog, ...c.argv].join(' '));
     expect(progs).toContain('apt-get install -y --no-install-recommends pipx python3-dev gcc');
-    expect(progs).toContain(`runuser -u ubuntu -- pipx install --force ${BUILDER_SOURCE}`);
+    // The builder is installed by root into root-owned directories, never as a user.
+    const pipx = install.hostCalls.find((c) => c.prog === 'pipx')!;
+    expect(pipx.argv).toEqual(['install', '--force', BUILDER_SOURCE]);
+    expect(pipx.env).toMatchObject({ PIPX_HOME: u.hostPath(PIPX_HOME), PIPX_BIN_DIR: u.hostPath(PIPX_BIN_DIR) });
+    expect(install.hostCalls.some((c) => c.prog === 'runuser')).toBe(false);
     expect(progs).toContain('github-runner-image-builder init');
     expect(u.readHostFile(CLOUDS)).toBe(cloudsYaml());
     expect(statSync(u.hostPath(CLOUDS)).mode & 0o777).toBe(0o600);
+    expect(statSync(u.hostPath(CONFIG_DIR)).mode & 0o777).toBe(0o700);
+    expect(statSync(u.hostPath(BUILD_SCRIPT_PATH)).mode & 0o777).toBe(0o700);
     expect(statSync(u.hostPath(CRON)).mode & 0o777).toBe(0o644);
-    expect(u.readHostFile(CRON)).toMatch(/^0 \*\/6 \* \* \* root /m);
+    expect(u.readHostFile(CRON)).toMatch(/^\d{1,2} \*\/6 \* \* \* root /m);
 
     // The first build runs in the background and reports back through the callback.
     await eventually('the first image on the relation', () => imageData(u).id === 'img-first');
     expect(imageData(u)).toMatchObject({ id: 'img-first', name: IMAGE });
     expect(u.unitStatus().message).toMatch(/^Serving image img-first \(/);
+    await buildsDone(u);
 
     // Unchanged config: nothing on the host moves, no host program runs.
     const before = snapshotTree(u.hostRoot);
@@ -124,7 +135,7 @@ describe('charm lifecycle through dispatch', () => {
     u.setConfig({ interval: 12 });
     const r = await u.dispatch('config-changed');
     expect(r.code).toBe(0);
-    expect(u.readHostFile(CRON)).toMatch(/^0 \*\/12 \* \* \* root /m);
+    expect(u.readHostFile(CRON)).toMatch(/^\d{1,2} \*\/12 \* \* \* root /m);
     expect(r.hostCalls.map((c) => [c.prog, ...c.argv].join(' '))).toContain('systemctl reload-or-restart cron');
     await eventually('a rebuild', () => u.builds().length === 2);
   });
@@ -141,7 +152,7 @@ describe('charm lifecycle through dispatch', () => {
     expect(u.hostCalls().filter((c) => c.prog === 'github-runner-image-builder' && c.argv[0] === 'run')).toHaveLength(1);
   });
 
-  it('passes a value with shell metacharacters through the cron line as one unchanged argument', async () => {
+  it('passes a proxy value with shell metacharacters to the build unchanged, and only through the root-only environment file', async () => {
     const proxy = "http://user:p'w;$(touch /tmp/pwned)`id`@squid:3128";
     const u = newUnit({ proxy: { http: proxy } });
     await u.dispatch('install');
@@ -149,11 +160,16 @@ describe('charm lifecycle through dispatch', () => {
     const run = u.hostCalls().find((c) => c.prog === 'github-runner-image-builder' && c.argv[0] === 'run')!;
     expect(run.env.http_proxy).toBe(proxy);
     expect(run.argv.slice(0, 3)).toEqual(['run', 'testcloud', IMAGE]);
+    expect(statSync(u.hostPath(BUILD_ENV_PATH)).mode & 0o777).toBe(0o600);
+    expect(u.readHostFile(CRON)).not.toContain('squid');
+    expect(u.readHostFile(BUILD_SCRIPT_PATH)).not.toContain('squid');
   });
 
   it('refuses a cloud name with metacharacters: blocked, exit 0, host untouched', async () => {
     const u = newUnit();
     await u.dispatch('install');
+    await eventually('first build', () => imageData(u).id);
+    await buildsDone(u);
     const before = snapshotTree(u.hostRoot);
     u.setConfig({ 'openstack-clouds-yaml': cloudsYaml(undefined, '"x;touch /tmp/pwned"') });
     const r = await u.dispatch('config-changed');
@@ -173,18 +189,18 @@ describe('charm lifecycle through dispatch', () => {
     u.setConfig({ 'openstack-clouds-yaml': cloudsYaml() });
     const fixed = await u.dispatch('config-changed');
     expect(fixed.code).toBe(0);
-    expect(fixed.hostCalls.some((c) => c.prog === 'pipx' || (c.prog === 'runuser' && c.argv.includes('pipx')))).toBe(true);
+    expect(fixed.hostCalls.some((c) => c.prog === 'pipx')).toBe(true);
     expect(u.readHostFile(CLOUDS)).toBe(cloudsYaml());
     await eventually('first build', () => u.builds().length === 1);
   });
 
-  it('stops building on stop: cron entry and callback removed', async () => {
+  it('stops building on stop: cron entry, scripts and every credential removed', async () => {
     const u = newUnit();
     await u.dispatch('install');
     await eventually('first build', () => imageData(u).id);
     expect((await u.dispatch('stop')).code).toBe(0);
-    expect(u.readHostFile(CRON)).toBeUndefined();
-    expect(u.readHostFile('/var/lib/github-runner-image-builder/build-callback')).toBeUndefined();
+    for (const p of [CRON, CALLBACK_SCRIPT_PATH, BUILD_SCRIPT_PATH, CLOUDS, BUILD_ENV_PATH]) expect(u.readHostFile(p), p).toBeUndefined();
+    expect(u.unitStatus()).toEqual({ status: 'maintenance', message: 'Stopped: no scheduled builds' });
   });
 
   it('records a failed build in the status with the time and the log path', async () => {
@@ -193,7 +209,7 @@ describe('charm lifecycle through dispatch', () => {
     await u.dispatch('install');
     const status = await eventually('the failure in the status', () => (/Last build failed/.test(u.unitStatus().message) ? u.unitStatus() : undefined));
     expect(status.status).toBe('active');
-    expect(status.message).toMatch(/^Last build failed at \d{4}-\d\d-\d\dT[\d:.]+Z \(exit code 3\); see \/home\/ubuntu\/github-runner-image-builder.log$/);
+    expect(status.message).toMatch(/^Last build failed at \d{4}-\d\d-\d\dT[\d:.]+Z \(exit code 3\); see \/var\/log\/github-runner-image-builder\/build.log$/);
   });
 
   it('gives a relation joined later the stored image without asking the cloud', async () => {
@@ -215,7 +231,8 @@ describe('charm lifecycle through dispatch', () => {
     const emitted = JSON.stringify([u.allCalls(), u.allLogs(), u.statusHistory(), u.hostCalls()]);
     expect(emitted).not.toContain(CANARY);
     expect(u.readHostFile(CRON)).not.toContain(CANARY);
-    expect(u.readHostFile('/var/lib/github-runner-image-builder/build-callback')).not.toContain(CANARY);
+    expect(u.readHostFile(CALLBACK_SCRIPT_PATH)).not.toContain(CANARY);
+    expect(u.readHostFile(BUILD_LOG_PATH)).not.toContain(CANARY);
     const files = execFileSync('grep', ['-rl', CANARY, u.hostRoot], { encoding: 'utf8' }).trim().split('\n');
     expect(files).toEqual([u.hostPath(CLOUDS)]);
   });

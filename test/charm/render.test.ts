@@ -5,15 +5,17 @@ import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { imageName, renderCallbackScript, renderCron, type BuildConfig, type UnitContext } from '../../src/charm/builder.js';
+import { imageName, renderBuildEnv, renderBuildScript, renderCallbackScript, renderCron, scheduleMinute, type BuildConfig, type UnitContext } from '../../src/charm/builder.js';
+import { BUILD_TIMEOUT_SECONDS, CALLBACK_SCRIPT_PATH } from '../../src/charm/paths.js';
 import { Host } from '../../src/charm/host.js';
 import { escapeCronPercent, shQuote } from '../../src/charm/shell.js';
 
-const cfg: BuildConfig = { arch: 'x64', base: 'noble', cloudName: 'prod-1', numRevisions: 5, callbackScript: '/var/lib/github-runner-image-builder/build-callback', appName: 'image-builder' };
-const unit = (env: Record<string, string> = {}): UnitContext => ({
+const cfg: BuildConfig = { arch: 'x64', base: 'noble', cloudName: 'prod-1', numRevisions: 5, callbackScript: CALLBACK_SCRIPT_PATH, appName: 'image-builder' };
+const unit = (env: Record<string, string> = {}, modelUuid = 'c0ffee00-0000-4000-8000-000000000001'): UnitContext => ({
   host: new Host({ PATH: '/nonexistent', ...env }),
   unitName: 'image-builder/0',
   charmDir: '/var/lib/juju/agents/unit-image-builder-0/charm',
+  modelUuid,
   warn: () => {},
 });
 
@@ -30,39 +32,58 @@ describe('renderCron', () => {
     expect(imageName(cfg)).toBe('noble-image-builder-x64');
   });
 
-  it('is one job every interval hours running the builder with quoted arguments, ending in a newline', () => {
-    const text = renderCron(cfg, 6, unit());
-    const lines = text.split('\n');
+  it('is one job every interval hours running the root-only build script, and nothing else', async () => {
+    const text = await renderCron(cfg, 6, unit({ JUJU_CHARM_HTTP_PROXY: 'http://user:s3cret@squid:3128' }));
     expect(text.endsWith('\n')).toBe(true);
-    expect(lines.filter((l) => l && !l.startsWith('#'))).toHaveLength(1);
-    const job = lines.find((l) => l && !l.startsWith('#'))!;
-    expect(job).toMatch(/^0 \*\/6 \* \* \* root cd '\/home\/ubuntu' && /);
-    expect(job).toContain(
-      "'/home/ubuntu/.local/bin/github-runner-image-builder' run 'prod-1' 'noble-image-builder-x64' --base-image 'noble' --keep-revisions '5' --callback-script '/var/lib/github-runner-image-builder/build-callback' >> '/home/ubuntu/github-runner-image-builder.log' 2>&1",
+    const jobs = text.split('\n').filter((l) => l && !l.startsWith('#'));
+    expect(jobs).toEqual([expect.stringMatching(/^\d{1,2} \*\/6 \* \* \* root '\/var\/lib\/github-runner-image-builder\/build'$/)]);
+    expect(text).not.toContain('s3cret');
+  });
+
+  it('spreads the minute by model and application, stably', async () => {
+    const minute = async (uuid: string, app: string) => Number((await renderCron({ ...cfg, appName: app }, 6, unit({}, uuid))).split('\n').find((l) => /^\d/.test(l))!.split(' ')[0]);
+    const a = await minute('uuid-a', 'image-builder');
+    expect(await minute('uuid-a', 'image-builder')).toBe(a);
+    expect(a).toBe(await scheduleMinute('uuid-a', 'image-builder'));
+    const minutes = new Set<number>();
+    for (let i = 0; i < 20; i++) minutes.add(await minute(`model-${i}`, 'image-builder'));
+    expect(minutes.size).toBeGreaterThan(5); // 20 models do not all fire at one minute
+    for (const m of minutes) expect(m).toBeGreaterThanOrEqual(0), expect(m).toBeLessThan(60);
+  });
+
+  it('places the script path under CHARM_HOST_ROOT', async () => {
+    expect(await renderCron(cfg, 6, unit({ CHARM_HOST_ROOT: '/tmp/root' }))).toContain(" root '/tmp/root/var/lib/github-runner-image-builder/build'\n");
+  });
+});
+
+describe('renderBuildScript and renderBuildEnv', () => {
+  it('runs the root-owned builder with quoted arguments under the lock and the timeout', () => {
+    const script = renderBuildScript(cfg, unit());
+    expect(script).toContain(
+      "timeout -k 60 \"$BUILD_TIMEOUT\" '/opt/github-runner-image-builder/bin/github-runner-image-builder' run 'prod-1' 'noble-image-builder-x64' --base-image 'noble' --keep-revisions '5' --callback-script '/var/lib/github-runner-image-builder/build-callback' >> \"$log\" 2>&1",
     );
-    expect(job).toContain("-E 75 '/var/lib/github-runner-image-builder/build.lock'");
-    expect(job).toContain("OS_CLIENT_CONFIG_FILE='/home/ubuntu/.config/openstack/clouds.yaml'");
-  });
-
-  it('passes Juju proxy settings to the build', () => {
-    const job = renderCron(cfg, 3, unit({ JUJU_CHARM_HTTP_PROXY: 'http://squid:3128', JUJU_CHARM_NO_PROXY: '127.0.0.1,10.0.0.0/8' }));
-    expect(job).toContain("http_proxy='http://squid:3128' HTTP_PROXY='http://squid:3128'");
-    expect(job).toContain("no_proxy='127.0.0.1,10.0.0.0/8'");
-    expect(job).not.toContain('https_proxy');
-  });
-
-  it('places every path under CHARM_HOST_ROOT', () => {
-    const job = renderCron(cfg, 6, unit({ CHARM_HOST_ROOT: '/tmp/root' }));
-    expect(job).toContain("'/tmp/root/home/ubuntu/.local/bin/github-runner-image-builder' run");
-    expect(job).toContain("--callback-script '/tmp/root/var/lib/github-runner-image-builder/build-callback'");
+    expect(script).toContain("exec 9>>'/var/lib/github-runner-image-builder/build.lock'");
+    expect(script).toContain("log='/var/log/github-runner-image-builder/build.log'");
+    expect(script).toContain(". '/etc/github-runner-image-builder/build.env'");
+    expect(script).not.toContain('/home/');
   });
 
   it('changes when any build argument changes, and only then', () => {
-    const base = renderCron(cfg, 6, unit());
-    expect(renderCron({ ...cfg }, 6, unit())).toBe(base);
-    for (const changed of [renderCron(cfg, 12, unit()), renderCron({ ...cfg, base: 'jammy' }, 6, unit()), renderCron({ ...cfg, cloudName: 'other' }, 6, unit()), renderCron({ ...cfg, numRevisions: 9 }, 6, unit())]) {
+    const base = renderBuildScript(cfg, unit());
+    expect(renderBuildScript({ ...cfg }, unit())).toBe(base);
+    for (const changed of [renderBuildScript({ ...cfg, base: 'jammy' }, unit()), renderBuildScript({ ...cfg, cloudName: 'other' }, unit()), renderBuildScript({ ...cfg, numRevisions: 9 }, unit())]) {
       expect(changed).not.toBe(base);
     }
+  });
+
+  it('puts the Juju proxy settings, the clouds.yaml and a root-owned HOME in the environment file only', () => {
+    const env = renderBuildEnv(unit({ JUJU_CHARM_HTTP_PROXY: 'http://squid:3128', JUJU_CHARM_NO_PROXY: '127.0.0.1,10.0.0.0/8' }));
+    expect(env).toContain("export http_proxy='http://squid:3128'\nexport HTTP_PROXY='http://squid:3128'\n");
+    expect(env).toContain("export no_proxy='127.0.0.1,10.0.0.0/8'");
+    expect(env).toContain("export OS_CLIENT_CONFIG_FILE='/etc/github-runner-image-builder/clouds.yaml'");
+    expect(env).toContain("export HOME='/var/lib/github-runner-image-builder/home'");
+    expect(env).toContain(`export BUILD_TIMEOUT='${BUILD_TIMEOUT_SECONDS}'`);
+    expect(env).not.toContain('https_proxy');
   });
 });
 

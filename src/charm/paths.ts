@@ -1,0 +1,53 @@
+// Every place on the machine the charm reads, writes or runs, defined once: the charm, its
+// tests, `npm start` and the benchmarks import these. The layout is the privilege boundary
+// (README "Security model"): everything root runs, reads or writes lives in directories only
+// root can change, and nothing of it is under a user's home.
+
+export const APP = 'github-runner-image-builder';
+
+/** Root-only (0700): the clouds.yaml (with the OpenStack password) and the build environment (proxies). */
+export const CONFIG_DIR = `/etc/${APP}`;
+export const CLOUDS_YAML_PATH = `${CONFIG_DIR}/clouds.yaml`;
+export const BUILD_ENV_PATH = `${CONFIG_DIR}/build.env`;
+
+/** Root-only (0700): the scripts root runs, the build lock and the build's bookkeeping. */
+export const STATE_DIR = `/var/lib/${APP}`;
+export const BUILD_SCRIPT_PATH = `${STATE_DIR}/build`;
+export const CALLBACK_SCRIPT_PATH = `${STATE_DIR}/build-callback`;
+export const BUILD_LOCK_PATH = `${STATE_DIR}/build.lock`;
+/** "<pid> <started, unix s> <scheduled|immediate>" while a build holds the lock; pid is its session id. */
+export const BUILD_RUNNING_PATH = `${STATE_DIR}/build-running`;
+/** How many scheduled runs in a row found the lock taken (removed when a build starts). */
+export const SKIPPED_RUNS_PATH = `${STATE_DIR}/skipped-runs`;
+/** The builder source that was installed and initialised; setup is owed while it differs. */
+export const INSTALLED_MARKER_PATH = `${STATE_DIR}/installed`;
+/** HOME and working directory of the builder (root's, not a user's). */
+export const BUILDER_HOME = `${STATE_DIR}/home`;
+
+/** Root-owned (0755): the builder application's virtualenv, installed by pipx as root. */
+export const APP_DIR = `/opt/${APP}`;
+export const PIPX_HOME = `${APP_DIR}/pipx`;
+export const PIPX_BIN_DIR = `${APP_DIR}/bin`;
+export const BUILDER_BIN = `${PIPX_BIN_DIR}/${APP}`;
+
+/** Root-owned (0750); collectors tail /var/log/**\/*log. */
+export const LOG_DIR = `/var/log/${APP}`;
+export const BUILD_LOG_PATH = `${LOG_DIR}/build.log`;
+export const LOGROTATE_PATH = `/etc/logrotate.d/${APP}`;
+
+export const CRON_PATH = '/etc/cron.d/build-runner-image';
+
+/** What units deployed before the hardening left in the ubuntu user's home (upgrade-charm clears it). */
+export const UBUNTU_USER = 'ubuntu';
+export const LEGACY_HOME = '/home/ubuntu';
+export const LEGACY_CLOUDS_YAML_PATH = `${LEGACY_HOME}/.config/openstack/clouds.yaml`;
+export const LEGACY_BUILD_LOG_PATH = `${LEGACY_HOME}/${APP}.log`;
+export const LEGACY_BUILDER_BIN = `${LEGACY_HOME}/.local/bin/${APP}`;
+
+/** A build is killed (its whole process group) after this long; `timeout`'s exit code is 124. */
+export const BUILD_TIMEOUT_SECONDS = 3 * 60 * 60;
+export const BUILD_TIMEOUT_EXIT = 124;
+/** flock's exit code when another build holds the lock. */
+export const LOCK_BUSY_EXIT = 75;
+/** Scheduled runs skipped in a row before the status says so. */
+export const SKIPPED_RUNS_WARNING = 3;
