@@ -172,9 +172,9 @@ async function step(what: string, fn: () => unknown): Promise<void> {
  */
 export async function setupBuilder(unit: UnitContext): Promise<void> {
   const host = unit.host;
-  await step('creating the directories', () => ensureLayout(host));
   if (!isBuilderInstalled(host)) {
     await step('installing apt packages', () => installAptDependencies(host));
+    await step('creating the directories', () => ensureLayout(host));
     await step('preparing the build lock', () => ensureBuildLock(host));
     await step('installing the builder application with pipx', () => installBuilderApp(host));
     await step('initialising the builder (github-runner-image-builder init)', () => initializeBuilder(host));

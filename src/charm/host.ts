@@ -148,7 +148,7 @@ export class Host {
         mkdirSync(p, { mode });
         st = lstatSync(p);
       }
-      if (!st.isDirectory()) throw Object.assign(new Error(`ENOTDIR: ${st.isSymbolicLink() ? 'a symlink' : 'not a directory'} is in the way`), { code: 'ENOTDIR' });
+      if (!st.isDirectory()) throw Object.assign(new Error(`ENOTDIR: ${st.isSymbolicLink() ? 'a symlink' : 'a file'} is in the way`), { code: 'ENOTDIR' });
       if (this.asRoot && (st.uid !== 0 || st.gid !== 0)) chownSync(p, 0, 0);
       if ((st.mode & 0o7777) !== mode) chmodSync(p, mode);
     } catch (err) {

@@ -5,7 +5,7 @@
 // exits 75 without building and without firing build_failed. The build is kept running with
 // the `build-seconds` knob for longer than that wait.
 import { it, type ExpectStatic } from 'vitest';
-import { LOCK_BUSY_EXIT } from '../../src/charm/builder.js';
+import { LOCK_BUSY_EXIT } from '../../src/charm/paths.js';
 import type { DispatchResult } from '../support/juju.js';
 import { checkLeaks, checkNoUncaught, checkOutcome, eventually, runCron, settledUnit, waitIdle, type Hostile } from './support.js';
 

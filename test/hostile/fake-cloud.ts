@@ -22,6 +22,11 @@ export interface FakeCloud {
   keystone: KeystoneMode;
   glance: GlanceMode;
   images: FakeImage[];
+  /**
+   * When set, an id not in `images` is an active image of this name (what the builder stand-in
+   * uploaded: it cannot reach this cloud itself); otherwise such an id is 404.
+   */
+  uploadedName: string | undefined;
   /** Every request: method, path and query, body. */
   readonly requests: { method: string; url: string; body: string }[];
   close(): Promise<void>;
@@ -44,7 +49,7 @@ function json(res: ServerResponse, status: number, body: unknown, headers: Recor
   res.end(JSON.stringify(body));
 }
 
-export async function startFakeCloud(init: { keystone?: KeystoneMode; glance?: GlanceMode; images?: FakeImage[] } = {}): Promise<FakeCloud> {
+export async function startFakeCloud(init: { keystone?: KeystoneMode; glance?: GlanceMode; images?: FakeImage[]; uploadedName?: string } = {}): Promise<FakeCloud> {
   const requests: FakeCloud['requests'] = [];
   let base = '';
   const server = createServer((req, res) => {
@@ -90,7 +95,7 @@ export async function startFakeCloud(init: { keystone?: KeystoneMode; glance?: G
           default: {
             const id = decodeURIComponent(url.pathname.slice('/image/v2/images/'.length));
             if (url.pathname.startsWith('/image/v2/images/')) {
-              const image = cloud.images.find((i) => i.id === id);
+              const image = cloud.images.find((i) => i.id === id) ?? (cloud.uploadedName ? { id, name: cloud.uploadedName, status: 'active', created_at: new Date().toISOString() } : undefined);
               return image ? json(res, 200, image) : json(res, 404, { message: 'not found' });
             }
             const name = url.searchParams.get('name');
@@ -112,6 +117,7 @@ export async function startFakeCloud(init: { keystone?: KeystoneMode; glance?: G
     keystone: init.keystone ?? 'ok',
     glance: init.glance ?? 'ok',
     images: init.images ?? [],
+    uploadedName: init.uploadedName,
     requests,
     close: () =>
       new Promise<void>((resolve) => {

@@ -9,7 +9,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, rmdirSync, statSync, unl
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { it, type ExpectStatic } from 'vitest';
-import { BUILDER_BIN, BUILDER_SOURCE } from '../../src/charm/builder.js';
+import { BUILDER_SOURCE } from '../../src/charm/builder.js';
+import { BUILDER_BIN, CALLBACK_SCRIPT_PATH, CONFIG_DIR, INSTALLED_MARKER_PATH } from '../../src/charm/paths.js';
 import { snapshotTree } from '../support/host.js';
 import { startFakeCloud, type FakeCloud, type GlanceMode, type KeystoneMode } from './fake-cloud.js';
 import {
@@ -58,7 +59,7 @@ async function cronStillWorks(expect: ExpectStatic, h: Hostile, id: string): Pro
 }
 
 async function fakeCloud(init: { keystone?: KeystoneMode; glance?: GlanceMode } = {}): Promise<FakeCloud> {
-  const cloud = await startFakeCloud(init);
+  const cloud = await startFakeCloud({ ...init, uploadedName: IMAGE });
   onCleanup(() => cloud.close());
   return cloud;
 }
@@ -106,24 +107,26 @@ export function registerFaults(): void {
       'pipx',
       'pipx',
       'Fatal error from pip prevented installation. Could not fetch URL https://github.com: connection error',
-      `Setup failed, Juju will retry: installing the builder application with pipx failed: \`runuser -u ubuntu -- pipx install --force ${BUILDER_SOURCE}\` exited with code 1: Fatal error from pip prevented installation. Could not fetch URL https://github.com: connection error`,
+      new RegExp(`^Setup failed, Juju will retry: installing the builder application with pipx failed: \`flock -w \\d+ /\\S+/var/lib/github-runner-image-builder/build\\.lock pipx install --force ${BUILDER_SOURCE.replace(/[.+]/g, '\\$&')}\` exited with code 1: Fatal error from pip prevented installation\\. Could not fetch URL https://github\\.com: connection error$`),
     ],
     [
       'the builder’s init',
       'github-runner-image-builder.init',
       'Error: modprobe nbd failed: Module nbd not found',
-      /^Setup failed, Juju will retry: initialising the builder \(github-runner-image-builder init\) failed: `\/\S+\/home\/ubuntu\/\.local\/bin\/github-runner-image-builder init` exited with code 1: Error: modprobe nbd failed: Module nbd not found$/,
+      /^Setup failed, Juju will retry: initialising the builder \(github-runner-image-builder init\) failed: `flock -w \d+ \/\S+\/build\.lock \/\S+\/opt\/github-runner-image-builder\/bin\/github-runner-image-builder init` exited with code 1: Error: modprobe nbd failed: Module nbd not found$/,
     ],
   ] as const) {
     it(`${step} fails at upgrade-charm: blocked, exit 1 so Juju retries; cron and clouds.yaml untouched and still working`, async ({ expect }) => {
       const h = await settledUnit();
       const u = h.u;
       u.failHost(prog, 1, stderr);
+      // An upgrade that brings another builder version reinstalls it (the marker says which is installed).
+      u.writeHostFile(INSTALLED_MARKER_PATH, 'git+https://github.com/canonical/github-runner-image-builder@0ld\n', 0o600);
       const before = snapshotTree(u.hostRoot);
       const r = await h.dispatch('upgrade-charm');
       expect.soft(checkOutcome(r, { code: 1, uncaught: SETUP_UNCAUGHT }, `${step} fails`)).toEqual([]);
       expect.soft(u.unitStatus().status).toBe('blocked');
-      expect.soft(u.unitStatus().message).toMatch(typeof message === 'string' ? new RegExp(`^${message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`) : message);
+      expect.soft(u.unitStatus().message).toMatch(message);
       // upgrade-charm reinstalls the pinned builder first (same content, new mtime): that write is the point.
       expect.soft(checkUnchanged(before, snapshotTree(u.hostRoot), `${step} fails`, [BUILDER_BIN])).toEqual([]);
       finish(expect, h, `${step} fails`, SETUP_UNCAUGHT);
@@ -147,7 +150,7 @@ export function registerFaults(): void {
     expect.soft(r.logs.filter((l) => l.level === 'WARNING').map((l) => l.message)).toContain(
       'cron was not reloaded (systemctl reload-or-restart cron exited 1: Failed to reload-or-restart cron.service: Transport endpoint is not connected); cron reads /etc/cron.d/build-runner-image by itself within a minute',
     );
-    expect.soft(u.readHostFile(CRON)).toMatch(/^0 \*\/12 \* \* \* root /m);
+    expect.soft(u.readHostFile(CRON)).toMatch(/^\d{1,2} \*\/12 \* \* \* root /m);
     expect.soft(u.unitStatus().status).toBe('active');
     await eventually('the rebuild', () => u.builds().length === 2);
     await waitIdle(u);
@@ -174,7 +177,7 @@ export function registerFaults(): void {
     undo();
     const retry = await h.dispatch('config-changed');
     expect(retry.code, retry.stderr).toBe(0);
-    expect(u.readHostFile(CRON)).toMatch(/^0 \*\/12 \* \* \* root /m);
+    expect(u.readHostFile(CRON)).toMatch(/^\d{1,2} \*\/12 \* \* \* root /m);
     await eventually('the rebuild the new schedule owes', () => u.builds().length === 3);
     await waitIdle(u);
     expect(u.unitStatus().status).toBe('active');
@@ -184,13 +187,13 @@ export function registerFaults(): void {
     const h = await settledUnit();
     const u = h.u;
     const rotated = cloudsYaml().replace(CANARY, `${CANARY}-rotated`);
-    const undo = makeImmutable(u.hostPath('/home/ubuntu/.config/openstack'));
+    const undo = makeImmutable(u.hostPath(CONFIG_DIR));
     const before = snapshotTree(u.hostRoot);
     u.setConfig({ 'openstack-clouds-yaml': rotated });
     const r = await h.dispatch('config-changed');
     expect.soft(checkOutcome(r, { code: 1, uncaught: APPLY_UNCAUGHT }, 'clouds.yaml dir immutable')).toEqual([]);
     expect.soft(u.unitStatus().message).toMatch(
-      /^Could not apply the configuration, Juju will retry: cannot write \/home\/ubuntu\/\.config\/openstack\/clouds\.yaml \((EPERM: operation not permitted|EACCES: permission denied)\)$/,
+      /^Could not apply the configuration, Juju will retry: cannot write \/etc\/github-runner-image-builder\/clouds\.yaml \((EPERM: operation not permitted|EACCES: permission denied)\)$/,
     );
     expect.soft(checkUnchanged(before, snapshotTree(u.hostRoot), 'clouds.yaml dir immutable')).toEqual([]);
     finish(expect, h, 'clouds.yaml dir immutable', APPLY_UNCAUGHT);
@@ -208,17 +211,17 @@ export function registerFaults(): void {
   it('a file where a directory must be (ENOTDIR) at install: blocked naming the path, exit 1, nothing half-written; the retry installs', async ({ expect }) => {
     const h = await newUnit();
     const u = h.u;
-    u.writeHostFile('/home/ubuntu/.config', 'not a directory\n');
+    u.writeHostFile(CONFIG_DIR, 'not a directory\n');
     const r = await h.dispatch('install');
     expect.soft(checkOutcome(r, { code: 1, uncaught: SETUP_UNCAUGHT }, 'ENOTDIR')).toEqual([]);
     expect.soft(u.unitStatus()).toEqual({
       status: 'blocked',
-      message: 'Setup failed, Juju will retry: writing clouds.yaml failed: cannot read /home/ubuntu/.config/openstack/clouds.yaml (ENOTDIR: not a directory)',
+      message: 'Setup failed, Juju will retry: creating the directories failed: cannot create the directory /etc/github-runner-image-builder (ENOTDIR: a file is in the way)',
     });
-    expect.soft([u.readHostFile(CRON), u.readHostFile('/var/lib/github-runner-image-builder/build-callback')]).toEqual([undefined, undefined]);
+    expect.soft([u.readHostFile(CRON), u.readHostFile(CALLBACK_SCRIPT_PATH)]).toEqual([undefined, undefined]);
     finish(expect, h, 'ENOTDIR', SETUP_UNCAUGHT);
 
-    unlinkSync(u.hostPath('/home/ubuntu/.config'));
+    unlinkSync(u.hostPath(CONFIG_DIR));
     const retry = await h.dispatch('install');
     expect(retry.code, retry.stderr).toBe(0);
     expect(u.readHostFile(CLOUDS)).toBe(cloudsYaml());
@@ -255,7 +258,7 @@ export function registerFaults(): void {
     rmSync(path.join(dir, 'filler'));
     const retry = await h.dispatch('config-changed');
     expect(retry.code, retry.stderr).toBe(0);
-    expect(u.readHostFile(CRON)).toMatch(/^0 \*\/3 \* \* \* root /m);
+    expect(u.readHostFile(CRON)).toMatch(/^\d{1,2} \*\/3 \* \* \* root /m);
     await eventually('the rebuild', () => u.builds().length === 2);
     await waitIdle(u);
   });
@@ -299,7 +302,7 @@ export function registerFaults(): void {
       await waitIdle(u);
       expect.soft(status.status).toBe('active');
       expect.soft(status.message).toMatch(
-        /^Last build failed at \d{4}-\d\d-\d\dT[\d:.]+Z \(the builder reported a malformed image id\); see \/home\/ubuntu\/github-runner-image-builder\.log; serving image img-first \(/,
+        /^Last build failed at \d{4}-\d\d-\d\dT[\d:.]+Z \(the builder reported a malformed image id\); see \/var\/log\/github-runner-image-builder\/build\.log; serving image img-first \(/,
       );
       expect.soft(u.builds()[1]!.callbackExit, 'the build_failed hook exits 0').toBe(0);
       expect.soft(h.imageId()).toBe('img-first');
@@ -318,7 +321,7 @@ export function registerFaults(): void {
     await eventually('the failure in the status', () => /^Last build failed/.test(u.unitStatus().message));
     await waitIdle(u);
     expect.soft(u.unitStatus().message).toMatch(
-      /^Last build failed at \S+ \(exit code 3\); see \/home\/ubuntu\/github-runner-image-builder\.log; serving image img-first \(/,
+      /^Last build failed at \S+ \(exit code 3\); see \/var\/log\/github-runner-image-builder\/build\.log; serving image img-first \(/,
     );
     expect.soft(u.readHostFile(BUILD_LOG)).toContain('Error: cloud-init did not finish within 20 minutes');
     expect.soft(checkUnchanged(before, snapshotTree(u.hostRoot), 'build fails', [BUILD_LOG])).toEqual([]);

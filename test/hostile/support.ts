@@ -13,10 +13,11 @@ import { HOST_BIN_DIR, createUnit, runProcess, type DispatchEvent, type Dispatch
 import { tally } from './tally.js';
 
 export { CANARY, cloudsYaml };
-export const CRON = '/etc/cron.d/build-runner-image';
-export const CLOUDS = '/home/ubuntu/.config/openstack/clouds.yaml';
-export const CALLBACK = '/var/lib/github-runner-image-builder/build-callback';
-export const BUILD_LOG = '/home/ubuntu/github-runner-image-builder.log';
+import { BUILD_LOG_PATH, CALLBACK_SCRIPT_PATH, CLOUDS_YAML_PATH, CRON_PATH } from '../../src/charm/paths.js';
+export const CRON = CRON_PATH;
+export const CLOUDS = CLOUDS_YAML_PATH;
+export const CALLBACK = CALLBACK_SCRIPT_PATH;
+export const BUILD_LOG = BUILD_LOG_PATH;
 export const STATE_FILE = '.unit-state.json';
 export const IMAGE = 'noble-github-runner-image-builder-x64';
 
