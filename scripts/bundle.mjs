@@ -3,7 +3,8 @@
 // that build a charm dir.
 //
 // Code splitting: every hook is a fresh process that parses what it loads, so modules reached
-// only through a dynamic import() (execa for host programs, the OpenStack HTTP client) go into
+// only through a dynamic import() (execa for host programs, the OpenStack HTTP client, the proxy
+// agents it loads only when a request goes through the model's proxy) go into
 // chunks next to the entry, `<entry>.<name>-<hash>.js`, loaded by the hooks that need them.
 import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -61,6 +62,32 @@ function yamlEsmPlugin() {
   };
 }
 
+/**
+ * Two modules under the proxy agents, replaced in the bundle:
+ * - `debug`, by a no-op: with DEBUG set, http-proxy-agent prints each request it sends, headers
+ *   (Proxy-Authorization, X-Auth-Token) and body (the password) included, to stderr, which Juju
+ *   logs. The charm never wants that output.
+ * - `kerberos` (proxy-agent-negotiate's SPNEGO proxy authentication, an optional peer the charm
+ *   never uses), by a module that throws as a missing one would: it is loaded inside try/catch.
+ * So the bundle imports nothing from outside.
+ */
+function proxyAgentDepsPlugin() {
+  return {
+    name: 'proxy-agent-deps',
+    setup(build) {
+      build.onResolve({ filter: /^(debug|kerberos)$/ }, (args) => ({ path: args.path, namespace: 'proxy-agent-deps' }));
+      build.onLoad({ filter: /^debug$/, namespace: 'proxy-agent-deps' }, () => ({
+        contents: 'export default function createDebug() { const debug = () => {}; debug.enabled = false; debug.extend = createDebug; return debug; }',
+        loader: 'js',
+      }));
+      build.onLoad({ filter: /^kerberos$/, namespace: 'proxy-agent-deps' }, () => ({
+        contents: "throw Object.assign(new Error(\"Cannot find module 'kerberos' (not bundled)\"), { code: 'MODULE_NOT_FOUND' });",
+        loader: 'js',
+      }));
+    },
+  };
+}
+
 /** `charm.js` -> files `charm.<name>-<HASH>.js`: the chunks of that entry. */
 export function chunkPattern(outfile) {
   const base = path.basename(outfile, '.js').replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -90,7 +117,7 @@ export async function bundleCharm({ entry, outfile, charmDir, metafile = false }
     legalComments: 'none',
     logLevel: 'warning',
     metafile: true,
-    plugins: [charmMetaPlugin(charmDir), yamlEsmPlugin()],
+    plugins: [charmMetaPlugin(charmDir), yamlEsmPlugin(), proxyAgentDepsPlugin()],
     // Some dependencies call require() for Node built-ins; give the ESM bundle one.
     banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
   });

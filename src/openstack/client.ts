@@ -5,6 +5,7 @@ import { OpenStackError } from './errors.js';
 import { getImageById, getImagesPage, glanceRoot, imagesUrl, type Image, type ImageFilters } from './glance.js';
 import { DEFAULT_TIMEOUT_MS, type FetchFn, type HttpContext } from './http.js';
 import { authenticate, findEndpoint, type KeystoneToken } from './keystone.js';
+import { proxyRouter, type ProxySettings } from './proxy.js';
 import { nodeFetch } from './tls-fetch.js';
 
 export interface ClientOptions {
@@ -14,6 +15,11 @@ export interface ClientOptions {
   readonly timeoutMs?: number;
   /** Cancels every request of this client. */
   readonly signal?: AbortSignal;
+  /**
+   * The model's proxy (the charm passes JUJU_CHARM_HTTP_PROXY, _HTTPS_PROXY, _NO_PROXY); the
+   * environment is never read here. Not used with `fetch`.
+   */
+  readonly proxy?: ProxySettings | undefined;
 }
 
 /** What getLatestImage returns. */
@@ -161,18 +167,32 @@ export async function getLatestImage(cloud: CloudConfig, name: string, options: 
 }
 
 async function makeContext(cloud: CloudConfig, options: ClientOptions): Promise<HttpContext> {
-  const secrets = [cloud.password, cloud.applicationCredentialSecret];
+  const secrets: (string | undefined)[] = [cloud.password, cloud.applicationCredentialSecret];
+  if (options.fetch) {
+    return { cloud: cloud.name, fetch: options.fetch, timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS, signal: options.signal, secrets };
+  }
+  const proxy = proxyRouter(options.proxy, cloud.name);
+  secrets.push(...(proxy?.secrets ?? []));
   return {
     cloud: cloud.name,
-    fetch: options.fetch ?? (await transportFor(cloud, secrets)),
+    fetch: await transportFor(cloud, secrets, proxy),
     timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     signal: options.signal,
     secrets,
+    proxyFor: proxy
+      ? (url) => {
+          try {
+            return proxy.route(new URL(url));
+          } catch {
+            return undefined; // the transport raises the error itself
+          }
+        }
+      : undefined,
   };
 }
 
-/** fetch over node:http(s) (tls-fetch.ts says why not the global one), with the cloud's CA or verify: false. */
-async function transportFor(cloud: CloudConfig, secrets: (string | undefined)[]): Promise<FetchFn> {
+/** fetch over node:http(s) (tls-fetch.ts says why not the global one), with the cloud's CA or verify: false, and the proxy. */
+async function transportFor(cloud: CloudConfig, secrets: (string | undefined)[], proxy: ReturnType<typeof proxyRouter>): Promise<FetchFn> {
   let ca: string | undefined;
   if (cloud.cacert !== undefined) {
     const { readFile } = await import('node:fs/promises');
@@ -185,5 +205,5 @@ async function transportFor(cloud: CloudConfig, secrets: (string | undefined)[])
       throw new OpenStackError({ kind: 'config', cloud: cloud.name, detail: `cacert ${cloud.cacert} holds no PEM certificate` });
     }
   }
-  return nodeFetch({ ca, rejectUnauthorized: cloud.verify });
+  return nodeFetch({ ca, rejectUnauthorized: cloud.verify }, proxy);
 }

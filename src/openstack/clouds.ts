@@ -8,6 +8,8 @@ import { describeValidationErrors, kindOf } from './clouds-problems.js';
 import validateClouds from './generated/clouds-validator.js';
 
 export { CLOUD_NAME_PATTERN, isValidCloudName };
+// Here too, so a hook that parses clouds.yaml gets the warnings from the same module.
+export { cloudWarnings } from './warnings.js';
 
 /** Bigger input is refused before parsing: a real clouds.yaml is a few hundred bytes. */
 export const MAX_CLOUDS_YAML_BYTES = 1024 * 1024;

@@ -20,7 +20,13 @@ export type OpenStackErrorKind =
   /** The service catalog has no endpoint for the service, interface and region asked for. */
   | 'catalog'
   /** The cloud's settings cannot be used (e.g. cacert unreadable, bad URL). */
-  | 'config';
+  | 'config'
+  /**
+   * The model's HTTP(S) proxy failed the request: it cannot be reached, refused it (HTTP 407
+   * wants credentials, 403...), or its setting is unusable. The message names the proxy without
+   * credentials and the settings to check.
+   */
+  | 'proxy';
 
 export interface OpenStackErrorInit {
   readonly kind: OpenStackErrorKind;

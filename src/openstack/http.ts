@@ -1,6 +1,7 @@
 // The one place that sends requests: a timeout on each, JSON in and out, and every failure
 // turned into an OpenStackError whose text is safe to show (see errors.ts).
 import { OpenStackError, errorCode, redactUrl, scrub, type OpenStackErrorKind } from './errors.js';
+import { ProxyFailure, proxyHint, type ProxyRoute } from './proxy.js';
 
 /** The part of a fetch Response the client reads: the global fetch's fits, and so does tls-fetch.ts's. */
 export interface HttpResponse {
@@ -22,8 +23,10 @@ export interface HttpContext {
   readonly fetch: FetchFn;
   readonly timeoutMs: number;
   readonly signal?: AbortSignal | undefined;
-  /** Removed from every error: the password, the application-credential secret, the token. */
+  /** Removed from every error: the password, the application-credential secret, the token, the proxy's credentials. */
   readonly secrets: (string | undefined)[];
+  /** The proxy a URL goes through (messages name it by `shown`: no credentials); undefined: direct. */
+  readonly proxyFor?: ((url: string) => ProxyRoute | undefined) | undefined;
 }
 
 export interface JsonRequest {
@@ -45,7 +48,8 @@ export interface JsonResponse {
 }
 
 export async function requestJson(ctx: HttpContext, req: JsonRequest): Promise<JsonResponse> {
-  const where = `${req.method} ${redactUrl(req.url)}`;
+  const proxy = ctx.proxyFor?.(req.url);
+  const where = `${req.method} ${redactUrl(req.url)}${proxy ? ` via the proxy ${proxy.shown}` : ''}`;
   const fail = (kind: OpenStackErrorKind, detail: string, status?: number, cause?: unknown): OpenStackError =>
     new OpenStackError({ kind, cloud: ctx.cloud, url: req.url, status, detail, secrets: ctx.secrets, cause });
 
@@ -78,7 +82,9 @@ export async function requestJson(ctx: HttpContext, req: JsonRequest): Promise<J
     if (status === 401 || status === 403) {
       throw fail('auth', `${where} returned HTTP ${status}${said}${req.authHint ? `; ${req.authHint}` : ''}`, status);
     }
-    throw fail('http', `${where} returned HTTP ${status}${said}`, status);
+    // A gateway error through a proxy is as likely the proxy's as the cloud's.
+    const gateway = proxy && status >= 502 && status <= 504 ? `; if the proxy cannot reach the cloud, ${proxyHint(proxy.setting)}` : '';
+    throw fail('http', `${where} returned HTTP ${status}${said}${gateway}`, status);
   }
   if (text.trim() === '') return { status, headers: res.headers, json: undefined };
   try {
@@ -114,6 +120,7 @@ function classifyFailure(
   fail: (kind: OpenStackErrorKind, detail: string, status?: number, cause?: unknown) => OpenStackError,
 ): OpenStackError {
   if (err instanceof OpenStackError) return err;
+  if (err instanceof ProxyFailure) return fail('proxy', `${where}: ${err.what}; ${proxyHint(err.route.setting)}`, err.status, err.cause);
   if (err instanceof BodyTooLarge) return fail('malformed', `${where}: the answer is larger than ${MAX_BODY_BYTES} bytes`);
   const name = err instanceof Error ? err.name : '';
   if (timedOut || name === 'TimeoutError') {

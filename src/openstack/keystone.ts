@@ -1,7 +1,7 @@
 // Keystone v3: one POST /v3/auth/tokens (password or application credential, project scope)
 // gives the token (X-Subject-Token header) and the service catalog in the same answer.
 import type { CloudConfig, EndpointInterface } from './clouds.js';
-import { OpenStackError } from './errors.js';
+import { OpenStackError, redactUrl } from './errors.js';
 import { requestJson, type HttpContext } from './http.js';
 
 export interface CatalogEndpoint {
@@ -128,7 +128,10 @@ export function findEndpoint(token: KeystoneToken, query: EndpointQuery, cloudNa
   const services = token.catalog.filter((s) => s.type === query.type);
   const endpoints = services.flatMap((s) => s.endpoints);
   const match = endpoints.find((e) => e.interface === query.interface && (query.region === undefined || e.region === query.region));
-  if (match) return match.url.replace(/\/+$/, '');
+  if (match) {
+    refuseDowngrade(token, query, match, cloudName);
+    return match.url.replace(/\/+$/, '');
+  }
 
   const where = query.region === undefined ? '' : ` in region ${query.region}`;
   const offers = endpoints.length
@@ -139,6 +142,33 @@ export function findEndpoint(token: KeystoneToken, query: EndpointQuery, cloudNa
     cloud: cloudName,
     url: token.tokensUrl,
     status: token.status,
-    detail: `no ${query.type} endpoint for interface ${query.interface}${where}; ${offers} (catalog from POST ${token.tokensUrl}, HTTP ${token.status})`,
+    detail: `no ${query.type} endpoint for interface ${query.interface}${where}; ${offers} (catalog from POST ${redactUrl(token.tokensUrl)}, HTTP ${token.status})`,
   });
+}
+
+/**
+ * Every request to an endpoint carries the token. When Keystone was reached over https, an http
+ * endpoint would send that token in clear (a catalog typo, or a tampered catalog): refuse it.
+ */
+function refuseDowngrade(token: KeystoneToken, query: EndpointQuery, endpoint: CatalogEndpoint, cloudName: string): void {
+  if (scheme(token.tokensUrl) !== 'https:' || scheme(endpoint.url) !== 'http:') return;
+  const url = redactUrl(endpoint.url);
+  throw new OpenStackError({
+    kind: 'catalog',
+    cloud: cloudName,
+    url: endpoint.url,
+    status: token.status,
+    detail:
+      `the catalog's ${query.type} endpoint ${url} (interface ${endpoint.interface}, region ${endpoint.region ?? '(none)'}) is http while auth_url is https; ` +
+      `the token would travel in clear, so it is not used: fix the endpoint's URL in the catalog, or choose another interface/region ` +
+      `(catalog from POST ${redactUrl(token.tokensUrl)}, HTTP ${token.status})`,
+  });
+}
+
+function scheme(url: string): string | undefined {
+  try {
+    return new URL(url).protocol;
+  } catch {
+    return undefined;
+  }
 }

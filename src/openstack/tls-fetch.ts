@@ -3,8 +3,15 @@
 // requests cost far less), and it cannot be given a CA bundle or told to skip verification per
 // request (cacert, verify: false). Only what http.ts reads is implemented; failures have fetch's
 // shape (TypeError "fetch failed" with the reason as cause), so both classify the same way.
-// node:http or node:https is imported on the first request of its kind, never at start-up.
+// node:http or node:https is imported on the first request of its kind, never at start-up; the
+// proxy agents (proxy-agents.ts) on the first request that goes through a proxy, so hooks without
+// one load nothing more.
+import type { Agent } from 'node:http';
+import { errorCode } from './errors.js';
 import { BodyTooLarge, MAX_BODY_BYTES, type FetchFn, type HttpResponse } from './http.js';
+import { ProxyFailure, type ProxyRoute, type ProxyRouter } from './proxy.js';
+
+type ProxyAgents = typeof import('./proxy-agents.js');
 
 export interface TlsOptions {
   /** PEM text of the CA certificate(s) to trust instead of the system's. */
@@ -25,7 +32,25 @@ function headerRecord(headers: RequestInit['headers']): Record<string, string> {
   return out;
 }
 
-export function nodeFetch(tls: TlsOptions = { rejectUnauthorized: true }): FetchFn {
+/** What https-proxy-agent (status of the CONNECT answer) and http-proxy-agent (none) report. */
+interface ProxyConnect {
+  readonly statusCode?: number;
+  readonly statusText?: string;
+}
+
+/** `proxy` routes each request (direct when it gives no route); tls applies to the cloud, tunnelled or not. */
+export function nodeFetch(tls: TlsOptions = { rejectUnauthorized: true }, proxy?: ProxyRouter): FetchFn {
+  const agents = new Map<string, Agent>();
+  const agentFor = (lib: ProxyAgents, route: ProxyRoute, secure: boolean): Agent => {
+    const key = `${secure}|${route.url.href}|${route.authorization ?? ''}`;
+    let agent = agents.get(key);
+    if (!agent) {
+      agent = lib.proxyAgent(route, secure);
+      agents.set(key, agent);
+    }
+    return agent;
+  };
+
   return async (url, init) => {
     const target = new URL(url);
     const secure = target.protocol === 'https:';
@@ -36,13 +61,19 @@ export function nodeFetch(tls: TlsOptions = { rejectUnauthorized: true }): Fetch
     const body = typeof init.body === 'string' ? init.body : undefined;
     if (init.body != null && body === undefined) throw new TypeError('nodeFetch sends string bodies only');
     if (body !== undefined) headers['content-length'] = String(Buffer.byteLength(body));
+    const route = proxy?.route(target);
+    const lib = route ? await import('./proxy-agents.js') : undefined;
+    const agent = lib && route ? agentFor(lib, route, secure) : undefined;
     const { request } = secure ? await import('node:https') : await import('node:http');
 
     return await new Promise<HttpResponse>((resolve, reject) => {
       const req = request(target, {
         method: init.method ?? 'GET',
         headers,
+        ...(agent ? { agent } : {}),
+        // Through a CONNECT tunnel too: https-proxy-agent hands these to its TLS connection.
         ...(secure ? { ca: tls.ca, rejectUnauthorized: tls.rejectUnauthorized } : {}),
+        ...(secure && lib ? { checkServerIdentity: lib.targetIdentityCheck(target.hostname) } : {}),
       });
       let settled = false;
       const settle = (err: unknown, res?: HttpResponse) => {
@@ -59,9 +90,31 @@ export function nodeFetch(tls: TlsOptions = { rejectUnauthorized: true }): Fetch
         req.destroy();
       };
       signal?.addEventListener('abort', onAbort, { once: true });
-      req.on('error', failed);
+      // Until the proxy has answered (CONNECT) or accepted the connection (plain HTTP), a failure
+      // is the proxy's, not the cloud's.
+      let reachedProxy = false;
+      const proxyFailed = (what: string, status?: number, cause?: unknown) => {
+        settle(new ProxyFailure(what, route!, status, cause === undefined ? undefined : { cause }));
+        req.destroy();
+      };
+      if (route) {
+        req.on('proxyConnect', (connect: ProxyConnect) => {
+          const status = connect.statusCode;
+          if (status === undefined || status === 200) reachedProxy = true;
+          // https-proxy-agent would replay this answer as if the cloud had given it.
+          else proxyFailed(proxyRefusal(status, connect.statusText, `CONNECT ${target.hostname}:${target.port || 443}`), status);
+        });
+      }
+      req.on('error', (err) => {
+        if (route && !reachedProxy) proxyFailed(`cannot connect to the proxy (${errorCode(err) ?? shortText(err)})`, undefined, err);
+        else failed(err);
+      });
       req.on('response', (res) => {
         const status = res.statusCode ?? 0;
+        if (route && status === 407) {
+          proxyFailed(proxyRefusal(status, res.statusMessage, `${init.method ?? 'GET'} ${target.host}`), status);
+          return;
+        }
         if (init.redirect === 'error' && REDIRECTS.has(status) && res.headers.location !== undefined) {
           failed(new Error('unexpected redirect'));
           req.destroy();
@@ -95,4 +148,18 @@ export function nodeFetch(tls: TlsOptions = { rejectUnauthorized: true }): Fetch
       req.end(body);
     });
   };
+}
+
+/** "the proxy refused CONNECT host:443 with HTTP 403 (Forbidden)", 407 saying what it means. */
+function proxyRefusal(status: number, statusText: string | undefined, what: string): string {
+  // eslint-disable-next-line no-control-regex -- the proxy's reason phrase is shown: no control characters
+  const reason = (statusText ?? '').replace(/[\u0000-\u001f\u007f]+/g, ' ').trim().slice(0, 60);
+  const answer = `HTTP ${status}${reason ? ` (${reason})` : ''}`;
+  if (status === 407) return `the proxy wants credentials, or refused the ones in the setting: it answered ${what} with ${answer}`;
+  return `the proxy refused ${what} with ${answer}`;
+}
+
+function shortText(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  return text.length > 120 ? `${text.slice(0, 117)}...` : text;
 }
