@@ -318,7 +318,7 @@ export function renderBuildScript(cfg: BuildConfig, unit: UnitContext): string {
 # Written by the github-runner-image-builder charm (${unit.unitName}); changes are overwritten.
 # Builds ${image}: cron runs "$0" on schedule, build-immediate runs "$0 --now".
 set -u
-umask 077
+umask 027
 if [ -z "\${IMAGE_BUILD_SESSION:-}" ]; then
   # A session of its own: stop ends every process of the build (timeout puts the builder in a
   # process group of its own, but not in another session).

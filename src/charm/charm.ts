@@ -42,6 +42,8 @@ type Stored = {
   /** The newest image this unit knows of; relations joined later get it even if the cloud is down. */
   image?: ImageInfo;
   lastFailure?: { at: string; reason: string };
+  /** What is unsafe about the configured cloud, kept in the status until the config changes. */
+  cloudWarnings?: string[];
   /**
    * sha256 of the cron entry and build script this unit last scheduled, committed only when the
    * hook succeeds. A hook killed after writing them but before starting the build it owes
@@ -162,8 +164,8 @@ export class ImageBuilderCharm extends CharmBase {
     } else {
       msg = serving ? `Serving ${serving}` : 'Waiting for first image';
     }
-    const problems = this.buildProblems();
-    this.model.unit.setStatus(ActiveStatus([msg, ...problems].join('; ')));
+    const warnings = (this.stored.data.cloudWarnings ?? []).map((w) => `warning: ${w}`);
+    this.model.unit.setStatus(ActiveStatus([msg, ...this.buildProblems(), ...warnings].join('; ')));
   }
 
   /** A build holding the lock past its timeout, or scheduled runs that found the lock taken. */
@@ -188,6 +190,8 @@ export class ImageBuilderCharm extends CharmBase {
    */
   private async reconcile(cfg: CharmConfig, why: string): Promise<void> {
     const unit = this.unit;
+    for (const w of cfg.cloudWarnings) this.log.warning(w);
+    this.stored.set({ cloudWarnings: cfg.cloudWarnings.length ? [...cfg.cloudWarnings] : undefined });
     if (!isBuilderInstalled(unit.host)) {
       this.model.unit.setStatus(MaintenanceStatus('Setting up the image builder'));
       try {

@@ -1,6 +1,6 @@
 // The charm's use of the OpenStack client: check the clouds.yaml option, and find images.
 // Loaded lazily by the handlers that need the network, so other hooks do not pay for it.
-import { CLOUD_NAME_PATTERN, CloudsYamlError, parseCloudsYaml, resolveCloud } from '../openstack/clouds.js';
+import { CLOUD_NAME_PATTERN, CloudsYamlError, cloudWarnings, parseCloudsYaml, resolveCloud } from '../openstack/clouds.js';
 import { quoteCloudName } from '../openstack/cloud-name.js';
 
 export interface ImageInfo {
@@ -18,8 +18,11 @@ export interface CloudAccess {
   readonly proxy: { readonly http?: string; readonly https?: string; readonly noProxy?: string };
 }
 
-/** The cloud to use, or one-line problems that each name openstack-clouds-yaml or cloud-name. */
-export function checkCloudsYaml(text: string, wanted: string): { cloudName: string } | { problems: string[] } {
+/**
+ * The cloud to use and what is unsafe about it (verify: false, plain http to another host), or
+ * one-line problems that each name openstack-clouds-yaml or cloud-name.
+ */
+export function checkCloudsYaml(text: string, wanted: string): { cloudName: string; warnings: string[] } | { problems: string[] } {
   let parsed;
   try {
     parsed = parseCloudsYaml(text);
@@ -35,7 +38,8 @@ export function checkCloudsYaml(text: string, wanted: string): { cloudName: stri
   if (wanted && !parsed.names.includes(wanted)) {
     return { problems: [`cloud-name ${quoteCloudName(wanted)} is not in openstack-clouds-yaml; use one of: ${names} (or leave it empty for the first)`] };
   }
-  return { cloudName: resolveCloud(parsed, wanted).name };
+  const cloud = resolveCloud(parsed, wanted);
+  return { cloudName: cloud.name, warnings: cloudWarnings(cloud) };
 }
 
 /** The first few cloud names, comma-separated (a clouds.yaml may define thousands). */

@@ -12,6 +12,8 @@ export interface CharmConfig {
   /** The cloud to use: cloud-name, or the first cloud of the clouds.yaml. */
   readonly cloudName: string;
   readonly revisionHistoryLimit: number;
+  /** What is unsafe about the chosen cloud (verify: false, plain http); shown, not refused. */
+  readonly cloudWarnings: readonly string[];
 }
 
 export class ConfigError extends Error {
@@ -56,14 +58,15 @@ export function parseConfig(raw: Readonly<Record<string, unknown>>, nodeArch: st
   const cloudsYaml = typeof raw['openstack-clouds-yaml'] === 'string' ? raw['openstack-clouds-yaml'] : '';
   const wanted = typeof raw['cloud-name'] === 'string' ? raw['cloud-name'].trim() : '';
   let cloudName = '';
+  let cloudWarnings: string[] = [];
   if (cloudsYaml.trim() === '') {
     problems.push('openstack-clouds-yaml is empty; set it to the contents of your clouds.yaml (juju config <app> openstack-clouds-yaml=@clouds.yaml)');
   } else {
     const checked = checkCloudsYaml(cloudsYaml, wanted);
     if ('problems' in checked) problems.push(...checked.problems);
-    else cloudName = checked.cloudName;
+    else ({ cloudName, warnings: cloudWarnings } = checked);
   }
 
   if (problems.length > 0) throw new ConfigError(problems);
-  return { arch: arch!, base: base!, interval: interval as number, cloudsYaml, cloudName, revisionHistoryLimit: limit as number };
+  return { arch: arch!, base: base!, interval: interval as number, cloudsYaml, cloudName, revisionHistoryLimit: limit as number, cloudWarnings };
 }

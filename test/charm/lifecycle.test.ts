@@ -11,6 +11,7 @@ import { diffTrees, snapshotTree } from '../support/host.js';
 import { HOST_BIN_DIR, createUnit, type SimUnit } from '../support/juju.js';
 import { CANARY, cloudsYaml } from '../support/clouds.js';
 import { guardOpenStackSuite, openstackSuite, SuiteImages } from '../support/openstack.js';
+import { startLoopbackProxy } from '../openstack/loopback-proxy.js';
 
 const CRON = CRON_PATH;
 const CLOUDS = CLOUDS_YAML_PATH;
@@ -26,7 +27,7 @@ afterAll(() => {
   rmSync(built, { recursive: true, force: true });
 });
 
-function newUnit(opts: { config?: Record<string, unknown>; env?: Record<string, string>; proxy?: { http?: string }; unitName?: string } = {}): SimUnit {
+function newUnit(opts: { config?: Record<string, unknown>; env?: Record<string, string>; proxy?: { http?: string; no?: string }; unitName?: string } = {}): SimUnit {
   const charmDir = copyCharmDir(built);
   const u = createUnit({
     charmDir,
@@ -262,6 +263,28 @@ if (guardOpenStackSuite(suite, 'charm get-latest against real Glance')) {
       expect(r.code).toBe(0);
       expect(r.actionResults).toMatchObject({ id: newest.id, name: IMAGE });
       expect(JSON.stringify(u.allCalls())).not.toContain(suite.canaryPassword);
+    });
+
+    it('goes through the model proxy (juju-http-proxy), and past it for juju-no-proxy hosts', async () => {
+      const app = `griboproxy-${Date.now().toString(36)}`;
+      const IMAGE = `noble-${app}-x64`;
+      const created = await images.createActive(IMAGE);
+      const proxy = await startLoopbackProxy({ credentials: 'user:proxy-canary' });
+      try {
+        const config = { 'openstack-clouds-yaml': suite.cloudsYaml, 'cloud-name': suite.cloudName };
+        const via = newUnit({ config, unitName: `${app}/0`, proxy: { http: `http://user:proxy-canary@127.0.0.1:${proxy.port}`, no: '' } });
+        const r = await via.dispatch({ action: 'get-latest' });
+        expect(r.actionResults, r.actionFailed).toMatchObject({ id: created.id, name: IMAGE });
+        expect(proxy.seen.map((f) => f.method)).toEqual(['POST', 'GET']);
+        expect(JSON.stringify([via.allCalls(), via.allLogs()])).not.toContain('proxy-canary');
+
+        const past = newUnit({ config, unitName: `${app}/1`, proxy: { http: proxy.url, no: '127.0.0.1,localhost' } });
+        const direct = await past.dispatch({ action: 'get-latest' });
+        expect(direct.actionResults).toMatchObject({ id: created.id });
+        expect(proxy.seen, 'no_proxy hosts skip the proxy').toHaveLength(2);
+      } finally {
+        await proxy.close();
+      }
     });
   });
 }
