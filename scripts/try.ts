@@ -9,10 +9,11 @@ import path from 'node:path';
 import { cloudsYaml as placeholderClouds } from '../test/support/clouds.js';
 import { createUnit, type DispatchEvent, type SimUnit } from '../test/support/juju.js';
 import { openstackSuite, SuiteImages } from '../test/support/openstack.js';
+import { CLOUDS_YAML_PATH, CRON_PATH } from '../src/charm/paths.js';
 
 const repo = path.resolve(import.meta.dirname, '..');
-const CRON = '/etc/cron.d/build-runner-image';
-const CLOUDS = '/home/ubuntu/.config/openstack/clouds.yaml';
+const CRON = CRON_PATH;
+const CLOUDS = CLOUDS_YAML_PATH;
 
 function packed(): string {
   const out = execFileSync(process.execPath, [path.join(repo, 'scripts/pack.mjs'), '--json'], { cwd: repo, encoding: 'utf8' });
