@@ -3,17 +3,14 @@
 // upstream meant, with its defects fixed: the builder is installed root-owned and run by root
 // from root-only files (README "Security model"), values are shell-quoted, builds share one
 // lock and time out, failures are reported, and stopping ends a running build.
-import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Host, HostCommandError, HostFileError, type Env } from './host.js';
+import type { CloudAccess, CloudPort, ImageInfo } from './cloud-port.js';
+import { HostCommandError, HostFileError, type Env, type Host } from './host.js';
 import {
   APP_DIR,
-  BUILD_ENV_PATH,
   BUILD_LOCK_PATH,
-  BUILD_LOG_PATH,
   BUILD_RUNNING_PATH,
   BUILD_SCRIPT_PATH,
-  BUILD_TIMEOUT_EXIT,
   BUILD_TIMEOUT_SECONDS,
   BUILDER_BIN,
   BUILDER_HOME,
@@ -27,19 +24,18 @@ import {
   LEGACY_HOME,
   LOCK_BUSY_EXIT,
   LOG_DIR,
-  LOGROTATE_PATH,
   PIPX_BIN_DIR,
   PIPX_HOME,
   SKIPPED_RUNS_PATH,
   STATE_DIR,
+  SYSTEM_PATH,
   UBUNTU_USER,
 } from './paths.js';
 import { proxyEnv } from './proxy.js';
-import { shQuote } from './shell.js';
 
 export { UBUNTU_USER } from './paths.js';
+export { IMAGE_NAME_TMPL, imageName, type Arch, type BaseImage, type BuildConfig } from './build-config.js';
 export const APT_DEPENDENCIES = ['pipx', 'python3-dev', 'gcc'] as const;
-export const IMAGE_NAME_TMPL = '{IMAGE_BASE}-{APP_NAME}-{ARCH}';
 /**
  * The builder application, pinned: upstream installed a moving branch (@feat/app). This is
  * the merge of that branch (2024-06-19), the first commit whose `run --callback-script` takes
@@ -47,33 +43,12 @@ export const IMAGE_NAME_TMPL = '{IMAGE_BASE}-{APP_NAME}-{ARCH}';
  */
 export const BUILDER_SOURCE = 'git+https://github.com/canonical/github-runner-image-builder@f9f1c74';
 
-/** A build waits this long for the lock, so a momentary `isBuildRunning` probe never stops it. */
-const LOCK_WAIT_SECONDS = 5;
 /** How long stop gives a build to end after SIGTERM before it is killed. */
 const STOP_GRACE_MS = 10_000;
-const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
-export type Arch = 'x64' | 'arm64';
-export type BaseImage = 'jammy' | 'noble';
-
-export interface BuildConfig {
-  readonly arch: Arch;
-  readonly base: BaseImage;
-  readonly cloudName: string;
-  readonly numRevisions: number;
-  /** Production path of the callback script the builder calls with the new image id. */
-  readonly callbackScript: string;
-  /** The Juju application: images are named per application so two builders never collide. */
-  readonly appName: string;
-}
-
-/** Where the charm runs: the host, and the unit the callback must dispatch to. */
+/** The host the builder runs on, and where to report problems that do not stop a step. */
 export interface UnitContext {
   readonly host: Host;
-  readonly unitName: string;
-  readonly charmDir: string;
-  /** The model's UUID: with the application it spreads the schedule's minute (see scheduleMinute). */
-  readonly modelUuid: string;
   /** Told about problems that do not stop the setup (e.g. cron could not be reloaded). */
   readonly warn: (message: string) => void;
 }
@@ -82,12 +57,9 @@ export class BuilderSetupError extends Error {
   override name = 'BuilderSetupError';
 }
 
+/** get-latest could not answer: the message says why and what to do. */
 export class GetLatestImageError extends Error {
   override name = 'GetLatestImageError';
-}
-
-export function imageName(cfg: Pick<BuildConfig, 'arch' | 'base' | 'appName'>): string {
-  return IMAGE_NAME_TMPL.replace('{IMAGE_BASE}', cfg.base).replace('{APP_NAME}', cfg.appName).replace('{ARCH}', cfg.arch);
 }
 
 /** The environment host programs run with: PATH, locale, proxies and what the caller adds. */
@@ -167,30 +139,30 @@ async function step(what: string, fn: () => unknown): Promise<void> {
 
 /**
  * Installs what builds need: the apt dependencies, the root-owned builder application and its
- * init (skipped when the pinned version is already set up), then removes what the pre-hardening
- * layout left in the ubuntu user's home. Files that follow the config are `writeBuildFiles`'.
+ * init, under the build lock (an upgrade never replaces the builder under a running build).
  */
 export async function setupBuilder(unit: UnitContext): Promise<void> {
   const host = unit.host;
-  if (!isBuilderInstalled(host)) {
-    await step('installing apt packages', () => installAptDependencies(host));
-    await step('creating the directories', () => ensureLayout(host));
-    await step('preparing the build lock', () => ensureBuildLock(host));
-    await step('installing the builder application with pipx', () => installBuilderApp(host));
-    await step('initialising the builder (github-runner-image-builder init)', () => initializeBuilder(host));
-    await step('recording the installed version', () => host.writeIfChanged(INSTALLED_MARKER_PATH, `${BUILDER_SOURCE}\n`, { mode: 0o600, uid: 0, gid: 0 }));
-  }
-  await removeLegacyLayout(unit);
+  await step('installing apt packages', () => installAptDependencies(host));
+  await step('creating the directories', () => ensureLayout(host));
+  await step('preparing the build lock', () => ensureBuildLock(host));
+  await step('installing the builder application with pipx', () => installBuilderApp(host));
+  await step('initialising the builder (github-runner-image-builder init)', () => initializeBuilder(host));
+  await step('recording the installed version', () => host.writeIfChanged(INSTALLED_MARKER_PATH, `${BUILDER_SOURCE}\n`, { mode: 0o600, uid: 0, gid: 0 }));
+}
+
+/** Whether a unit deployed before the hardening left clouds.yaml or the builder in /home/ubuntu. */
+export function hasLegacyLayout(host: Host): boolean {
+  return host.exists(LEGACY_CLOUDS_YAML_PATH) || host.exists(LEGACY_BUILDER_BIN);
 }
 
 /**
- * Units deployed before the hardening kept clouds.yaml (with the password) and the builder in
- * /home/ubuntu. The clouds.yaml is removed and the old virtualenv uninstalled as the ubuntu user,
- * so root never follows a path that user controls. The old build log stays where it was.
+ * Removes what the pre-hardening layout left in /home/ubuntu: the clouds.yaml (with the
+ * password) and the old virtualenv, acting as the ubuntu user, so root never follows a path that
+ * user controls. The old build log stays where it was. Failures are warnings.
  */
-async function removeLegacyLayout(unit: UnitContext): Promise<void> {
+export async function removeLegacyLayout(unit: UnitContext): Promise<void> {
   const host = unit.host;
-  if (!host.exists(LEGACY_CLOUDS_YAML_PATH) && !host.exists(LEGACY_BUILDER_BIN)) return;
   const asUbuntu = (command: readonly string[]): [string, ...string[]] => ['runuser', '-u', UBUNTU_USER, '--', ...command];
   const env = programEnv(host, { HOME: host.path(LEGACY_HOME) });
   const attempts: [string, [string, ...string[]]][] = [
@@ -209,47 +181,36 @@ function ensureBuildLock(host: Host): void {
   host.writeIfChanged(BUILD_LOCK_PATH, '', { mode: 0o600, uid: 0, gid: 0 });
 }
 
-/** What the build files are made from: the checked config, the cloud and the model's proxies. */
-export interface BuildFilesSpec {
-  readonly build: BuildConfig;
-  readonly interval: number;
-  readonly cloudsYaml: string;
-}
-
-export interface BuildFilesChange {
-  /** The host paths that were (re)written. */
-  readonly written: string[];
-  /** sha256 of the cron entry and the build script: a build is owed when it changes. */
-  readonly scheduleDigest: string;
+/** A file the charm keeps on the host: its production path, text and mode (owner root). */
+export interface HostFile {
+  readonly path: string;
+  readonly content: string;
+  readonly mode: number;
 }
 
 /**
- * Writes the files that follow the config, each only when its text differs: clouds.yaml and the
- * build environment (root-only), the build and callback scripts, the logrotate policy and the
- * cron entry. Reloads cron when its entry changed.
+ * Writes each file whose text (or mode) differs, in the root-only layout; returns the paths
+ * written. clouds.yaml, the cron entry and the scripts all go through here.
  */
-export async function writeBuildFiles(spec: BuildFilesSpec, unit: UnitContext): Promise<BuildFilesChange> {
-  const host = unit.host;
+export function installFiles(files: readonly HostFile[], host: Host): string[] {
   ensureLayout(host);
   ensureBuildLock(host);
-  const root = { uid: 0, gid: 0 };
-  const cron = await renderCron(spec.build, spec.interval, unit);
-  const script = renderBuildScript(spec.build, unit);
-  const files: [string, string, number][] = [
-    [CLOUDS_YAML_PATH, spec.cloudsYaml, 0o600],
-    [BUILD_ENV_PATH, renderBuildEnv(unit), 0o600],
-    [BUILD_SCRIPT_PATH, script, 0o700],
-    [CALLBACK_SCRIPT_PATH, renderCallbackScript(unit), 0o700],
-    [LOGROTATE_PATH, renderLogrotate(), 0o644],
-    [CRON_PATH, cron, 0o644],
-  ];
-  const written = files.filter(([p, text, mode]) => host.writeIfChanged(p, text, { mode, ...root })).map(([p]) => p);
-  if (written.includes(CRON_PATH)) await reloadCron(unit);
-  const { createHash } = await import('node:crypto');
-  return { written, scheduleDigest: createHash('sha256').update(cron).update(script).digest('hex') };
+  return files.filter((f) => host.writeIfChanged(f.path, f.content, { mode: f.mode, uid: 0, gid: 0 })).map((f) => f.path);
 }
 
-async function reloadCron(unit: UnitContext): Promise<void> {
+/** Installs clouds.yaml for the builder (root-only); returns whether it changed. */
+export function installCloudsYaml(cloudConfig: string, host: Host): boolean {
+  return installFiles([{ path: CLOUDS_YAML_PATH, content: cloudConfig, mode: 0o600 }], host).length > 0;
+}
+
+/** Writes the cron entry when its text changed and has cron reload it; returns whether it did. */
+export async function configureCron(cronText: string, unit: UnitContext): Promise<boolean> {
+  const changed = installFiles([{ path: CRON_PATH, content: cronText, mode: 0o644 }], unit.host).length > 0;
+  if (changed) await reloadCron(unit);
+  return changed;
+}
+
+export async function reloadCron(unit: UnitContext): Promise<void> {
   // cron notices /etc/cron.d changes by itself within a minute; the reload only hurries it, so
   // a machine without systemd still gets its schedule. A wedged systemd must not hold the hook.
   const res = await unit.host
@@ -258,142 +219,6 @@ async function reloadCron(unit: UnitContext): Promise<void> {
   if (res.exitCode !== 0) {
     unit.warn(`cron was not reloaded (systemctl reload-or-restart cron exited ${res.exitCode}: ${res.stderr.trim().slice(-300)}); cron reads ${CRON_PATH} by itself within a minute`);
   }
-}
-
-/** The callback the builder runs after an upload, and the build script after a failed build. */
-export function renderCallbackScript(unit: UnitContext): string {
-  const jujuExec = unit.host.which('juju-exec') ?? '/usr/bin/juju-exec';
-  const dispatch = shQuote(`${unit.charmDir}/dispatch`);
-  // juju-exec runs one argument verbatim with bash in a fresh hook context; it forwards no
-  // environment, so the event's data travels as assignments. Only [A-Za-z0-9-] reaches them.
-  return `#!/bin/sh
-# Written by the github-runner-image-builder charm; changes are overwritten.
-# The builder runs "$0 <image-id>" after a successful upload; the build script runs
-# "$0 --failed <exit-code>" when a build fails. Each fires a hook on ${unit.unitName}.
-set -u
-unit=${shQuote(unit.unitName)}
-if [ "\${1:-}" = --failed ]; then
-  case "\${2:-}" in ''|*[!0-9]*) code=unknown ;; *) code=$2 ;; esac
-  exec ${shQuote(jujuExec)} "$unit" "JUJU_DISPATCH_PATH=hooks/build_failed BUILD_EXIT_CODE=$code "${shQuote(dispatch)}
-fi
-case "\${1:-}" in
-  ''|*[!A-Za-z0-9-]*)
-    exec ${shQuote(jujuExec)} "$unit" "JUJU_DISPATCH_PATH=hooks/build_failed BUILD_FAILURE=malformed-image-id "${shQuote(dispatch)} ;;
-esac
-exec ${shQuote(jujuExec)} "$unit" "JUJU_DISPATCH_PATH=hooks/build_success OPENSTACK_IMAGE_ID=$1 "${shQuote(dispatch)}
-`;
-}
-
-/**
- * The build's environment, sourced by the build script: root-only (0600), because proxy URLs
- * may carry credentials. Nothing of it is on a command line or in the world-readable cron file.
- */
-export function renderBuildEnv(unit: UnitContext): string {
-  const host = unit.host;
-  const env: Record<string, string> = {
-    PATH: SYSTEM_PATH,
-    LANG: 'C.UTF-8',
-    HOME: host.path(BUILDER_HOME),
-    OS_CLIENT_CONFIG_FILE: host.path(CLOUDS_YAML_PATH),
-    BUILD_TIMEOUT: String(BUILD_TIMEOUT_SECONDS),
-    ...proxyEnv(host.env),
-  };
-  return `# Written by the github-runner-image-builder charm; changes are overwritten.\n${Object.entries(env)
-    .map(([k, v]) => `export ${k}=${shQuote(v)}\n`)
-    .join('')}`;
-}
-
-/**
- * One build, as cron runs it (scheduled) and as build-immediate starts it (`--now`). It runs in
- * its own session (stop ends the whole session), takes the build lock (a scheduled run that
- * finds it taken counts a skipped run), records itself in build-running, runs the builder under
- * `timeout`, appends to the log, and tells the callback when the build fails.
- */
-export function renderBuildScript(cfg: BuildConfig, unit: UnitContext): string {
-  const host = unit.host;
-  const q = (prodPath: string) => shQuote(host.path(prodPath));
-  const image = imageName(cfg);
-  const run = [q(BUILDER_BIN), 'run', shQuote(cfg.cloudName), shQuote(image), '--base-image', shQuote(cfg.base), '--keep-revisions', shQuote(String(cfg.numRevisions)), '--callback-script', q(cfg.callbackScript)].join(' ');
-  return `#!/bin/sh
-# Written by the github-runner-image-builder charm (${unit.unitName}); changes are overwritten.
-# Builds ${image}: cron runs "$0" on schedule, build-immediate runs "$0 --now".
-set -u
-umask 027
-if [ -z "\${IMAGE_BUILD_SESSION:-}" ]; then
-  # A session of its own: stop ends every process of the build (timeout puts the builder in a
-  # process group of its own, but not in another session).
-  export IMAGE_BUILD_SESSION=1
-  exec setsid -w "$0" "$@"
-fi
-. ${q(BUILD_ENV_PATH)}
-log=${q(BUILD_LOG_PATH)}
-running=${q(BUILD_RUNNING_PATH)}
-skipped=${q(SKIPPED_RUNS_PATH)}
-callback=${q(cfg.callbackScript)}
-trigger=scheduled
-[ "\${1:-}" = --now ] && trigger=immediate
-stamp() { date -u +%Y-%m-%dT%H:%M:%SZ; }
-exec 9>>${q(BUILD_LOCK_PATH)}
-if ! flock -w ${LOCK_WAIT_SECONDS} 9; then
-  if [ "$trigger" = scheduled ]; then
-    n=$(cat "$skipped" 2>/dev/null) || n=0
-    case $n in ''|*[!0-9]*) n=0 ;; esac
-    echo $((n + 1)) > "$skipped.tmp" && mv -f "$skipped.tmp" "$skipped"
-    echo "$(stamp) scheduled build of ${image} skipped: another build holds the build lock" >> "$log"
-  fi
-  exit ${LOCK_BUSY_EXIT}
-fi
-rm -f "$skipped"
-echo "$$ $(date +%s) $trigger" > "$running.tmp" && mv -f "$running.tmp" "$running"
-trap 'rm -f "$running"' EXIT
-trap 'exit 143' TERM
-echo "$(stamp) build of ${image} started ($trigger)" >> "$log"
-rc=0
-timeout -k 60 "$BUILD_TIMEOUT" ${run} >> "$log" 2>&1 || rc=$?
-[ $rc -eq ${BUILD_TIMEOUT_EXIT} ] && echo "$(stamp) build timed out after $BUILD_TIMEOUT s and was stopped" >> "$log"
-echo "$(stamp) build of ${image} ended with exit code $rc" >> "$log"
-if [ $rc -ne 0 ]; then
-  # In the background, without the lock: the callback's juju-exec waits for the machine lock,
-  # which build-immediate's own hook may hold while it waits for this build to take the lock.
-  "$callback" --failed $rc 9>&- >> "$log" 2>&1 &
-fi
-exit $rc
-`;
-}
-
-/**
- * The minute of the hour the schedule fires: a stable hash of model and application, so the
- * builders of a controller do not all start at minute 0.
- */
-export async function scheduleMinute(modelUuid: string, appName: string): Promise<number> {
-  const { createHash } = await import('node:crypto');
-  return createHash('sha256').update(`${modelUuid}/${appName}`).digest().readUInt32BE(0) % 60;
-}
-
-export async function renderCron(cfg: BuildConfig, interval: number, unit: UnitContext): Promise<string> {
-  const minute = await scheduleMinute(unit.modelUuid, cfg.appName);
-  // The script's path is the only variable part; % would be a newline to cron.
-  const script = shQuote(unit.host.path(BUILD_SCRIPT_PATH)).replace(/%/g, '\\%');
-  return (
-    `# Written by the github-runner-image-builder charm (${unit.unitName}); changes are overwritten.\n` +
-    `# Builds the ${imageName(cfg)} image every ${interval} hour(s) at minute ${minute}; log: ${BUILD_LOG_PATH}\n` +
-    `${minute} */${interval} * * * root ${script}\n`
-  );
-}
-
-export function renderLogrotate(): string {
-  return `# Written by the github-runner-image-builder charm; changes are overwritten.
-${BUILD_LOG_PATH} {
-  weekly
-  rotate 8
-  maxsize 100M
-  compress
-  delaycompress
-  missingok
-  notifempty
-  create 0640 root root
-}
-`;
 }
 
 /** Whether a build (cron's or an immediate one) holds the build lock. */
@@ -419,18 +244,16 @@ export async function buildImmediate(unit: UnitContext): Promise<BuildStart> {
   for (const [key, value] of Object.entries(host.env)) {
     if (value !== undefined && !/^(JUJU_|OPERATOR_DISPATCH$|CHARM_DIR$)/.test(key)) env[key] = value;
   }
-  const script = host.path(BUILD_SCRIPT_PATH);
-  const child = spawn(script, ['--now'], { detached: true, stdio: 'ignore', env, cwd: host.path('/') });
-  let exitCode: number | null | undefined;
-  child.on('exit', (code) => (exitCode = code));
-  const spawnError = new Promise<Error>((resolve) => child.on('error', resolve));
+  const child = host.spawnDetached(host.path(BUILD_SCRIPT_PATH), ['--now'], { env, cwd: host.path('/') });
   for (let waited = 0; waited < 30_000; waited += 20) {
-    if (exitCode !== undefined) return exitCode === LOCK_BUSY_EXIT ? 'already-running' : 'started';
+    const code = child.exitCode();
+    if (code !== undefined) return code === LOCK_BUSY_EXIT ? 'already-running' : 'started';
     if (await isBuildRunning(host)) break;
-    const failed = await Promise.race([spawnError, sleep(20).then(() => undefined)]);
+    const failed = child.startError();
     if (failed) throw new HostCommandError([BUILD_SCRIPT_PATH, '--now'], undefined, '', `could not be started (${failed.message})`);
+    await sleep(20);
   }
-  child.unref();
+  child.release();
   return 'started';
 }
 
@@ -490,4 +313,38 @@ export async function removeBuilder(unit: UnitContext): Promise<{ removed: strin
   }
   if (host.remove(CONFIG_DIR, { recursive: true })) removed.push(CONFIG_DIR);
   return stopped ? { removed, stopped } : { removed };
+}
+
+/**
+ * The newest active image of this name in the cloud. Every failure is a GetLatestImageError
+ * that says what to do (the cloud's own errors scrub secrets; see src/openstack/errors.ts).
+ */
+export async function getLatestImage(cloud: CloudPort, access: CloudAccess, name: string): Promise<ImageInfo> {
+  let image: ImageInfo | null;
+  try {
+    image = await cloud.findLatestImage(access, name);
+  } catch (err) {
+    throw new GetLatestImageError(`could not get the latest image: ${(err as Error).message}${cloudHint(err)}`, { cause: err });
+  }
+  if (!image) throw new GetLatestImageError(`no active image named ${name} in cloud ${access.cloudName} yet; the first build takes a while`);
+  return image;
+}
+
+/**
+ * What to do about a failed cloud request, by the OpenStackError's kind (auth, TLS, proxy and
+ * config errors already say it). Read off the error: the client loads lazily.
+ */
+export function cloudHint(err: unknown): string {
+  switch ((err as { kind?: unknown }).kind) {
+    case 'network':
+    case 'timeout':
+      return '; check that the cloud is up and reachable from this machine (and the model proxy settings), then run the action again';
+    case 'http':
+      return '; the cloud failed to answer: run the action again later, or ask its operators';
+    case 'malformed':
+    case 'catalog':
+      return '; check auth_url, region_name and interface in openstack-clouds-yaml';
+    default:
+      return '';
+  }
 }

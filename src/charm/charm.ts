@@ -1,8 +1,8 @@
 // The github-runner-image-builder charm: reconciles its config into host state (packages, the
-// builder application, clouds.yaml, the callback and the cron entry), starts builds, and
-// publishes the newest image over the `image` relation.
+// builder application, clouds.yaml, the scripts and the cron entry), starts builds, and
+// publishes the newest image over the `image` relation. Its host and cloud are given to it
+// (the real ones by default), so the in-memory harness drives this very class.
 import {
-  ActiveStatus,
   BlockedStatus,
   CharmBase,
   MaintenanceStatus,
@@ -14,40 +14,42 @@ import {
   type RelationEvent,
   type StoredState,
 } from '../ops/index.js';
+import { imageName, type BuildConfig } from './build-config.js';
 import {
   BuilderSetupError,
+  GetLatestImageError,
   buildImmediate,
-  imageName,
+  getLatestImage,
   isBuilderInstalled,
   removeBuilder,
   runningBuild,
-  setupBuilder,
   skippedRuns,
-  writeBuildFiles,
-  type BuildConfig,
   type UnitContext,
 } from './builder.js';
-import { BUILD_LOG_PATH, BUILD_TIMEOUT_EXIT, BUILD_TIMEOUT_SECONDS, CALLBACK_SCRIPT_PATH, SKIPPED_RUNS_WARNING } from './paths.js';
-import { clientProxy, proxyProblems } from './proxy.js';
-// config.js and cloud.js (YAML, the clouds.yaml validator, the OpenStack client) load only in
-// the handlers that read the config: every hook is a fresh process and they cost ~10 ms.
-import type { CloudAccess, ImageInfo } from './cloud.js';
+import { openstackCloud, type CloudAccess, type CloudPort, type ImageInfo } from './cloud-port.js';
+// config.js (YAML, the clouds.yaml validator) and reconcile.js (the renderers, node:crypto)
+// load only in the handlers that need them: every hook is a fresh process.
 import type { CharmConfig } from './config.js';
-import { Host } from './host.js';
+import { Host, type Env } from './host.js';
+import { BUILD_LOG_PATH, BUILD_TIMEOUT_EXIT, BUILD_TIMEOUT_SECONDS, CALLBACK_SCRIPT_PATH } from './paths.js';
+import { clientProxy, proxyEnv, proxyProblems } from './proxy.js';
+import { unitStatus } from './status.js';
 
 export const IMAGE_ENDPOINT = 'image';
 const IMAGE_ID = /^[A-Za-z0-9-]{1,64}$/;
 
 type Stored = {
+  /** Why the config is invalid; the status is blocked on it until a valid config arrives. */
+  configProblem?: string;
   /** The newest image this unit knows of; relations joined later get it even if the cloud is down. */
   image?: ImageInfo;
   lastFailure?: { at: string; reason: string };
   /** What is unsafe about the configured cloud, kept in the status until the config changes. */
   cloudWarnings?: string[];
   /**
-   * sha256 of the cron entry and build script this unit last scheduled, committed only when the
-   * hook succeeds. A hook killed after writing them but before starting the build it owes
-   * leaves the old digest, so the retried hook still starts that build.
+   * The schedule digest (cron entry + build script) of the last build started for a schedule,
+   * committed only when the hook succeeds: a hook killed after writing new files but before the
+   * build it owes leaves the old digest, so the retried hook still starts that build.
    */
   scheduleDigest?: string;
   /**
@@ -56,31 +58,18 @@ type Stored = {
    * relations on the previous image, so the next config-changed checks them once.
    */
   publishUnconfirmed?: boolean;
+  /** stop or remove ran: no more scheduled builds. */
+  stopped?: boolean;
 };
 
-/** The config is invalid; the message names the option, what is wrong and what is accepted. */
-class InvalidConfig {
-  constructor(readonly message: string) {}
+/** What the charm works on; tests give their own. */
+export interface CharmDeps {
+  /** The machine: files under CHARM_HOST_ROOT and host programs, for this hook's environment. */
+  readonly host: (env: Env) => Host;
+  readonly cloud: CloudPort;
 }
 
-/**
- * What to do about a failed cloud request, by the OpenStackError's kind (auth, TLS and config
- * errors already say it). Read off the error rather than imported: the client loads lazily.
- */
-function cloudHint(err: unknown): string {
-  switch ((err as { kind?: unknown }).kind) {
-    case 'network':
-    case 'timeout':
-      return '; check that the cloud is up and reachable from this machine (and the model proxy settings), then run the action again';
-    case 'http':
-      return '; the cloud failed to answer: run the action again later, or ask its operators';
-    case 'malformed':
-    case 'catalog':
-      return '; check auth_url, region_name and interface in openstack-clouds-yaml';
-    default:
-      return '';
-  }
-}
+export const REAL_DEPS: CharmDeps = { host: (env) => new Host(env), cloud: openstackCloud };
 
 export class ImageBuilderCharm extends CharmBase {
   static readonly customEvents = {
@@ -88,12 +77,16 @@ export class ImageBuilderCharm extends CharmBase {
     build_failed: { env: ['BUILD_EXIT_CODE', 'BUILD_FAILURE'] },
   };
   private readonly stored: StoredState<Stored>;
+  private hostCache: Host | undefined;
 
-  constructor(framework: Framework) {
+  constructor(
+    framework: Framework,
+    private readonly deps: CharmDeps = REAL_DEPS,
+  ) {
     super(framework);
     this.stored = framework.storedState<Stored>('image-builder', {});
     framework.observe('install', this.onInstall.bind(this));
-    framework.observe('upgrade_charm', this.onInstall.bind(this));
+    framework.observe('upgrade_charm', this.onUpgradeCharm.bind(this));
     framework.observe('config_changed', this.onConfigChanged.bind(this));
     framework.observe('update_status', this.onUpdateStatus.bind(this));
     framework.observe('stop', this.onStop.bind(this));
@@ -106,15 +99,12 @@ export class ImageBuilderCharm extends CharmBase {
     framework.observe('image_relation_joined', this.onImageRelationJoined.bind(this));
   }
 
+  private get host(): Host {
+    return (this.hostCache ??= this.deps.host(this.model.context.env));
+  }
+
   private get unit(): UnitContext {
-    const ctx = this.model.context;
-    return {
-      host: new Host(ctx.env),
-      unitName: ctx.unitName,
-      charmDir: ctx.charmDir,
-      modelUuid: ctx.env.JUJU_MODEL_UUID ?? '',
-      warn: (m) => this.log.warning(m),
-    };
+    return { host: this.host, warn: (m) => this.log.warning(m) };
   }
 
   private buildConfig(cfg: CharmConfig): BuildConfig {
@@ -128,131 +118,105 @@ export class ImageBuilderCharm extends CharmBase {
     };
   }
 
-  /** The checked config (the charm's options and the model's proxy settings), or what is wrong. */
-  private async config(): Promise<CharmConfig | InvalidConfig> {
-    const { ConfigError, parseConfig } = await import('./config.js');
-    const proxy = proxyProblems(this.model.context.env);
-    try {
-      const cfg = parseConfig(this.model.config());
-      return proxy.length ? new InvalidConfig(proxy.join('; ')) : cfg;
-    } catch (err) {
-      if (err instanceof ConfigError) return new InvalidConfig([...err.problems, ...proxy].join('; '));
-      throw err;
-    }
-  }
-
   private cloudAccess(cfg: CharmConfig): CloudAccess {
     return { cloudsYaml: cfg.cloudsYaml, cloudName: cfg.cloudName, proxy: clientProxy(this.model.context.env) };
   }
 
-  private blockedOn(err: InvalidConfig): void {
-    this.log.warning(`invalid configuration: ${err.message}`);
-    this.model.unit.setStatus(BlockedStatus(err.message));
-  }
-
   /**
-   * Active status carrying the last outcome (the newest image, or the last failure) and what
-   * the build bookkeeping says is wrong (a build past its timeout, scheduled runs skipped).
+   * The checked config (the charm's options and the model's proxy settings), or undefined when
+   * it is invalid: then the problem is remembered and the status is blocked on it.
    */
-  private outcomeStatus(): void {
-    const { image, lastFailure } = this.stored.data;
-    const serving = image ? `image ${image.id} (${image.createdAt})` : undefined;
-    let msg: string;
-    if (lastFailure && (!image || lastFailure.at > image.createdAt)) {
-      msg = `Last build failed at ${lastFailure.at} (${lastFailure.reason}); see ${BUILD_LOG_PATH}`;
-      if (serving) msg += `; serving ${serving}`;
-    } else {
-      msg = serving ? `Serving ${serving}` : 'Waiting for first image';
-    }
-    const warnings = (this.stored.data.cloudWarnings ?? []).map((w) => `warning: ${w}`);
-    this.model.unit.setStatus(ActiveStatus([msg, ...this.buildProblems(), ...warnings].join('; ')));
-  }
-
-  /** A build holding the lock past its timeout, or scheduled runs that found the lock taken. */
-  private buildProblems(): string[] {
-    const host = this.unit.host;
-    const problems: string[] = [];
-    const running = runningBuild(host);
-    // timeout kills a build after BUILD_TIMEOUT_SECONDS (+60 s); one still there is wedged.
-    if (running && Date.now() - running.startedAt.getTime() > (BUILD_TIMEOUT_SECONDS + 300) * 1000) {
-      problems.push(`a build has held the build lock since ${running.startedAt.toISOString()}, past the ${BUILD_TIMEOUT_SECONDS / 3600} h build timeout: check its processes (ps -s ${running.session}) and end them (kill -- -${running.session})`);
-    }
-    const skipped = skippedRuns(host);
-    if (skipped >= SKIPPED_RUNS_WARNING) {
-      problems.push(`the last ${skipped} scheduled builds were skipped because the build lock was taken${running ? ` (by the build started ${running.startedAt.toISOString()})` : ''}; see ${BUILD_LOG_PATH}`);
-    }
-    return problems;
-  }
-
-  /**
-   * Brings the host to the config: setup (skipped when the pinned builder is already installed),
-   * the build files, and the build a new schedule or new build arguments owe.
-   */
-  private async reconcile(cfg: CharmConfig, why: string): Promise<void> {
-    const unit = this.unit;
-    for (const w of cfg.cloudWarnings) this.log.warning(w);
-    this.stored.set({ cloudWarnings: cfg.cloudWarnings.length ? [...cfg.cloudWarnings] : undefined });
-    if (!isBuilderInstalled(unit.host)) {
-      this.model.unit.setStatus(MaintenanceStatus('Setting up the image builder'));
-      try {
-        await setupBuilder(unit);
-      } catch (err) {
-        // Installs fail on networks and mirrors; Juju's retry of the hook is the remedy.
-        if (err instanceof BuilderSetupError) this.model.unit.setStatus(BlockedStatus(`Setup failed, Juju will retry: ${err.message}`));
-        throw err;
-      }
-    } else if (why !== 'config_changed') {
-      await this.applying(() => setupBuilder(unit)); // upgrade-charm: the old layout's leftovers
-    }
-    const change = await this.applying(() => writeBuildFiles({ build: this.buildConfig(cfg), interval: cfg.interval, cloudsYaml: cfg.cloudsYaml }, unit));
-    if (this.stored.data.scheduleDigest !== change.scheduleDigest) {
-      // Rewritten now, or by an earlier run of this hook that was killed before its build.
-      const started = await this.applying(() => buildImmediate(unit));
-      this.stored.set({ scheduleDigest: change.scheduleDigest });
-      this.log.info(`${why}: schedule or build arguments changed (${change.written.join(', ') || 'written by an interrupted hook'}); build ${started}`);
-    } else {
-      this.log.info(change.written.length ? `${why}: updated ${change.written.join(', ')}` : `${why}: configuration unchanged; nothing to do`);
-    }
-  }
-
-  /**
-   * Runs a step that changes the host. When it fails (disk full, read-only or immutable file,
-   * a host program failing), the status says what failed and the error fails the hook: Juju
-   * retries it, and every file is either as before or fully written.
-   */
-  private async applying<T>(fn: () => Promise<T>): Promise<T> {
+  private async loadConfig(): Promise<CharmConfig | undefined> {
+    const { ConfigError, parseConfig } = await import('./config.js');
+    const problems = proxyProblems(this.model.context.env);
+    let cfg: CharmConfig | undefined;
     try {
-      return await fn();
+      cfg = parseConfig(this.model.config());
     } catch (err) {
-      const message = err instanceof BuilderSetupError ? `Setup failed, Juju will retry: ${err.message}` : `Could not apply the configuration, Juju will retry: ${(err as Error).message}`;
-      this.model.unit.setStatus(BlockedStatus(message));
+      if (!(err instanceof ConfigError)) throw err;
+      problems.unshift(...err.problems);
+    }
+    if (problems.length > 0 || !cfg) {
+      const problem = problems.join('; ');
+      if (this.stored.data.configProblem !== problem) this.log.warning(`invalid configuration: ${problem}`);
+      this.stored.set({ configProblem: problem });
+      return undefined;
+    }
+    this.stored.set({ configProblem: undefined });
+    return cfg;
+  }
+
+  /** Sets the status from what the unit knows; called once at the end of every handler. */
+  private collectStatus(): void {
+    const { configProblem, stopped, image, lastFailure, cloudWarnings } = this.stored.data;
+    const host = this.host;
+    this.model.unit.setStatus(
+      unitStatus({ configProblem, stopped, image, lastFailure, cloudWarnings: cloudWarnings ?? [], running: runningBuild(host), skippedRuns: skippedRuns(host), now: new Date() }),
+    );
+  }
+
+  /**
+   * Brings the host to the config through the one plan: setup when the pinned builder is not
+   * installed, the old layout removed, every file as the config says, the build a new schedule
+   * or new build arguments owe.
+   */
+  private async reconcile(event: HookEvent): Promise<void> {
+    const cfg = await this.loadConfig();
+    if (!cfg) {
+      if (event.name === 'install') event.defer(); // completes as soon as the config is fixed
+      return this.collectStatus();
+    }
+    const { applyPlan, planReconcile, readHostFacts } = await import('./reconcile.js');
+    const unit = this.unit;
+    const ctx = this.model.context;
+    const plan = planReconcile({
+      config: cfg,
+      build: this.buildConfig(cfg),
+      render: {
+        unitName: ctx.unitName,
+        charmDir: ctx.charmDir,
+        modelUuid: ctx.env.JUJU_MODEL_UUID ?? '',
+        jujuExec: this.host.which('juju-exec') ?? '/usr/bin/juju-exec',
+        path: (p) => this.host.path(p),
+        proxyEnv: proxyEnv(ctx.env),
+      },
+      facts: readHostFacts(unit),
+      lastScheduleDigest: this.stored.data.scheduleDigest,
+    });
+    for (const w of cfg.cloudWarnings) this.log.warning(w);
+    if (plan.setup) this.model.unit.setStatus(MaintenanceStatus('Setting up the image builder'));
+    let outcome;
+    try {
+      outcome = await applyPlan(plan, unit);
+    } catch (err) {
+      // Installs fail on networks and mirrors, writes on full or read-only disks: Juju's retry
+      // of the hook is the remedy. The status says what failed; the error fails the hook.
+      const why = err instanceof BuilderSetupError ? 'Setup failed, Juju will retry' : 'Could not apply the configuration, Juju will retry';
+      this.model.unit.setStatus(BlockedStatus(`${why}: ${(err as Error).message}`));
       throw err;
     }
+    this.stored.set({ scheduleDigest: plan.scheduleDigest, cloudWarnings: cfg.cloudWarnings.length ? [...cfg.cloudWarnings] : undefined, stopped: undefined });
+    const written = outcome.written.length ? `wrote ${outcome.written.join(', ')}` : 'configuration unchanged';
+    this.log.info(`${event.name}: ${written}${outcome.build ? `; build ${outcome.build} (the schedule or build arguments changed)` : ''}`);
+    if (event.name === 'config_changed') this.republishIfStale();
+    this.collectStatus();
   }
 
-  async onInstall(event: HookEvent): Promise<void> {
-    const cfg = await this.config();
-    if (cfg instanceof InvalidConfig) {
-      this.blockedOn(cfg);
-      event.defer(); // completes as soon as the config is fixed
-      return;
-    }
-    await this.reconcile(cfg, event.name);
-    this.outcomeStatus();
+  onInstall(event: HookEvent): Promise<void> {
+    return this.reconcile(event);
   }
 
-  async onConfigChanged(event: HookEvent): Promise<void> {
-    const cfg = await this.config();
-    if (cfg instanceof InvalidConfig) return this.blockedOn(cfg);
-    await this.reconcile(cfg, event.name);
-    this.republishIfStale();
-    this.outcomeStatus();
+  onUpgradeCharm(event: HookEvent): Promise<void> {
+    return this.reconcile(event);
+  }
+
+  onConfigChanged(event: HookEvent): Promise<void> {
+    return this.reconcile(event);
   }
 
   /** Keeps the build problems in the status current (they come from files the build writes). */
   onUpdateStatus(): void {
-    if (this.model.unit.lastStatus?.status !== 'active') return; // blocked or setting up: that status stands
-    this.outcomeStatus();
+    this.collectStatus();
   }
 
   /**
@@ -277,13 +241,14 @@ export class ImageBuilderCharm extends CharmBase {
     const { removed, stopped } = await removeBuilder(this.unit);
     const ended = stopped ? `; ended the running build (session ${stopped.session}, started ${stopped.startedAt.toISOString()})` : '';
     this.log.info(`${event.name}: scheduled builds stopped${removed.length ? `; removed ${removed.join(', ')}` : ''}${ended}`);
-    this.model.unit.setStatus(MaintenanceStatus('Stopped: no scheduled builds'));
+    this.stored.set({ stopped: true });
+    this.collectStatus();
   }
 
   async onBuildImmediate(event: ActionEvent): Promise<void> {
-    const cfg = await this.config();
-    if (cfg instanceof InvalidConfig) return event.fail(`cannot build: ${cfg.message}`);
-    if (!isBuilderInstalled(this.unit.host)) return event.fail('cannot build: the image builder is not set up yet (see `juju status` for why)');
+    const cfg = await this.loadConfig();
+    if (!cfg) return event.fail(`cannot build: ${this.stored.data.configProblem}`);
+    if (!isBuilderInstalled(this.host)) return event.fail('cannot build: the image builder is not set up yet (see `juju status` for why)');
     const status = await buildImmediate(this.unit);
     event.setResults({
       status,
@@ -292,18 +257,15 @@ export class ImageBuilderCharm extends CharmBase {
   }
 
   async onGetLatest(event: ActionEvent): Promise<void> {
-    const cfg = await this.config();
-    if (cfg instanceof InvalidConfig) return event.fail(`cannot query the cloud: ${cfg.message}`);
-    const name = imageName(this.buildConfig(cfg));
-    let image: ImageInfo | null;
+    const cfg = await this.loadConfig();
+    if (!cfg) return event.fail(`cannot query the cloud: ${this.stored.data.configProblem}`);
     try {
-      const { findLatestImage } = await import('./cloud.js');
-      image = await findLatestImage(this.cloudAccess(cfg), name);
+      const image = await getLatestImage(this.deps.cloud, this.cloudAccess(cfg), imageName(this.buildConfig(cfg)));
+      event.setResults({ id: image.id, name: image.name, 'created-at': image.createdAt });
     } catch (err) {
-      return event.fail(`could not get the latest image: ${(err as Error).message}${cloudHint(err)}`);
+      if (!(err instanceof GetLatestImageError)) throw err;
+      event.fail(`${err.message}${err.message.startsWith('no active image') ? ` (log: ${BUILD_LOG_PATH})` : ''}`);
     }
-    if (!image) return event.fail(`no active image named ${name} in cloud ${cfg.cloudName} yet; the first build takes a while (log: ${BUILD_LOG_PATH})`);
-    event.setResults({ id: image.id, name: image.name, 'created-at': image.createdAt });
   }
 
   /**
@@ -314,14 +276,13 @@ export class ImageBuilderCharm extends CharmBase {
   async onBuildSuccess(event: CustomEvent): Promise<void> {
     const id = event.data.OPENSTACK_IMAGE_ID ?? '';
     if (!IMAGE_ID.test(id)) return this.recordFailure('the builder reported a malformed image id');
-    const cfg = await this.config();
-    const name = cfg instanceof InvalidConfig ? '' : imageName(this.buildConfig(cfg));
+    const cfg = await this.loadConfig();
+    const name = cfg ? imageName(this.buildConfig(cfg)) : '';
     let image: ImageInfo = { id, name, createdAt: new Date().toISOString() };
-    if (!(cfg instanceof InvalidConfig)) {
+    if (cfg) {
       let found;
       try {
-        const { findImage } = await import('./cloud.js');
-        found = await findImage(this.cloudAccess(cfg), id);
+        found = await this.deps.cloud.findImage(this.cloudAccess(cfg), id);
       } catch (err) {
         this.log.warning(`image ${id} built, but its details could not be read from the cloud (${(err as Error).message}); publishing the id`);
       }
@@ -334,7 +295,7 @@ export class ImageBuilderCharm extends CharmBase {
     this.stored.set({ image, publishUnconfirmed: true });
     this.publish(image);
     this.log.info(`new image ${id} published`);
-    this.outcomeStatus();
+    this.collectStatus();
   }
 
   onBuildFailed(event: CustomEvent): void {
@@ -348,17 +309,16 @@ export class ImageBuilderCharm extends CharmBase {
   private recordFailure(reason: string): void {
     this.stored.set({ lastFailure: { at: new Date().toISOString(), reason } });
     this.log.warning(`image build failed: ${reason}; see ${BUILD_LOG_PATH}`);
-    this.outcomeStatus();
+    this.collectStatus();
   }
 
   async onImageRelationJoined(event: RelationEvent): Promise<void> {
     let image = this.stored.data.image;
     if (!image) {
-      const cfg = await this.config();
-      if (cfg instanceof InvalidConfig) return this.blockedOn(cfg);
+      const cfg = await this.loadConfig();
+      if (!cfg) return this.collectStatus();
       try {
-        const { findLatestImage } = await import('./cloud.js');
-        image = (await findLatestImage(this.cloudAccess(cfg), imageName(this.buildConfig(cfg)))) ?? undefined;
+        image = (await this.deps.cloud.findLatestImage(this.cloudAccess(cfg), imageName(this.buildConfig(cfg)))) ?? undefined;
       } catch (err) {
         this.log.warning(`${event.app} joined, but the cloud could not be asked for the latest image (${(err as Error).message}); it gets the next one built`);
       }

@@ -2,21 +2,7 @@
 // Loaded lazily by the handlers that need the network, so other hooks do not pay for it.
 import { CLOUD_NAME_PATTERN, CloudsYamlError, cloudWarnings, parseCloudsYaml, resolveCloud } from '../openstack/clouds.js';
 import { quoteCloudName } from '../openstack/cloud-name.js';
-
-export interface ImageInfo {
-  readonly id: string;
-  readonly name: string;
-  /** ISO 8601, as Glance reports it. */
-  readonly createdAt: string;
-}
-
-/** Which cloud to ask, and how to reach it. */
-export interface CloudAccess {
-  readonly cloudsYaml: string;
-  readonly cloudName: string;
-  /** The model's proxy settings (juju-http-proxy ...). */
-  readonly proxy: { readonly http?: string; readonly https?: string; readonly noProxy?: string };
-}
+import type { CloudAccess, ImageInfo } from './cloud-port.js';
 
 /**
  * The cloud to use and what is unsafe about it (verify: false, plain http to another host), or

@@ -2,6 +2,7 @@
 // programs it runs, looked up on PATH. Tests point CHARM_HOST_ROOT at a temp dir and put
 // stand-ins first on PATH; production runs as root on the machine itself.
 import { accessSync, chmodSync, chownSync, closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { removeStaleTemps, writeFileAtomic } from '../ops/atomic-write.js';
 
@@ -53,10 +54,59 @@ export interface RunResult {
 }
 
 
+/** A program started by spawnDetached, as far as the hook follows it. */
+export interface Detached {
+  /** Its exit code once it ended (null when killed by a signal), undefined while it runs. */
+  exitCode(): number | null | undefined;
+  /** Why it could not be started, if it could not. */
+  startError(): Error | undefined;
+  /** Lets the hook end without waiting for it. */
+  release(): void;
+}
+
+/** How host programs are run: processes in production, a script in the in-memory tests. */
+export interface Programs {
+  run(command: readonly [string, ...string[]], opts: RunOptions): Promise<RunResult>;
+  spawnDetached(file: string, args: readonly string[], opts: { env: Env; cwd: string }): Detached;
+}
+
+/** Host programs as processes: execa (loaded on first use) for run, child_process for detached builds. */
+export const processPrograms: Programs = {
+  async run(command, opts) {
+    const { execa } = await import('execa');
+    const [file, ...args] = command;
+    const res = await execa(file, args, {
+      reject: false,
+      env: { ...opts.env },
+      extendEnv: false,
+      ...(opts.cwd ? { cwd: opts.cwd } : {}),
+      ...(opts.timeoutMs ? { timeout: opts.timeoutMs } : {}),
+      input: opts.input ?? '',
+      stripFinalNewline: false,
+    });
+    if (res.failed && res.exitCode === undefined) {
+      const why = res.timedOut ? `timed out after ${Math.round((opts.timeoutMs ?? 0) / 1000)} s` : res.isTerminated ? `was killed (${res.signal})` : `could not be started (${(res.cause as NodeJS.ErrnoException | undefined)?.code ?? 'error'})`;
+      throw new HostCommandError(command, undefined, String(res.stderr ?? ''), why);
+    }
+    return { exitCode: res.exitCode ?? 0, stdout: String(res.stdout ?? ''), stderr: String(res.stderr ?? '') };
+  },
+  spawnDetached(file, args, opts) {
+    const child = spawn(file, args as string[], { detached: true, stdio: 'ignore', env: { ...opts.env }, cwd: opts.cwd });
+    let code: number | null | undefined;
+    let error: Error | undefined;
+    child.on('exit', (c) => (code = c));
+    child.on('error', (e) => (error = e));
+    return { exitCode: () => code, startError: () => error, release: () => child.unref() };
+  },
+};
+
 export class Host {
   readonly root: string;
 
-  constructor(readonly env: Env = process.env) {
+  constructor(
+    readonly env: Env = process.env,
+    private readonly programs: Programs = processPrograms,
+  ) {
     this.root = env.CHARM_HOST_ROOT || '/';
   }
 
@@ -183,23 +233,13 @@ export class Host {
   }
 
   /** Runs a host program without a shell; never throws for a non-zero exit (see runChecked). */
-  async run(command: readonly [string, ...string[]], opts: RunOptions = {}): Promise<RunResult> {
-    const { execa } = await import('execa');
-    const [file, ...args] = command;
-    const res = await execa(file, args, {
-      reject: false,
-      env: { ...opts.env },
-      extendEnv: false,
-      ...(opts.cwd ? { cwd: opts.cwd } : {}),
-      ...(opts.timeoutMs ? { timeout: opts.timeoutMs } : {}),
-      input: opts.input ?? '',
-      stripFinalNewline: false,
-    });
-    if (res.failed && res.exitCode === undefined) {
-      const why = res.timedOut ? `timed out after ${Math.round((opts.timeoutMs ?? 0) / 1000)} s` : res.isTerminated ? `was killed (${res.signal})` : `could not be started (${(res.cause as NodeJS.ErrnoException | undefined)?.code ?? 'error'})`;
-      throw new HostCommandError(command, undefined, String(res.stderr ?? ''), why);
-    }
-    return { exitCode: res.exitCode ?? 0, stdout: String(res.stdout ?? ''), stderr: String(res.stderr ?? '') };
+  run(command: readonly [string, ...string[]], opts: RunOptions = {}): Promise<RunResult> {
+    return this.programs.run(command, opts);
+  }
+
+  /** Starts a program that outlives the hook: its own session, no stdio, not waited for. */
+  spawnDetached(file: string, args: readonly string[], opts: { env: Env; cwd: string }): Detached {
+    return this.programs.spawnDetached(file, args, opts);
   }
 
   /** Runs a host program and throws HostCommandError unless it exits 0. */

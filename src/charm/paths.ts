@@ -51,3 +51,7 @@ export const BUILD_TIMEOUT_EXIT = 124;
 export const LOCK_BUSY_EXIT = 75;
 /** Scheduled runs skipped in a row before the status says so. */
 export const SKIPPED_RUNS_WARNING = 3;
+/** A build waits this long for the lock, so a momentary `isBuildRunning` probe never stops it. */
+export const LOCK_WAIT_SECONDS = 5;
+/** The PATH of builds and of host programs when the hook gives none. */
+export const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';

@@ -5,19 +5,18 @@ import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { imageName, renderBuildEnv, renderBuildScript, renderCallbackScript, renderCron, scheduleMinute, type BuildConfig, type UnitContext } from '../../src/charm/builder.js';
+import { imageName, type BuildConfig } from '../../src/charm/build-config.js';
+import { renderBuildEnv, renderBuildScript, renderCallbackScript, renderCron, scheduleMinute, type RenderContext } from '../../src/charm/render.js';
+import { proxyEnv } from '../../src/charm/proxy.js';
 import { BUILD_TIMEOUT_SECONDS, CALLBACK_SCRIPT_PATH } from '../../src/charm/paths.js';
 import { Host } from '../../src/charm/host.js';
 import { escapeCronPercent, shQuote } from '../../src/charm/shell.js';
 
 const cfg: BuildConfig = { arch: 'x64', base: 'noble', cloudName: 'prod-1', numRevisions: 5, callbackScript: CALLBACK_SCRIPT_PATH, appName: 'image-builder' };
-const unit = (env: Record<string, string> = {}, modelUuid = 'c0ffee00-0000-4000-8000-000000000001'): UnitContext => ({
-  host: new Host({ PATH: '/nonexistent', ...env }),
-  unitName: 'image-builder/0',
-  charmDir: '/var/lib/juju/agents/unit-image-builder-0/charm',
-  modelUuid,
-  warn: () => {},
-});
+const unit = (env: Record<string, string> = {}, modelUuid = 'c0ffee00-0000-4000-8000-000000000001', jujuExec = '/usr/bin/juju-exec'): RenderContext => {
+  const host = new Host({ PATH: '/nonexistent', ...env });
+  return { unitName: 'image-builder/0', charmDir: '/var/lib/juju/agents/unit-image-builder-0/charm', modelUuid, jujuExec, path: (p) => host.path(p), proxyEnv: proxyEnv(env) };
+};
 
 describe('shQuote', () => {
   it.each(["plain", "it's", '$(touch /tmp/pwned)', '`id`', 'a b\nc', '; rm -rf /', '"', "''", '%s'])('round-trips %j through sh', (value) => {
@@ -33,7 +32,7 @@ describe('renderCron', () => {
   });
 
   it('is one job every interval hours running the root-only build script, and nothing else', async () => {
-    const text = await renderCron(cfg, 6, unit({ JUJU_CHARM_HTTP_PROXY: 'http://user:s3cret@squid:3128' }));
+    const text = renderCron(cfg, 6, unit({ JUJU_CHARM_HTTP_PROXY: 'http://user:s3cret@squid:3128' }));
     expect(text.endsWith('\n')).toBe(true);
     const jobs = text.split('\n').filter((l) => l && !l.startsWith('#'));
     expect(jobs).toEqual([expect.stringMatching(/^\d{1,2} \*\/6 \* \* \* root '\/var\/lib\/github-runner-image-builder\/build'$/)]);
@@ -41,10 +40,10 @@ describe('renderCron', () => {
   });
 
   it('spreads the minute by model and application, stably', async () => {
-    const minute = async (uuid: string, app: string) => Number((await renderCron({ ...cfg, appName: app }, 6, unit({}, uuid))).split('\n').find((l) => /^\d/.test(l))!.split(' ')[0]);
+    const minute = async (uuid: string, app: string) => Number((renderCron({ ...cfg, appName: app }, 6, unit({}, uuid))).split('\n').find((l) => /^\d/.test(l))!.split(' ')[0]);
     const a = await minute('uuid-a', 'image-builder');
     expect(await minute('uuid-a', 'image-builder')).toBe(a);
-    expect(a).toBe(await scheduleMinute('uuid-a', 'image-builder'));
+    expect(a).toBe(scheduleMinute('uuid-a', 'image-builder'));
     const minutes = new Set<number>();
     for (let i = 0; i < 20; i++) minutes.add(await minute(`model-${i}`, 'image-builder'));
     expect(minutes.size).toBeGreaterThan(5); // 20 models do not all fire at one minute
@@ -52,7 +51,7 @@ describe('renderCron', () => {
   });
 
   it('places the script path under CHARM_HOST_ROOT', async () => {
-    expect(await renderCron(cfg, 6, unit({ CHARM_HOST_ROOT: '/tmp/root' }))).toContain(" root '/tmp/root/var/lib/github-runner-image-builder/build'\n");
+    expect(renderCron(cfg, 6, unit({ CHARM_HOST_ROOT: '/tmp/root' }))).toContain(" root '/tmp/root/var/lib/github-runner-image-builder/build'\n");
   });
 });
 
@@ -103,7 +102,7 @@ describe('the callback script, run', () => {
   writeFileSync(path.join(bin, 'juju-exec'), '#!/bin/sh\nfor a in "$@"; do printf "%s\\n" "$a"; done\n');
   chmodSync(path.join(bin, 'juju-exec'), 0o755);
   const script = path.join(bin, 'callback');
-  writeFileSync(script, renderCallbackScript({ ...unit({ PATH: bin }), charmDir: '/charm' }));
+  writeFileSync(script, renderCallbackScript({ ...unit({}, undefined, path.join(bin, 'juju-exec')), charmDir: '/charm' }));
   chmodSync(script, 0o755);
   const run = (...args: string[]) => execFileSync(script, args, { encoding: 'utf8' }).trim().split('\n');
 

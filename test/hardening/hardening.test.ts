@@ -4,7 +4,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { scheduleMinute } from '../../src/charm/builder.js';
+import { scheduleMinute } from '../../src/charm/render.js';
 import {
   APP_DIR,
   BUILD_ENV_PATH,
@@ -269,7 +269,7 @@ describe('hardening: the unit converges by itself', () => {
     for (const uuid of ['0b6a3a49-0000-4000-8000-000000000001', '0b6a3a49-0000-4000-8000-000000000002']) {
       const u = await settledUnit({ env: { JUJU_MODEL_UUID: uuid } });
       const minute = Number(u.readHostFile(CRON_PATH)!.split('\n').find((l) => /^\d/.test(l))!.split(' ')[0]);
-      expect(minute).toBe(await scheduleMinute(uuid, u.appName));
+      expect(minute).toBe(scheduleMinute(uuid, u.appName));
       minutes.push(minute);
     }
     expect(new Set(minutes).size).toBe(2);

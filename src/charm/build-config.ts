@@ -1,0 +1,20 @@
+// What one image build is: base, arch, cloud, revisions to keep, and the image's name.
+export const IMAGE_NAME_TMPL = '{IMAGE_BASE}-{APP_NAME}-{ARCH}';
+
+export type Arch = 'x64' | 'arm64';
+export type BaseImage = 'jammy' | 'noble';
+
+export interface BuildConfig {
+  readonly arch: Arch;
+  readonly base: BaseImage;
+  readonly cloudName: string;
+  readonly numRevisions: number;
+  /** Production path of the callback script the builder calls with the new image id. */
+  readonly callbackScript: string;
+  /** The Juju application: images are named per application so two builders never collide. */
+  readonly appName: string;
+}
+
+export function imageName(cfg: Pick<BuildConfig, 'arch' | 'base' | 'appName'>): string {
+  return IMAGE_NAME_TMPL.replace('{IMAGE_BASE}', cfg.base).replace('{APP_NAME}', cfg.appName).replace('{ARCH}', cfg.arch);
+}

@@ -1,0 +1,87 @@
+// The one way config reaches the host. `planReconcile` is pure: from the checked config, what
+// the unit remembers and what is on the host, it computes the desired host state (every file
+// with its text and mode) and what is owed (setup, removing the old layout, a build).
+// `applyPlan` carries a plan out with the builder module's vocabulary. install, upgrade-charm
+// and config-changed all go through both.
+import type { BuildConfig } from './build-config.js';
+import { buildImmediate, hasLegacyLayout, installFiles, isBuilderInstalled, reloadCron, removeLegacyLayout, setupBuilder, type BuildStart, type HostFile, type UnitContext } from './builder.js';
+import type { CharmConfig } from './config.js';
+import { BUILD_ENV_PATH, BUILD_SCRIPT_PATH, CALLBACK_SCRIPT_PATH, CLOUDS_YAML_PATH, CRON_PATH, LOGROTATE_PATH } from './paths.js';
+import { renderBuildEnv, renderBuildScript, renderCallbackScript, renderCron, renderLogrotate, scheduleDigest, type RenderContext } from './render.js';
+
+/** What the plan needs to know about the host (read once, before planning). */
+export interface HostFacts {
+  /** The pinned builder is installed and initialised. */
+  readonly builderInstalled: boolean;
+  /** The pre-hardening layout left files in /home/ubuntu. */
+  readonly legacyLayout: boolean;
+}
+
+export interface PlanInput {
+  readonly config: CharmConfig;
+  readonly build: BuildConfig;
+  readonly render: RenderContext;
+  readonly facts: HostFacts;
+  /** The schedule digest of the last build this unit started for a schedule (unit state). */
+  readonly lastScheduleDigest: string | undefined;
+}
+
+export interface Plan {
+  /** Install packages, the builder and its init. */
+  readonly setup: boolean;
+  readonly removeLegacyLayout: boolean;
+  /** Every file the config decides, as it must be. */
+  readonly files: readonly HostFile[];
+  /** Identifies the schedule and build arguments; a build is owed when it changes. */
+  readonly scheduleDigest: string;
+  readonly buildOwed: boolean;
+}
+
+export function planReconcile(input: PlanInput): Plan {
+  const { config, build, render } = input;
+  const cron = renderCron(build, config.interval, render);
+  const script = renderBuildScript(build, render);
+  const files: HostFile[] = [
+    { path: CLOUDS_YAML_PATH, content: config.cloudsYaml, mode: 0o600 },
+    { path: BUILD_ENV_PATH, content: renderBuildEnv(render), mode: 0o600 },
+    { path: BUILD_SCRIPT_PATH, content: script, mode: 0o700 },
+    { path: CALLBACK_SCRIPT_PATH, content: renderCallbackScript(render), mode: 0o700 },
+    { path: LOGROTATE_PATH, content: renderLogrotate(), mode: 0o644 },
+    // Last: cron never runs a build script that is not written yet.
+    { path: CRON_PATH, content: cron, mode: 0o644 },
+  ];
+  const digest = scheduleDigest(cron, script);
+  return {
+    setup: !input.facts.builderInstalled,
+    removeLegacyLayout: input.facts.legacyLayout,
+    files,
+    scheduleDigest: digest,
+    // Also when an earlier run of the hook wrote the files but was killed before the build.
+    buildOwed: input.lastScheduleDigest !== digest,
+  };
+}
+
+export function readHostFacts(unit: UnitContext): HostFacts {
+  return { builderInstalled: isBuilderInstalled(unit.host), legacyLayout: hasLegacyLayout(unit.host) };
+}
+
+export interface Outcome {
+  /** The host paths (re)written. */
+  readonly written: readonly string[];
+  /** The build the plan owed, if it owed one. */
+  readonly build?: BuildStart;
+}
+
+/**
+ * Carries the plan out: setup, the old layout, the files (each only when it differs), a cron
+ * reload when the entry changed, the owed build. Errors are the builder module's
+ * (BuilderSetupError for setup steps, HostFileError / HostCommandError otherwise).
+ */
+export async function applyPlan(plan: Plan, unit: UnitContext): Promise<Outcome> {
+  if (plan.setup) await setupBuilder(unit);
+  if (plan.removeLegacyLayout) await removeLegacyLayout(unit);
+  const written = installFiles(plan.files, unit.host);
+  if (written.includes(CRON_PATH)) await reloadCron(unit);
+  if (!plan.buildOwed) return { written };
+  return { written, build: await buildImmediate(unit) };
+}

@@ -1,0 +1,176 @@
+// What the charm writes on the host, rendered from the checked config and a few host facts:
+// pure functions (no file or process access), so the plan can be computed and tested alone.
+// Every variable part is shell-quoted; nothing secret is put anywhere but build.env and clouds.yaml.
+import { createHash } from 'node:crypto';
+import { imageName, type BuildConfig } from './build-config.js';
+import {
+  BUILD_ENV_PATH,
+  BUILD_LOCK_PATH,
+  BUILD_LOG_PATH,
+  BUILD_RUNNING_PATH,
+  BUILD_SCRIPT_PATH,
+  BUILD_TIMEOUT_EXIT,
+  BUILD_TIMEOUT_SECONDS,
+  BUILDER_BIN,
+  BUILDER_HOME,
+  CLOUDS_YAML_PATH,
+  LOCK_BUSY_EXIT,
+  LOCK_WAIT_SECONDS,
+  SKIPPED_RUNS_PATH,
+  SYSTEM_PATH,
+} from './paths.js';
+import { escapeCronPercent, shQuote } from './shell.js';
+
+/** Who the files are for, and the host facts rendering needs. */
+export interface RenderContext {
+  readonly unitName: string;
+  readonly charmDir: string;
+  readonly modelUuid: string;
+  /** Absolute path of juju-exec on this machine. */
+  readonly jujuExec: string;
+  /** The real location of a production path (CHARM_HOST_ROOT in tests). */
+  readonly path: (prodPath: string) => string;
+  /** The model's proxy settings as environment variables (http_proxy, HTTP_PROXY, ...). */
+  readonly proxyEnv: Readonly<Record<string, string>>;
+}
+
+/** The callback the builder runs after an upload, and the build script after a failed build. */
+export function renderCallbackScript(unit: RenderContext): string {
+  const jujuExec = unit.jujuExec;
+  const dispatch = shQuote(`${unit.charmDir}/dispatch`);
+  // juju-exec runs one argument verbatim with bash in a fresh hook context; it forwards no
+  // environment, so the event's data travels as assignments. Only [A-Za-z0-9-] reaches them.
+  return `#!/bin/sh
+# Written by the github-runner-image-builder charm; changes are overwritten.
+# The builder runs "$0 <image-id>" after a successful upload; the build script runs
+# "$0 --failed <exit-code>" when a build fails. Each fires a hook on ${unit.unitName}.
+set -u
+unit=${shQuote(unit.unitName)}
+if [ "\${1:-}" = --failed ]; then
+  case "\${2:-}" in ''|*[!0-9]*) code=unknown ;; *) code=$2 ;; esac
+  exec ${shQuote(jujuExec)} "$unit" "JUJU_DISPATCH_PATH=hooks/build_failed BUILD_EXIT_CODE=$code "${shQuote(dispatch)}
+fi
+case "\${1:-}" in
+  ''|*[!A-Za-z0-9-]*)
+    exec ${shQuote(jujuExec)} "$unit" "JUJU_DISPATCH_PATH=hooks/build_failed BUILD_FAILURE=malformed-image-id "${shQuote(dispatch)} ;;
+esac
+exec ${shQuote(jujuExec)} "$unit" "JUJU_DISPATCH_PATH=hooks/build_success OPENSTACK_IMAGE_ID=$1 "${shQuote(dispatch)}
+`;
+}
+
+/**
+ * The build's environment, sourced by the build script: root-only (0600), because proxy URLs
+ * may carry credentials. Nothing of it is on a command line or in the world-readable cron file.
+ */
+export function renderBuildEnv(unit: RenderContext): string {
+  const host = unit;
+  const env: Record<string, string> = {
+    PATH: SYSTEM_PATH,
+    LANG: 'C.UTF-8',
+    HOME: host.path(BUILDER_HOME),
+    OS_CLIENT_CONFIG_FILE: host.path(CLOUDS_YAML_PATH),
+    BUILD_TIMEOUT: String(BUILD_TIMEOUT_SECONDS),
+    ...unit.proxyEnv,
+  };
+  return `# Written by the github-runner-image-builder charm; changes are overwritten.\n${Object.entries(env)
+    .map(([k, v]) => `export ${k}=${shQuote(v)}\n`)
+    .join('')}`;
+}
+
+/**
+ * One build, as cron runs it (scheduled) and as build-immediate starts it (`--now`). It runs in
+ * its own session (stop ends the whole session), takes the build lock (a scheduled run that
+ * finds it taken counts a skipped run), records itself in build-running, runs the builder under
+ * `timeout`, appends to the log, and tells the callback when the build fails.
+ */
+export function renderBuildScript(cfg: BuildConfig, unit: RenderContext): string {
+  const host = unit;
+  const q = (prodPath: string) => shQuote(host.path(prodPath));
+  const image = imageName(cfg);
+  const run = [q(BUILDER_BIN), 'run', shQuote(cfg.cloudName), shQuote(image), '--base-image', shQuote(cfg.base), '--keep-revisions', shQuote(String(cfg.numRevisions)), '--callback-script', q(cfg.callbackScript)].join(' ');
+  return `#!/bin/sh
+# Written by the github-runner-image-builder charm (${unit.unitName}); changes are overwritten.
+# Builds ${image}: cron runs "$0" on schedule, build-immediate runs "$0 --now".
+set -u
+umask 027
+if [ -z "\${IMAGE_BUILD_SESSION:-}" ]; then
+  # A session of its own: stop ends every process of the build (timeout puts the builder in a
+  # process group of its own, but not in another session).
+  export IMAGE_BUILD_SESSION=1
+  exec setsid -w "$0" "$@"
+fi
+. ${q(BUILD_ENV_PATH)}
+log=${q(BUILD_LOG_PATH)}
+running=${q(BUILD_RUNNING_PATH)}
+skipped=${q(SKIPPED_RUNS_PATH)}
+callback=${q(cfg.callbackScript)}
+trigger=scheduled
+[ "\${1:-}" = --now ] && trigger=immediate
+stamp() { date -u +%Y-%m-%dT%H:%M:%SZ; }
+exec 9>>${q(BUILD_LOCK_PATH)}
+if ! flock -w ${LOCK_WAIT_SECONDS} 9; then
+  if [ "$trigger" = scheduled ]; then
+    n=$(cat "$skipped" 2>/dev/null) || n=0
+    case $n in ''|*[!0-9]*) n=0 ;; esac
+    echo $((n + 1)) > "$skipped.tmp" && mv -f "$skipped.tmp" "$skipped"
+    echo "$(stamp) scheduled build of ${image} skipped: another build holds the build lock" >> "$log"
+  fi
+  exit ${LOCK_BUSY_EXIT}
+fi
+rm -f "$skipped"
+echo "$$ $(date +%s) $trigger" > "$running.tmp" && mv -f "$running.tmp" "$running"
+trap 'rm -f "$running"' EXIT
+trap 'exit 143' TERM
+echo "$(stamp) build of ${image} started ($trigger)" >> "$log"
+rc=0
+timeout -k 60 "$BUILD_TIMEOUT" ${run} >> "$log" 2>&1 || rc=$?
+[ $rc -eq ${BUILD_TIMEOUT_EXIT} ] && echo "$(stamp) build timed out after $BUILD_TIMEOUT s and was stopped" >> "$log"
+echo "$(stamp) build of ${image} ended with exit code $rc" >> "$log"
+if [ $rc -ne 0 ]; then
+  # In the background, without the lock: the callback's juju-exec waits for the machine lock,
+  # which build-immediate's own hook may hold while it waits for this build to take the lock.
+  "$callback" --failed $rc 9>&- >> "$log" 2>&1 &
+fi
+exit $rc
+`;
+}
+
+/**
+ * The minute of the hour the schedule fires: a stable hash of model and application, so the
+ * builders of a controller do not all start at minute 0.
+ */
+export function scheduleMinute(modelUuid: string, appName: string): number {
+  return createHash('sha256').update(`${modelUuid}/${appName}`).digest().readUInt32BE(0) % 60;
+}
+
+export function renderCron(cfg: BuildConfig, interval: number, unit: RenderContext): string {
+  const minute = scheduleMinute(unit.modelUuid, cfg.appName);
+  // The script's path is the only variable part; % would be a newline to cron.
+  const script = escapeCronPercent(shQuote(unit.path(BUILD_SCRIPT_PATH)));
+  return (
+    `# Written by the github-runner-image-builder charm (${unit.unitName}); changes are overwritten.\n` +
+    `# Builds the ${imageName(cfg)} image every ${interval} hour(s) at minute ${minute}; log: ${BUILD_LOG_PATH}\n` +
+    `${minute} */${interval} * * * root ${script}\n`
+  );
+}
+
+export function renderLogrotate(): string {
+  return `# Written by the github-runner-image-builder charm; changes are overwritten.
+${BUILD_LOG_PATH} {
+  weekly
+  rotate 8
+  maxsize 100M
+  compress
+  delaycompress
+  missingok
+  notifempty
+  create 0640 root root
+}
+`;
+}
+
+
+/** Identifies the schedule and the build's arguments: a build is owed when it changes. */
+export function scheduleDigest(cron: string, buildScript: string): string {
+  return createHash('sha256').update(cron).update(buildScript).digest('hex');
+}

@@ -1,0 +1,47 @@
+// The unit's status, computed in one place from what the unit knows: the config problem, the
+// last outcome (newest image, last failure), the build bookkeeping and unsafe cloud settings.
+import { ActiveStatus, BlockedStatus, MaintenanceStatus, type Status } from '../ops/index.js';
+import type { RunningBuild } from './builder.js';
+import type { ImageInfo } from './cloud-port.js';
+import { BUILD_LOG_PATH, BUILD_TIMEOUT_SECONDS, SKIPPED_RUNS_WARNING } from './paths.js';
+
+export interface StatusInput {
+  /** Why the config is invalid (blocked), if it is. */
+  readonly configProblem?: string | undefined;
+  /** The unit was stopped: no more scheduled builds. */
+  readonly stopped?: boolean | undefined;
+  readonly image?: ImageInfo | undefined;
+  readonly lastFailure?: { readonly at: string; readonly reason: string } | undefined;
+  readonly running?: RunningBuild | undefined;
+  readonly skippedRuns: number;
+  readonly cloudWarnings: readonly string[];
+  readonly now: Date;
+}
+
+export function unitStatus(s: StatusInput): Status {
+  if (s.stopped) return MaintenanceStatus('Stopped: no scheduled builds');
+  if (s.configProblem) return BlockedStatus(s.configProblem);
+  const serving = s.image ? `image ${s.image.id} (${s.image.createdAt})` : undefined;
+  let msg: string;
+  if (s.lastFailure && (!s.image || s.lastFailure.at > s.image.createdAt)) {
+    msg = `Last build failed at ${s.lastFailure.at} (${s.lastFailure.reason}); see ${BUILD_LOG_PATH}`;
+    if (serving) msg += `; serving ${serving}`;
+  } else {
+    msg = serving ? `Serving ${serving}` : 'Waiting for first image';
+  }
+  return ActiveStatus([msg, ...buildProblems(s), ...s.cloudWarnings.map((w) => `warning: ${w}`)].join('; '));
+}
+
+/** A build holding the lock past its timeout, or scheduled runs that found the lock taken. */
+function buildProblems(s: StatusInput): string[] {
+  const problems: string[] = [];
+  const running = s.running;
+  // timeout kills a build after BUILD_TIMEOUT_SECONDS (+60 s); one still there is wedged.
+  if (running && s.now.getTime() - running.startedAt.getTime() > (BUILD_TIMEOUT_SECONDS + 300) * 1000) {
+    problems.push(`a build has held the build lock since ${running.startedAt.toISOString()}, past the ${BUILD_TIMEOUT_SECONDS / 3600} h build timeout: check its processes (ps -s ${running.session}) and end them (kill -- -${running.session})`);
+  }
+  if (s.skippedRuns >= SKIPPED_RUNS_WARNING) {
+    problems.push(`the last ${s.skippedRuns} scheduled builds were skipped because the build lock was taken${running ? ` (by the build started ${running.startedAt.toISOString()})` : ''}; see ${BUILD_LOG_PATH}`);
+  }
+  return problems;
+}
