@@ -42,7 +42,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { URLSearchParams, fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { importTs } from './import-ts.mjs';
+import { tsImport } from 'tsx/esm/api';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const UNIT = 'bench-image-builder/0';
@@ -289,9 +289,9 @@ async function main() {
     const nodeVersion = spawnSync(node, ['--version'], { encoding: 'utf8' }).stdout.trim();
     writeFileSync(path.join(work, 'probe.cjs'), PROBE);
     writeFileSync(path.join(work, 'empty.js'), '');
-    // test/support (the stand-ins' driver, the OpenStack suite's state), bundled on the fly.
-    const J = await importTs(path.join(ROOT, 'test/support/juju.ts'));
-    const O = await importTs(path.join(ROOT, 'test/support/openstack.ts'));
+    // test/support (the stand-ins' driver, the OpenStack suite's state), TypeScript loaded by tsx.
+    const J = await tsImport('../test/support/juju.ts', import.meta.url);
+    const O = await tsImport('../test/support/openstack.ts', import.meta.url);
     const suite = await O.openstackSuite();
     if (!suite.up) log(`Keystone + Glance are not running (${suite.reason}); get-latest rows are skipped. Start them with: bash scripts/openstack/start.sh`);
 

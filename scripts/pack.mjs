@@ -14,21 +14,22 @@
 //   --metafile FILE     PACK_METAFILE    also write esbuild's metafile there
 //   --node FILE         PACK_NODE        the Node.js runtime to ship (this node: process.execPath)
 //   --level N           PACK_LEVEL       deflate level, 1-9     (6)
-//   --no-cache          PACK_NO_CACHE=1  do not reuse the compressed runtime from
-//                                        node_modules/.cache/charm-pack/
 //   --json                               print a JSON summary as the last line of stdout
 // SOURCE_DATE_EPOCH, if set, is the time of every entry and of the manifest; else the time of
 // the last commit. The dispatch script and hooks/ always come from the repository root.
+// The zip is written by yazl: files only, in name order, each with its Unix mode ("made by" Unix,
+// so unzip and Go's archive/zip, which Juju uses, restore the exec bits) and that fixed time.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
+import { deflateRawSync } from 'node:zlib';
 import { parse, stringify } from 'yaml';
-import { crc32, deflate, writeZip, zipEntry } from './zip.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const DEFAULT_ENTRY = 'src/charm/main.ts';
@@ -51,7 +52,6 @@ function options() {
       metafile: { type: 'string' },
       node: { type: 'string' },
       level: { type: 'string' },
-      'no-cache': { type: 'boolean' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -83,7 +83,6 @@ function options() {
     metafile: abs(values.metafile ?? env.PACK_METAFILE),
     node: abs(values.node ?? env.PACK_NODE) ?? process.execPath,
     level,
-    cache: !flag(values['no-cache'], env.PACK_NO_CACHE),
     json: values.json ?? false,
   };
 }
@@ -191,29 +190,32 @@ function nodeLicense(node) {
   return undefined;
 }
 
-/** The runtime's raw deflate, cached by content (CRC-32 + size) and level. */
-async function deflateNode(data, level, useCache) {
-  const dir = path.join(ROOT, 'node_modules/.cache/charm-pack');
-  const file = path.join(dir, `node-${crc32(data).toString(16).padStart(8, '0')}-${data.length}-${level}.deflate`);
-  if (useCache) {
-    const hit = readOptional(file);
-    if (hit) return { deflated: hit, cached: true };
+/**
+ * Writes `files` ({ name, data, mode }, in the given order) to `file` with yazl, through a
+ * temporary file renamed into place; every entry's time is `epoch`. A file is deflated unless that
+ * does not make it smaller (tried on all but the runtime, which always shrinks). Returns the entries.
+ */
+async function writeZip(file, files, { epoch, level }) {
+  // yazl writes the DOS date/time fields in local time: UTC keeps them the same on every machine.
+  process.env.TZ = 'UTC';
+  const { default: yazl } = await import('yazl');
+  const zip = new yazl.ZipFile();
+  zip.on('error', (err) => zip.outputStream.destroy(err));
+  const entries = files.map(({ name, data, mode, alwaysDeflate }) => {
+    const deflate = data.length > 0 && (alwaysDeflate || deflateRawSync(data, { level }).length < data.length);
+    zip.addBuffer(data, name, { mtime: new Date(epoch * 1000), mode: 0o100000 | mode, compressionLevel: deflate ? level : 0 });
+    return { name, mode: `0${mode.toString(8)}`, size: data.length, method: deflate ? 'deflate' : 'store' };
+  });
+  zip.end();
+  const tmp = `${file}.tmp-${process.pid}`;
+  try {
+    await pipeline(zip.outputStream, createWriteStream(tmp, { mode: 0o644 }));
+    renameSync(tmp, file);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
   }
-  const deflated = await deflate(data, level);
-  if (useCache) {
-    try {
-      mkdirSync(dir, { recursive: true });
-      for (const old of readdirSync(dir)) {
-        if (old.endsWith('.deflate') && old !== path.basename(file)) rmSync(path.join(dir, old), { force: true });
-      }
-      const tmp = `${file}.tmp-${process.pid}`;
-      writeFileSync(tmp, deflated);
-      renameSync(tmp, file);
-    } catch {
-      // a cache that cannot be written only costs time
-    }
-  }
-  return { deflated, cached: false };
+  return entries;
 }
 
 function manifest(arch, epoch, version) {
@@ -261,7 +263,6 @@ async function pack(opts) {
     checkElf(nodeFile, nodeData, arch);
     const runtime = nodeVersion(nodeFile);
     const license = nodeLicense(opts.node);
-    const { deflated, cached } = await deflateNode(nodeData, opts.level, opts.cache);
 
     // 3. The archive.
     const envEpoch = Number(process.env.SOURCE_DATE_EPOCH);
@@ -281,7 +282,7 @@ async function pack(opts) {
       // Says the bundle is ESM, so node neither searches parent directories for a package.json
       // nor compiles it as CommonJS first to detect its format (~1.5 ms per hook).
       { name: 'dist/package.json', data: Buffer.from('{ "type": "module" }\n'), mode: 0o644 },
-      { name: 'node/bin/node', data: nodeData, mode: 0o755, deflated },
+      { name: 'node/bin/node', data: nodeData, mode: 0o755, alwaysDeflate: true },
     ];
     for (const f of ['config.yaml', 'actions.yaml', 'README.md', 'LICENSE']) {
       const data = readOptional(path.join(opts.charmDir, f));
@@ -291,20 +292,18 @@ async function pack(opts) {
     if (describe) files.push({ name: 'version', data: Buffer.from(`${describe}\n`), mode: 0o644 });
     files.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 
-    const entries = await Promise.all(files.map((f) => zipEntry({ ...f, level: opts.level })));
     mkdirSync(path.dirname(output), { recursive: true });
-    const size = writeZip(output, entries, { mtime: epoch });
+    const entries = await writeZip(output, files, { epoch, level: opts.level });
     const ms = Math.round(performance.now() - started);
     return {
       path: output,
-      size,
+      size: statSync(output).size,
       ms,
       buildMs: opts.build ? Math.round(built - started) : 0,
-      runtimeCached: cached,
       node: runtime,
       nodeLicense: license?.file,
       arch: deb,
-      entries: entries.map((e) => ({ name: e.name, mode: `0${e.mode.toString(8)}`, size: e.size, method: e.method === 8 ? 'deflate' : 'store' })),
+      entries,
     };
   } finally {
     if (tmpDir) rmSync(tmpDir, { recursive: true, force: true });
@@ -318,7 +317,7 @@ try {
   const shown = path.relative(cwd, r.path).startsWith('..') ? r.path : path.relative(cwd, r.path);
   console.log(
     `${shown} ${(r.size / 2 ** 20).toFixed(1)} MiB, ${r.entries.length} files, Node ${r.node} ${r.arch}` +
-      ` (${(r.ms / 1000).toFixed(1)} s${r.runtimeCached ? ', runtime from cache' : ''})`,
+      ` (${(r.ms / 1000).toFixed(1)} s)`,
   );
   if (opts.json) console.log(JSON.stringify(r));
 } catch (err) {

@@ -12,7 +12,6 @@ export interface PackSummary {
   path: string;
   size: number;
   ms: number;
-  runtimeCached: boolean;
   node: string;
   nodeLicense?: string;
   arch: string;
