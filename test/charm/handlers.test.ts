@@ -1,0 +1,296 @@
+// Every handler of the real ImageBuilderCharm in the in-memory harness: state in, event, state
+// out, on a real file tree with scripted host programs and an in-memory cloud (see
+// test/support/memory-unit.ts). Process-level behaviour (cron, the build script, juju-exec,
+// kills) stays in lifecycle.test.ts, the hostile and hardening suites.
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { BUILDER_SOURCE } from '../../src/charm/builder.js';
+import {
+  BUILD_ENV_PATH,
+  BUILD_SCRIPT_PATH,
+  CALLBACK_SCRIPT_PATH,
+  CLOUDS_YAML_PATH,
+  CONFIG_DIR,
+  CRON_PATH,
+  INSTALLED_MARKER_PATH,
+  LEGACY_BUILDER_BIN,
+  LEGACY_CLOUDS_YAML_PATH,
+  LOGROTATE_PATH,
+  PIPX_BIN_DIR,
+  PIPX_HOME,
+  SKIPPED_RUNS_PATH,
+} from '../../src/charm/paths.js';
+import { on, relation, state, type RunResult, type State } from '../../src/ops/testing/index.js';
+import { CANARY, cloudsYaml } from '../support/clouds.js';
+import { diffTrees, snapshotTree } from '../support/host.js';
+import { MemoryMachine, charmContext } from '../support/memory-unit.js';
+
+const IMAGE = 'noble-github-runner-image-builder-x64';
+const config = { 'base-image': 'noble', interval: 6, 'openstack-clouds-yaml': cloudsYaml(), 'cloud-name': '', 'revision-history-limit': 5 };
+const imageRelation = () => relation('image', { id: 1, remoteApp: 'github-runner' });
+
+const machines: MemoryMachine[] = [];
+afterEach(() => {
+  for (const m of machines.splice(0)) m.cleanup();
+});
+
+function machine(): MemoryMachine {
+  const m = new MemoryMachine();
+  machines.push(m);
+  return m;
+}
+
+const stored = (s: State) => (s.stored['image-builder'] ?? {}) as Record<string, unknown>;
+const statuses = (r: RunResult) => r.unitStatusHistory.map((s) => `${s.status}: ${s.message}`);
+
+/** A machine after a successful install, and the state Juju would hand the next hook. */
+async function installed(extra: Partial<State> = {}): Promise<{ m: MemoryMachine; s: State }> {
+  const m = machine();
+  const r = await charmContext(m).run(on.install(), state({ config, relations: [imageRelation()], ...extra }));
+  expect(r.exitCode, r.stderr).toBe(0);
+  m.programs.calls.length = 0;
+  m.programs.builds.length = 0;
+  return { m, s: r.state };
+}
+
+describe('install', () => {
+  it('sets the builder up root-owned, writes every file with its mode, and starts the first build', async () => {
+    const m = machine();
+    const r = await charmContext(m).run(on.install(), state({ config }));
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(statuses(r)).toEqual(['maintenance: Setting up the image builder', 'active: Waiting for first image']);
+    const pipx = m.programs.called('pipx')[0]!;
+    expect(pipx.argv).toEqual(['pipx', 'install', '--force', BUILDER_SOURCE]);
+    expect(pipx.env).toMatchObject({ PIPX_HOME: m.hostPath(PIPX_HOME), PIPX_BIN_DIR: m.hostPath(PIPX_BIN_DIR) });
+    expect(m.programs.called('apt-get').map((c) => c.argv.join(' '))).toEqual(['apt-get update', 'apt-get install -y --no-install-recommends pipx python3-dev gcc']);
+    expect(m.programs.calls.some((c) => c.argv[1] === 'init')).toBe(true);
+    const modes = Object.fromEntries([CLOUDS_YAML_PATH, BUILD_ENV_PATH, BUILD_SCRIPT_PATH, CALLBACK_SCRIPT_PATH, LOGROTATE_PATH, CRON_PATH, CONFIG_DIR].map((p) => [p, (statSync(m.hostPath(p)).mode & 0o777).toString(8)]));
+    expect(modes).toEqual({ [CLOUDS_YAML_PATH]: '600', [BUILD_ENV_PATH]: '600', [BUILD_SCRIPT_PATH]: '700', [CALLBACK_SCRIPT_PATH]: '700', [LOGROTATE_PATH]: '644', [CRON_PATH]: '644', [CONFIG_DIR]: '700' });
+    expect(readFileSync(m.hostPath(INSTALLED_MARKER_PATH), 'utf8')).toBe(`${BUILDER_SOURCE}\n`);
+    expect(m.programs.builds).toEqual([[m.hostPath(BUILD_SCRIPT_PATH), '--now']]);
+    expect(stored(r.state).scheduleDigest).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('on invalid config: blocked naming the option, deferred, nothing on the host; the fixed config completes it', async () => {
+    const m = machine();
+    const ctx = charmContext(m);
+    const before = snapshotTree(m.root);
+    const r = await ctx.run(on.install(), state({ config: { ...config, interval: 0 } }));
+    expect(r.exitCode).toBe(0);
+    expect(r.state.unitStatus).toEqual({ status: 'blocked', message: 'interval must be a whole number of hours from 1 to 24, got 0' });
+    expect(r.state.deferred.map((n) => n.event)).toEqual(['install']);
+    expect(m.programs.calls).toEqual([]);
+    expect(diffTrees(before, snapshotTree(m.root))).toMatchObject({ added: [], removed: [], changed: [] });
+
+    const fixed = await ctx.run(on.configChanged(), { ...r.state, config });
+    expect(fixed.exitCode).toBe(0);
+    expect(fixed.state.deferred).toEqual([]);
+    expect(fixed.state.unitStatus).toEqual({ status: 'active', message: 'Waiting for first image' });
+    expect(m.programs.builds).toHaveLength(1);
+  });
+
+  it('fails the hook when apt fails (Juju retries), with a status naming the step and the command', async () => {
+    const m = machine();
+    m.programs.fail(['apt-get', 'update'], { exitCode: 100, stdout: '', stderr: 'E: Could not get lock /var/lib/apt/lists/lock' });
+    const r = await charmContext(m).run(on.install(), state({ config }));
+    expect(r.exitCode).toBe(1);
+    expect(r.state.unitStatus).toEqual({ status: 'blocked', message: 'Setup failed, Juju will retry: installing apt packages failed: `apt-get update` exited with code 100: E: Could not get lock /var/lib/apt/lists/lock' });
+    expect(existsSync(m.hostPath(CRON_PATH))).toBe(false);
+  });
+
+  it('refuses a model proxy with a newline like bad config, without showing its value', async () => {
+    const m = machine();
+    const r = await charmContext(m, { env: { JUJU_CHARM_HTTPS_PROXY: 'http://u:secret@p:3128\n* * * * * root id' } }).run(on.install(), state({ config }));
+    expect(r.state.unitStatus.status).toBe('blocked');
+    expect(r.state.unitStatus.message).toMatch(/^the model's juju-https-proxy contains a control character/);
+    expect(JSON.stringify(r)).not.toContain('secret');
+    expect(m.programs.calls).toEqual([]);
+  });
+});
+
+describe('config-changed', () => {
+  it('changes nothing and runs nothing when the config is unchanged', async () => {
+    const { m, s } = await installed();
+    const before = snapshotTree(m.root);
+    const r = await charmContext(m).run(on.configChanged(), s);
+    expect(r.exitCode).toBe(0);
+    expect(m.programs.calls).toEqual([]);
+    expect(m.programs.builds).toEqual([]);
+    // The harness gives every run a fresh charm dir, which the callback names: only it moves.
+    expect(diffTrees(before, snapshotTree(m.root), { compareMtime: true }).changed.map((c) => c.path)).toEqual(['var/lib/github-runner-image-builder/build-callback']);
+    expect(r.unitStatusHistory, 'no status-set for an unchanged status').toEqual([]);
+  });
+
+  it('rewrites the cron entry, reloads cron and starts one build when the interval changes', async () => {
+    const { m, s } = await installed();
+    const r = await charmContext(m).run(on.configChanged(), { ...s, config: { ...config, interval: 12 } });
+    expect(readFileSync(m.hostPath(CRON_PATH), 'utf8')).toMatch(/^\d{1,2} \*\/12 \* \* \* root /m);
+    expect(m.programs.called('systemctl').map((c) => c.argv.join(' '))).toEqual(['systemctl reload-or-restart cron']);
+    expect(m.programs.builds).toHaveLength(1);
+    expect(r.logs.map((l) => l.message)).toContainEqual(expect.stringMatching(/build started \(the schedule or build arguments changed\)/));
+  });
+
+  it('rewrites clouds.yaml for new credentials without a build', async () => {
+    const { m, s } = await installed();
+    const rotated = cloudsYaml().replace(CANARY, `${CANARY}-2`);
+    await charmContext(m).run(on.configChanged(), { ...s, config: { ...config, 'openstack-clouds-yaml': rotated } });
+    expect(readFileSync(m.hostPath(CLOUDS_YAML_PATH), 'utf8')).toBe(rotated);
+    expect(m.programs.builds).toEqual([]);
+  });
+
+  it('blocks on a bad config and leaves the host as it was', async () => {
+    const { m, s } = await installed();
+    const before = snapshotTree(m.root);
+    const r = await charmContext(m).run(on.configChanged(), { ...s, config: { ...config, 'base-image': 'focal' } });
+    expect(r.state.unitStatus).toEqual({ status: 'blocked', message: 'base-image "focal" is not supported; use jammy, noble, 22.04 or 24.04' });
+    expect(diffTrees(before, snapshotTree(m.root), { compareMtime: true })).toMatchObject({ added: [], removed: [], changed: [] });
+    // The blocked status stands through update-status until a valid config arrives.
+    const later = await charmContext(m).run(on.updateStatus(), r.state);
+    expect(later.state.unitStatus.status).toBe('blocked');
+  });
+
+  it('warns in the log and the status about verify: false and plain http to a remote Keystone', async () => {
+    const insecure = cloudsYaml('http://keystone.example:5000/v3').replace('    region_name: RegionOne\n', '    region_name: RegionOne\n    verify: false\n');
+    const m = machine();
+    const r = await charmContext(m).run(on.install(), state({ config: { ...config, 'openstack-clouds-yaml': insecure } }));
+    expect(r.state.unitStatus.message).toMatch(/^Waiting for first image; warning: cloud "testcloud" uses plain http .*; warning: TLS verification is off for cloud "testcloud"/);
+    expect(r.logs.filter((l) => l.level === 'WARNING').map((l) => l.message).join('\n')).toMatch(/verify: false/);
+  });
+});
+
+describe('upgrade-charm', () => {
+  it('reinstalls nothing and builds nothing when the builder pin is unchanged', async () => {
+    const { m, s } = await installed();
+    const r = await charmContext(m).run(on.upgradeCharm(), s);
+    expect(r.exitCode).toBe(0);
+    expect(m.programs.calls).toEqual([]);
+    expect(m.programs.builds).toEqual([]);
+  });
+
+  it('reinstalls a changed builder under the build lock and clears the old layout as the ubuntu user', async () => {
+    const { m, s } = await installed();
+    writeFileSync(m.hostPath(INSTALLED_MARKER_PATH), 'git+https://example/old\n');
+    for (const p of [LEGACY_CLOUDS_YAML_PATH, LEGACY_BUILDER_BIN]) {
+      await import('node:fs').then((fs) => fs.mkdirSync(m.hostPath(p).replace(/\/[^/]+$/, ''), { recursive: true }));
+      writeFileSync(m.hostPath(p), 'old\n');
+    }
+    const r = await charmContext(m).run(on.upgradeCharm(), s);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(m.programs.called('pipx').map((c) => c.argv.slice(1))).toEqual([['install', '--force', BUILDER_SOURCE]]);
+    expect(m.programs.called('runuser').map((c) => c.argv.slice(4))).toEqual([['rm', '-f', '--', m.hostPath(LEGACY_CLOUDS_YAML_PATH)], ['pipx', 'uninstall', 'github-runner-image-builder']]);
+  });
+});
+
+describe('update-status', () => {
+  it('reports a lock held past the build timeout and skipped scheduled runs, then clears them', async () => {
+    const { m, s } = await installed();
+    m.holdLock(new Date(Date.now() - 4 * 3600_000), 777);
+    writeFileSync(m.hostPath(SKIPPED_RUNS_PATH), '3\n');
+    const r = await charmContext(m).run(on.updateStatus(), s);
+    expect(r.state.unitStatus.message).toMatch(/^Waiting for first image; a build has held the build lock since \S+, past the 3 h build timeout: check its processes \(ps -s 777\) and end them \(kill -- -777\); the last 3 scheduled builds were skipped/);
+    m.programs.lockHeld = false;
+    await import('node:fs').then((fs) => fs.rmSync(m.hostPath(SKIPPED_RUNS_PATH)));
+    const cleared = await charmContext(m).run(on.updateStatus(), r.state);
+    expect(cleared.state.unitStatus.message).toMatch(/^Waiting for first image; a build has held/); // the record stays until a build removes it
+  });
+});
+
+describe('stop and remove', () => {
+  it('end a running build and remove the schedule, the scripts and every credential', async () => {
+    const { m, s } = await installed();
+    m.holdLock(new Date(), 9999);
+    const r = await charmContext(m).run(on.stop(), s);
+    expect(r.exitCode).toBe(0);
+    expect(m.programs.called('pkill').map((c) => c.argv.join(' '))).toEqual(['pkill -TERM -s 9999']);
+    for (const p of [CRON_PATH, BUILD_SCRIPT_PATH, CALLBACK_SCRIPT_PATH, CONFIG_DIR]) expect(existsSync(m.hostPath(p)), p).toBe(false);
+    expect(r.state.unitStatus).toEqual({ status: 'maintenance', message: 'Stopped: no scheduled builds' });
+    expect((await charmContext(m).run(on.remove(), r.state)).exitCode).toBe(0);
+  });
+});
+
+describe('actions', () => {
+  it('build-immediate starts the build script, or says a build already runs', async () => {
+    const { m, s } = await installed();
+    const r = await charmContext(m).run(on.action('build-immediate'), s);
+    expect(r.actionResults).toEqual({ status: 'started', message: `build of ${IMAGE} started; log: /var/log/github-runner-image-builder/build.log` });
+    m.programs.lockHeld = true;
+    const busy = await charmContext(m).run(on.action('build-now'), s);
+    expect(busy.actionResults).toEqual({ status: 'already-running', message: 'a build is already running; not starting another' });
+    expect(m.programs.builds).toHaveLength(1);
+  });
+
+  it('build-immediate fails clearly before setup and on bad config', async () => {
+    const m = machine();
+    const r = await charmContext(m).run(on.action('build-immediate'), state({ config }));
+    expect(r.actionFailure).toBe('cannot build: the image builder is not set up yet (see `juju status` for why)');
+    const bad = await charmContext(m).run(on.action('build-immediate'), state({ config: { ...config, 'openstack-clouds-yaml': '' } }));
+    expect(bad.actionFailure).toMatch(/^cannot build: openstack-clouds-yaml is empty/);
+  });
+
+  it('get-latest reports the newest active image, or why there is none', async () => {
+    const { m, s } = await installed();
+    const none = await charmContext(m).run(on.action('get-latest'), s);
+    expect(none.actionFailure).toBe(`no active image named ${IMAGE} in cloud testcloud yet; the first build takes a while (log: /var/log/github-runner-image-builder/build.log)`);
+    m.cloud.images.push({ id: 'old', name: IMAGE, createdAt: '2030-01-01T00:00:00Z', status: 'active' }, { id: 'new', name: IMAGE, createdAt: '2030-01-02T00:00:00Z', status: 'active' });
+    const r = await charmContext(m).run(on.action('get-latest'), s);
+    expect(r.actionResults).toEqual({ id: 'new', name: IMAGE, 'created-at': '2030-01-02T00:00:00Z' });
+    m.cloud.fail = Object.assign(new Error('cloud "testcloud": POST http://k/v3/auth/tokens: cannot connect (ECONNREFUSED)'), { kind: 'network' });
+    const down = await charmContext(m).run(on.action('get-latest'), s);
+    expect(down.actionFailure).toBe('could not get the latest image: cloud "testcloud": POST http://k/v3/auth/tokens: cannot connect (ECONNREFUSED); check that the cloud is up and reachable from this machine (and the model proxy settings), then run the action again');
+    expect(down.exitCode).toBe(0);
+  });
+});
+
+describe('build_success, build_failed and the image relation', () => {
+  it('publishes an image the cloud confirms, and keeps it for relations that join later', async () => {
+    const { m, s } = await installed();
+    m.cloud.images.push({ id: 'img-1', name: IMAGE, createdAt: '2030-01-01T00:00:00Z', status: 'active' });
+    const r = await charmContext(m).run(on.custom('build_success', { OPENSTACK_IMAGE_ID: 'img-1' }), s);
+    expect(r.state.relations[0]!.localUnitData).toEqual({ id: 'img-1', name: IMAGE, 'created-at': '2030-01-01T00:00:00Z' });
+    expect(r.state.unitStatus).toEqual({ status: 'active', message: 'Serving image img-1 (2030-01-01T00:00:00Z)' });
+    const late = relation('image', { id: 2, remoteApp: 'other-runner' });
+    m.cloud.fail = new Error('cloud down');
+    const joined = await charmContext(m).run(on.relation('joined', late), { ...r.state, relations: [...r.state.relations, late] });
+    expect(joined.state.relations[1]!.localUnitData.id).toBe('img-1');
+  });
+
+  it('does not publish an id the cloud does not have, or has as another image', async () => {
+    const { m, s } = await installed();
+    const ghost = await charmContext(m).run(on.custom('build_success', { OPENSTACK_IMAGE_ID: 'img-ghost' }), s);
+    expect(ghost.state.relations[0]!.localUnitData).toEqual({});
+    expect(ghost.state.unitStatus.message).toMatch(/^Last build failed at \S+ \(the builder reported image img-ghost, but cloud testcloud has no such image\)/);
+    m.cloud.images.push({ id: 'img-q', name: IMAGE, createdAt: '2030-01-01T00:00:00Z', status: 'queued' });
+    const queued = await charmContext(m).run(on.custom('build_success', { OPENSTACK_IMAGE_ID: 'img-q' }), s);
+    expect(queued.state.unitStatus.message).toMatch(/has it as "noble-github-runner-image-builder-x64" in status queued, not an active/);
+  });
+
+  it('publishes the id with a warning when the cloud cannot be asked', async () => {
+    const { m, s } = await installed();
+    m.cloud.fail = new Error('cloud "testcloud": GET http://g/v2/images/img-2 returned HTTP 500');
+    const r = await charmContext(m).run(on.custom('build_success', { OPENSTACK_IMAGE_ID: 'img-2' }), s);
+    expect(r.state.relations[0]!.localUnitData.id).toBe('img-2');
+    expect(r.logs.map((l) => l.message)).toContainEqual(expect.stringMatching(/^image img-2 built, but its details could not be read from the cloud/));
+  });
+
+  it('records failures: a malformed id, an exit code, a timeout', async () => {
+    const { m, s } = await installed();
+    const ctx = charmContext(m);
+    const malformed = await ctx.run(on.custom('build_success', { OPENSTACK_IMAGE_ID: 'a;b' }), s);
+    expect(malformed.state.unitStatus.message).toMatch(/\(the builder reported a malformed image id\)/);
+    const failed = await ctx.run(on.custom('build_failed', { BUILD_EXIT_CODE: '3' }), s);
+    expect(failed.state.unitStatus.message).toMatch(/^Last build failed at \S+ \(exit code 3\); see \/var\/log\/github-runner-image-builder\/build\.log$/);
+    const timedOut = await ctx.run(on.custom('build_failed', { BUILD_EXIT_CODE: '124' }), s);
+    expect(timedOut.state.unitStatus.message).toMatch(/\(timed out after 3 h, exit code 124\)/);
+  });
+
+  it('a relation joining before any image asks the cloud, and a cloud failure is only a warning', async () => {
+    const { m, s } = await installed();
+    m.cloud.images.push({ id: 'img-cloud', name: IMAGE, createdAt: '2030-01-01T00:00:00Z', status: 'active' });
+    const r = await charmContext(m).run(on.relation('joined', s.relations[0]!), s);
+    expect(r.state.relations[0]!.localUnitData.id).toBe('img-cloud');
+    m.cloud.fail = new Error('boom');
+    const down = await charmContext(m).run(on.relation('joined', s.relations[0]!), s);
+    expect(down.exitCode).toBe(0);
+    expect(down.logs.map((l) => l.message)).toContainEqual(expect.stringMatching(/^github-runner joined, but the cloud could not be asked/));
+  });
+});
