@@ -126,7 +126,7 @@ export class ImageBuilderCharm extends CharmBase {
    * The checked config (the charm's options and the model's proxy settings), or undefined when
    * it is invalid: then the problem is remembered and the status is blocked on it.
    */
-  private async loadConfig(): Promise<CharmConfig | undefined> {
+  private async checkedConfig(): Promise<CharmConfig | undefined> {
     const { ConfigError, parseConfig } = await import('./config.js');
     const problems = proxyProblems(this.model.context.env);
     let cfg: CharmConfig | undefined;
@@ -161,7 +161,7 @@ export class ImageBuilderCharm extends CharmBase {
    * or new build arguments owe.
    */
   private async reconcile(event: HookEvent): Promise<void> {
-    const cfg = await this.loadConfig();
+    const cfg = await this.checkedConfig();
     if (!cfg) {
       if (event.name === 'install') event.defer(); // completes as soon as the config is fixed
       return this.collectStatus();
@@ -246,7 +246,7 @@ export class ImageBuilderCharm extends CharmBase {
   }
 
   async onBuildImmediate(event: ActionEvent): Promise<void> {
-    const cfg = await this.loadConfig();
+    const cfg = await this.checkedConfig();
     if (!cfg) return event.fail(`cannot build: ${this.stored.data.configProblem}`);
     if (!isBuilderInstalled(this.host)) return event.fail('cannot build: the image builder is not set up yet (see `juju status` for why)');
     const status = await buildImmediate(this.unit);
@@ -257,7 +257,7 @@ export class ImageBuilderCharm extends CharmBase {
   }
 
   async onGetLatest(event: ActionEvent): Promise<void> {
-    const cfg = await this.loadConfig();
+    const cfg = await this.checkedConfig();
     if (!cfg) return event.fail(`cannot query the cloud: ${this.stored.data.configProblem}`);
     try {
       const image = await getLatestImage(this.deps.cloud, this.cloudAccess(cfg), imageName(this.buildConfig(cfg)));
@@ -276,7 +276,7 @@ export class ImageBuilderCharm extends CharmBase {
   async onBuildSuccess(event: CustomEvent): Promise<void> {
     const id = event.data.OPENSTACK_IMAGE_ID ?? '';
     if (!IMAGE_ID.test(id)) return this.recordFailure('the builder reported a malformed image id');
-    const cfg = await this.loadConfig();
+    const cfg = await this.checkedConfig();
     const name = cfg ? imageName(this.buildConfig(cfg)) : '';
     let image: ImageInfo = { id, name, createdAt: new Date().toISOString() };
     if (cfg) {
@@ -315,7 +315,7 @@ export class ImageBuilderCharm extends CharmBase {
   async onImageRelationJoined(event: RelationEvent): Promise<void> {
     let image = this.stored.data.image;
     if (!image) {
-      const cfg = await this.loadConfig();
+      const cfg = await this.checkedConfig();
       if (!cfg) return this.collectStatus();
       try {
         image = (await this.deps.cloud.findLatestImage(this.cloudAccess(cfg), imageName(this.buildConfig(cfg)))) ?? undefined;

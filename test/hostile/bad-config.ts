@@ -2,13 +2,19 @@
 // settled): blocked status naming the option and what is accepted, exit 0, the host root
 // byte-identical (mtimes included), no host program run; then the good config again: active,
 // the same image served, nothing rebuilt. Two values that look wrong are accepted ones.
+// All of them run through the real charm in the in-memory harness; a sample also goes through
+// the real dispatch with the stand-in tools.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { it, type ExpectStatic } from 'vitest';
 import { snapshotTree } from '../support/host.js';
 import { HOOK_TOOLS_DIR } from '../support/juju.js';
-import { checkLeaks, checkOutcome, checkUnchanged, cloudsYaml, goodConfig, settledUnit, type Hostile } from './support.js';
+import { CALLBACK_SCRIPT_PATH } from '../../src/charm/paths.js';
+import { on, state, type RunResult } from '../../src/ops/testing/index.js';
+import { CANARY } from '../support/clouds.js';
+import { MemoryMachine, charmContext } from '../support/memory-unit.js';
+import { IMAGE, checkLeaks, checkOutcome, checkUnchanged, cloudsYaml, goodConfig, settledUnit, type Hostile } from './support.js';
 import { tally } from './tally.js';
 
 export interface ConfigCase {
@@ -157,6 +163,7 @@ function standInCosts(h: Hostile, big: Record<string, unknown>): { log: number; 
 }
 
 /** A settled unit takes `cases` in sequence; failures are soft (each names its case). */
+/** The process-level run of `cases` on one settled unit (counted by the in-memory run, not here). */
 async function runChunk(expect: ExpectStatic, cases: readonly ConfigCase[], accepted: typeof ACCEPTED): Promise<void> {
   const h = await settledUnit();
   const u = h.u;
@@ -171,7 +178,6 @@ async function runChunk(expect: ExpectStatic, cases: readonly ConfigCase[], acce
     const r = await h.dispatch('config-changed');
     const seconds = (Date.now() - started) / 1000;
     const status = u.unitStatus();
-    tally.badInputs++;
     expect.soft(checkOutcome(r, { code: 0 }, bad.name), bad.name).toEqual([]);
     expect.soft(status.status, bad.name).toBe('blocked');
     expect.soft(status.message, bad.name).toMatch(bad.message);
@@ -200,7 +206,6 @@ async function runChunk(expect: ExpectStatic, cases: readonly ConfigCase[], acce
     const before = snapshotTree(u.hostRoot);
     u.setConfig(ok.patch);
     const r = await h.dispatch('config-changed');
-    tally.acceptedInputs++;
     expect.soft(checkOutcome(r, { code: 0 }, ok.name)).toEqual([]);
     expect.soft(u.unitStatus(), `${ok.name} is accepted: same image, same build arguments`).toEqual(serving);
     expect.soft(r.hostCalls, `${ok.name}: nothing to rebuild`).toEqual([]);
@@ -211,12 +216,75 @@ async function runChunk(expect: ExpectStatic, cases: readonly ConfigCase[], acce
 }
 
 /**
- * One test: `chunks` settled units, side by side, each taking a share of the bad configs in
- * sequence (vitest runs at most 5 tests at once; one test keeps the others' slots free).
+ * Every bad config through the real charm in the in-memory harness (milliseconds each): blocked
+ * naming the option, exit 0, the host tree byte-identical, no program run, nothing leaked; then
+ * the good config again: the same status, nothing rebuilt.
  */
-export function registerBadConfigs(chunks: number): void {
-  it(`${BAD_CONFIGS.length} invalid configs and ${ACCEPTED.length} accepted ones, each after a good config: blocked, exit 0, host untouched; then active again, nothing rebuilt`, async ({ expect }) => {
-    const size = Math.ceil(BAD_CONFIGS.length / chunks);
-    await Promise.all(Array.from({ length: chunks }, (_, c) => runChunk(expect, BAD_CONFIGS.slice(c * size, (c + 1) * size), c === 0 ? ACCEPTED : [])));
+async function runInMemory(expect: ExpectStatic, cases: readonly ConfigCase[], accepted: typeof ACCEPTED): Promise<void> {
+  const m = new MemoryMachine();
+  try {
+    const ctx = charmContext(m);
+    const installed = await ctx.run(on.install(), state({ config: goodConfig() }));
+    m.cloud.images.push({ id: 'img-first', name: IMAGE, createdAt: '2030-01-01T00:00:00Z', status: 'active' });
+    const settled = (await ctx.run(on.custom('build_success', { OPENSTACK_IMAGE_ID: 'img-first' }), installed.state)).state;
+    const serving = settled.unitStatus;
+    expect(serving).toMatchObject({ status: 'active', message: expect.stringMatching(/^Serving image img-first \(/) });
+    m.programs.calls.length = 0;
+    const builds = m.programs.builds.length;
+    const leaks = (what: string, r: RunResult) => (JSON.stringify([r.logs, r.unitStatusHistory, r.state.stored, r.actionResults, r.stderr, m.programs.calls]).includes(CANARY) ? [`${what}: the canary left clouds.yaml`] : []);
+
+    for (const bad of cases) {
+      const before = snapshotTree(m.root);
+      const r = await ctx.run(on.configChanged(), { ...settled, config: { ...goodConfig(), ...bad.patch } });
+      tally.badInputs++;
+      expect.soft(r.exitCode, `${bad.name}: exit code (${r.stderr})`).toBe(0);
+      expect.soft(r.state.unitStatus.status, bad.name).toBe('blocked');
+      expect.soft(r.state.unitStatus.message, bad.name).toMatch(bad.message);
+      expect.soft(r.state.unitStatus.message.length, `${bad.name}: a short status`).toBeLessThan(400);
+      expect.soft(r.state.unitStatus.message, `${bad.name}: one line`).not.toContain('\n');
+      expect.soft(m.programs.calls.map((c) => c.argv.join(' ')), `${bad.name}: no host program`).toEqual([]);
+      expect.soft(checkUnchanged(before, snapshotTree(m.root), bad.name)).toEqual([]);
+      const found = leaks(bad.name, r);
+      tally.leaks.push(...found);
+      expect.soft(found).toEqual([]);
+
+      const back = await ctx.run(on.configChanged(), { ...r.state, config: goodConfig() });
+      expect.soft(back.exitCode, `${bad.name}, then the good config`).toBe(0);
+      expect.soft(back.state.unitStatus, `${bad.name}, then the good config`).toEqual(serving);
+      expect.soft(m.programs.calls, `${bad.name}, then the good config: nothing run`).toEqual([]);
+      // The harness gives each run its own charm dir, which only the callback script names.
+      expect.soft(checkUnchanged(before, snapshotTree(m.root), `${bad.name}, then the good config`, [CALLBACK_SCRIPT_PATH])).toEqual([]);
+    }
+
+    for (const ok of accepted) {
+      const before = snapshotTree(m.root);
+      const r = await ctx.run(on.configChanged(), { ...settled, config: { ...goodConfig(), ...ok.patch } });
+      tally.acceptedInputs++;
+      expect.soft(r.exitCode, ok.name).toBe(0);
+      expect.soft(r.state.unitStatus, `${ok.name} is accepted: same image, same build arguments`).toEqual(serving);
+      expect.soft(m.programs.calls, `${ok.name}: nothing to rebuild`).toEqual([]);
+      expect.soft(checkUnchanged(before, snapshotTree(m.root), ok.name, [CALLBACK_SCRIPT_PATH])).toEqual([]);
+    }
+    expect.soft(m.programs.builds, 'nothing was rebuilt').toHaveLength(builds);
+  } finally {
+    m.cleanup();
+  }
+}
+
+/** Cases that also go through the real dispatch and stand-in tools (the 10 MB ones measure the tools). */
+const PROCESS_SAMPLES = ['invalid YAML', 'a 10 MB clouds.yaml', 'a 10 MB cloud-name', 'interval 0'];
+
+/**
+ * Every bad config in memory, and a sample of them (plus the accepted look-alikes) as Juju runs
+ * the charm: a subprocess dispatch with the stand-in hook tools, on a settled unit.
+ */
+export function registerBadConfigs(): void {
+  it(`${BAD_CONFIGS.length} invalid configs and ${ACCEPTED.length} accepted ones, each after a good config, in memory: blocked, exit 0, host untouched; then active again, nothing rebuilt`, async ({ expect }) => {
+    await runInMemory(expect, BAD_CONFIGS, ACCEPTED);
+  });
+  it(`${PROCESS_SAMPLES.length} of them and the accepted ones through the real dispatch: the same, and the stand-in tools do not slow down with a 10 MB option`, async ({ expect }) => {
+    const samples = BAD_CONFIGS.filter((c) => PROCESS_SAMPLES.includes(c.name));
+    expect(samples).toHaveLength(PROCESS_SAMPLES.length);
+    await runChunk(expect, samples, ACCEPTED);
   });
 }

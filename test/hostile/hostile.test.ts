@@ -17,7 +17,7 @@ afterAll(async () => {
 
 describe.concurrent('hostile', () => {
   // The long ones first, so the short ones fill the remaining slots around them.
-  registerBadConfigs(4);
+  registerBadConfigs();
   registerConcurrency();
   registerFaults();
   registerCrashPoints();
