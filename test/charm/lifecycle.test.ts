@@ -1,6 +1,8 @@
 // The charm as Juju runs it: the real `dispatch` as a subprocess with stand-in hook tools and
 // host programs (apt-get, pipx, the builder...), through a whole lifecycle, asserting on what an
 // operator would see: statuses, files on the host, relation data, action results.
+// Per-handler behaviour is tested in memory (handlers.test.ts); this suite keeps what needs
+// real processes: cron running the build script, the callback through juju-exec, the lock.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, rmSync, statSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -166,35 +168,6 @@ describe('charm lifecycle through dispatch', () => {
     expect(u.readHostFile(BUILD_SCRIPT_PATH)).not.toContain('squid');
   });
 
-  it('refuses a cloud name with metacharacters: blocked, exit 0, host untouched', async () => {
-    const u = newUnit();
-    await u.dispatch('install');
-    await eventually('first build', () => imageData(u).id);
-    await buildsDone(u);
-    const before = snapshotTree(u.hostRoot);
-    u.setConfig({ 'openstack-clouds-yaml': cloudsYaml(undefined, '"x;touch /tmp/pwned"') });
-    const r = await u.dispatch('config-changed');
-    expect(r.code).toBe(0);
-    expect(u.unitStatus().status).toBe('blocked');
-    expect(u.unitStatus().message).toMatch(/^openstack-clouds-yaml: .*"x;touch \/tmp\/pwned"/);
-    expect(r.hostCalls).toEqual([]);
-    expect(diffTrees(before, snapshotTree(u.hostRoot), { compareMtime: true })).toMatchObject({ added: [], removed: [], changed: [] });
-  });
-
-  it('defers install on invalid config and completes it once the config is fixed', async () => {
-    const u = newUnit({ config: { 'openstack-clouds-yaml': '' } });
-    const r = await u.dispatch('install');
-    expect(r.code).toBe(0);
-    expect(u.unitStatus()).toMatchObject({ status: 'blocked', message: expect.stringMatching(/^openstack-clouds-yaml is empty/) });
-    expect(r.hostCalls).toEqual([]);
-    u.setConfig({ 'openstack-clouds-yaml': cloudsYaml() });
-    const fixed = await u.dispatch('config-changed');
-    expect(fixed.code).toBe(0);
-    expect(fixed.hostCalls.some((c) => c.prog === 'pipx')).toBe(true);
-    expect(u.readHostFile(CLOUDS)).toBe(cloudsYaml());
-    await eventually('first build', () => u.builds().length === 1);
-  });
-
   it('stops building on stop: cron entry, scripts and every credential removed', async () => {
     const u = newUnit();
     await u.dispatch('install');
@@ -211,16 +184,6 @@ describe('charm lifecycle through dispatch', () => {
     const status = await eventually('the failure in the status', () => (/Last build failed/.test(u.unitStatus().message) ? u.unitStatus() : undefined));
     expect(status.status).toBe('active');
     expect(status.message).toMatch(/^Last build failed at \d{4}-\d\d-\d\dT[\d:.]+Z \(exit code 3\); see \/var\/log\/github-runner-image-builder\/build.log$/);
-  });
-
-  it('gives a relation joined later the stored image without asking the cloud', async () => {
-    const u = newUnit();
-    await u.dispatch('install');
-    await eventually('first build', () => imageData(u).id);
-    u.addRelation({ endpoint: 'image', id: 2, app: 'other-runner', units: ['other-runner/0'] });
-    const r = await u.dispatch('image-relation-joined', { relation: { endpoint: 'image', id: 2 } });
-    expect(r.code).toBe(0);
-    expect(u.relations()['image:2']!['local-unit'].id).toBe(imageData(u).id);
   });
 
   it('never lets the clouds.yaml password out of clouds.yaml', async () => {
