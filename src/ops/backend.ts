@@ -32,15 +32,26 @@ export interface Backend {
 export class ProcessBackend implements Backend {
   constructor(private readonly runner: ToolRunner) {}
 
-  /** Runs a call; non-zero exits become errors that name the tool, argv, code and stderr. */
+  /**
+   * Runs a call; a tool that cannot start, times out, outgrows its buffer, is killed or exits
+   * non-zero becomes a HookToolError (a ProcessError) naming the argv, never the stdin.
+   */
   private exec(call: ToolCall): string {
     const res = this.runner.run(call);
-    if (res.spawnError) {
-      throw new HookToolError(call.tool, call.args, null, '', `could not be started (${res.spawnError}); is this running in a Juju hook context?`);
-    }
-    if (res.code !== 0) {
-      const ErrorType = call.tool.startsWith('relation-') && /relation not found/.test(res.stderr) ? RelationNotFoundError : HookToolError;
-      throw new ErrorType(call.tool, call.args, res.code, res.stderr);
+    if (res.spawnError || res.timedOut || res.bufferExceeded || res.code !== 0) {
+      const ErrorType = res.code !== null && call.tool.startsWith('relation-') && /relation not found/.test(res.stderr) ? RelationNotFoundError : HookToolError;
+      throw new ErrorType({
+        command: [call.tool, ...call.args],
+        exitCode: res.code,
+        signal: res.signal,
+        timedOut: res.timedOut,
+        timeoutMs: res.timeoutMs,
+        bufferExceeded: res.bufferExceeded,
+        maxBuffer: res.maxBuffer,
+        spawnError: res.spawnError,
+        hint: 'is this running in a Juju hook context?',
+        stderr: res.stderr,
+      });
     }
     return res.stdout;
   }
@@ -50,7 +61,7 @@ export class ProcessBackend implements Backend {
     try {
       return JSON.parse(out) as T;
     } catch {
-      throw new HookToolError(call.tool, call.args, 0, '', `printed output that is not JSON (${out.length} bytes)`);
+      throw new HookToolError({ command: [call.tool, ...call.args], exitCode: 0, detail: `printed output that is not JSON (${out.length} bytes)` });
     }
   }
 

@@ -1,10 +1,12 @@
-// Event objects handed to observers. Each can say how to snapshot itself, so a deferred event
-// can be rebuilt in a later dispatch.
+// Event objects handed to observers. Each class says how it is built from the Juju context
+// (`fromContext`), how it is saved when deferred (`snapshot`) and rebuilt from that in a later
+// dispatch (`restore`), so the dispatcher needs no per-kind switch.
 import type { Backend } from './backend.js';
 import { ModelError } from './errors.js';
 import { flattenActionResults, type ActionResultValue } from './action-results.js';
-import type { Relation } from './model.js';
-import type { RelationPhase } from './context.js';
+import type { Model, Relation } from './model.js';
+import { parseRelationEventName, type JujuContext, type RelationPhase } from './context.js';
+import type { Status } from './status.js';
 
 export const LIFECYCLE_EVENTS = [
   'install',
@@ -19,6 +21,34 @@ export const LIFECYCLE_EVENTS = [
 ] as const;
 export type LifecycleEventName = (typeof LIFECYCLE_EVENTS)[number];
 
+/** Emitted by the framework at the end of every successful dispatch (see CollectStatusEvent). */
+export const COLLECT_UNIT_STATUS = 'collect_unit_status';
+/** Events the framework itself emits; a charm observes them like Juju's. */
+export type FrameworkEventName = typeof COLLECT_UNIT_STATUS;
+
+export interface CustomEventSpec {
+  /** Environment variables captured into the event's data when Juju dispatches it. */
+  readonly env?: readonly string[];
+}
+
+/** What an event class may need to build or rebuild an event. */
+export interface EventSource {
+  readonly context: JujuContext;
+  readonly model: Model;
+  readonly backend: Backend;
+  readonly customEvents: Readonly<Record<string, CustomEventSpec>>;
+}
+
+export type Snapshot = Readonly<Record<string, unknown>>;
+
+/** The static side of an event class. */
+export interface EventType {
+  /** The event Juju dispatched, from the context (environment) of this process. */
+  fromContext(name: string, source: EventSource): EventBase;
+  /** A deferred event, from its snapshot; undefined when it cannot be rebuilt (then it is dropped). */
+  restore(name: string, snapshot: Snapshot, source: EventSource): EventBase | undefined;
+}
+
 /** Juju events that cannot wait for a later hook: the unit may be gone by then. */
 const NOT_DEFERRABLE = new Set(['stop', 'remove']);
 
@@ -26,7 +56,7 @@ export abstract class EventBase {
   private deferredFlag = false;
   constructor(readonly name: string) {}
 
-  /** Keeps the event and re-emits it to this handler at the start of the next dispatch. */
+  /** Keeps the event and re-emits it to this observer at the start of the next dispatch. */
   defer(): void {
     if (NOT_DEFERRABLE.has(this.name)) throw new ModelError(`the ${this.name} event cannot be deferred`);
     this.deferredFlag = true;
@@ -38,10 +68,18 @@ export abstract class EventBase {
   resetDeferred(): void {
     this.deferredFlag = false;
   }
+  /** What `restore` needs to rebuild this event in a later dispatch (JSON only). */
   abstract snapshot(): Record<string, unknown>;
 }
 
+/** A Juju lifecycle event (install, config_changed, ...): nothing beyond its name. */
 export class HookEvent extends EventBase {
+  static fromContext(name: string, _source: EventSource): HookEvent {
+    return new HookEvent(name);
+  }
+  static restore(name: string, _snapshot: Snapshot, _source: EventSource): HookEvent | undefined {
+    return new HookEvent(name);
+  }
   snapshot(): Record<string, unknown> {
     return {};
   }
@@ -60,6 +98,28 @@ export class RelationEvent extends HookEvent {
   ) {
     super(name);
   }
+
+  static override fromContext(name: string, source: EventSource): RelationEvent {
+    const r = source.context.relation;
+    const rel = parseRelationEventName(name);
+    if (!r || !rel) throw new ModelError(`${name} is not a relation event of this context`);
+    return new RelationEvent(name, rel.phase, source.model.relation(r.endpoint, r.id, r.remoteApp), r.remoteApp, r.remoteUnit, r.departingUnit);
+  }
+
+  static override restore(name: string, snap: Snapshot, source: EventSource): RelationEvent | undefined {
+    const rel = parseRelationEventName(name);
+    if (!rel || typeof snap.endpoint !== 'string' || typeof snap.relationId !== 'number') return undefined;
+    const app = typeof snap.app === 'string' ? snap.app : '';
+    return new RelationEvent(
+      name,
+      rel.phase,
+      source.model.relation(snap.endpoint, snap.relationId, app),
+      app,
+      typeof snap.unit === 'string' ? snap.unit : undefined,
+      typeof snap.departingUnit === 'string' ? snap.departingUnit : undefined,
+    );
+  }
+
   override snapshot(): Record<string, unknown> {
     return {
       endpoint: this.relation.endpoint,
@@ -71,6 +131,7 @@ export class RelationEvent extends HookEvent {
   }
 }
 
+/** An event the charm declares (`customEvents`), emitted by it or dispatched through juju-exec. */
 export class CustomEvent extends EventBase {
   constructor(
     name: string,
@@ -79,6 +140,20 @@ export class CustomEvent extends EventBase {
   ) {
     super(name);
   }
+
+  static fromContext(name: string, source: EventSource): CustomEvent {
+    const data: Record<string, string> = {};
+    for (const key of source.customEvents[name]?.env ?? []) data[key] = source.context.env[key] ?? '';
+    return new CustomEvent(name, data);
+  }
+
+  static restore(name: string, snap: Snapshot, _source: EventSource): CustomEvent | undefined {
+    const data = snap.data ?? {};
+    if (typeof data !== 'object' || data === null || Array.isArray(data)) return undefined;
+    if (!Object.values(data).every((v) => typeof v === 'string')) return undefined;
+    return new CustomEvent(name, data as Record<string, string>);
+  }
+
   snapshot(): Record<string, unknown> {
     return { data: { ...this.data } };
   }
@@ -97,6 +172,17 @@ export class ActionEvent extends EventBase {
   ) {
     super(name);
   }
+
+  static fromContext(name: string, source: EventSource): ActionEvent {
+    const a = source.context.action;
+    if (!a) throw new ModelError(`${name} is not the action of this context`);
+    return new ActionEvent(name, a.name, a.id, source.backend);
+  }
+  /** Actions are never deferred, so there is nothing to restore. */
+  static restore(): undefined {
+    return undefined;
+  }
+
   override defer(): void {
     throw new ModelError(`action ${this.actionName} cannot be deferred: actions run once, when the operator asks`);
   }
@@ -125,12 +211,49 @@ export class ActionEvent extends EventBase {
   }
 }
 
-export type EventFor<N extends string> = N extends `${string}_relation_${RelationPhase}`
-  ? RelationEvent
-  : N extends `${string}_action`
-    ? ActionEvent
-    : N extends LifecycleEventName
-      ? HookEvent
-      : CustomEvent;
+/**
+ * ops' collect_unit_status: emitted once at the end of every successful dispatch. Observers
+ * add the statuses they would set; the framework sets the one of highest priority
+ * (STATUS_PRIORITY), and makes no status-set call when it is what the unit last set.
+ */
+export class CollectStatusEvent extends EventBase {
+  constructor(
+    name: string,
+    private readonly add: (status: Status) => void,
+  ) {
+    super(name);
+  }
+  /** Adds a candidate status for this dispatch. */
+  addStatus(status: Status): void {
+    this.add(status);
+  }
+  override defer(): void {
+    throw new ModelError(`the ${this.name} event cannot be deferred`);
+  }
+  snapshot(): Record<string, unknown> {
+    return {};
+  }
+}
 
-export type AnyEvent = HookEvent | RelationEvent | ActionEvent | CustomEvent;
+/** ops' priorities: the highest of the collected statuses is the one set. */
+export const STATUS_PRIORITY: Readonly<Record<Status['status'] | 'error' | 'unknown', number>> = {
+  error: 5,
+  blocked: 4,
+  maintenance: 3,
+  waiting: 2,
+  active: 1,
+  unknown: 0,
+};
+
+/** The event class an observer of `N` receives. */
+export type EventFor<N extends string> = N extends FrameworkEventName
+  ? CollectStatusEvent
+  : N extends `${string}_relation_${RelationPhase}`
+    ? RelationEvent
+    : N extends `${string}_action`
+      ? ActionEvent
+      : N extends LifecycleEventName
+        ? HookEvent
+        : CustomEvent;
+
+export type AnyEvent = HookEvent | RelationEvent | ActionEvent | CustomEvent | CollectStatusEvent;

@@ -1,6 +1,8 @@
 // Charm logging through juju-log. Every juju-log call is a process plus an agent round trip, so
 // records are buffered and sent at the end of the dispatch, one call per run of equal level
-// (an uncaught error is added before the flush, so it is never lost).
+// (an uncaught error is added before the flush, so it is never lost). A charm calls flush()
+// (Framework.flushLogs) before a long step, so its records reach Juju before the step and a
+// dispatch killed during it loses only what was logged after.
 import type { Backend } from './backend.js';
 import type { LogLevel } from './hookcmds.js';
 

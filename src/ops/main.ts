@@ -1,12 +1,12 @@
 // One dispatch, start to end: read the context, build the charm, re-emit deferred events, emit
-// this event, then commit stored state and flush logs. Exit codes follow Juju: non-zero marks a
+// this event, collect the unit status, then commit stored state and flush logs. Exit codes follow Juju: non-zero marks a
 // hook failed (Juju rolls back relation data and retries); an action reports failure with
 // action-fail and exits 0.
-import { ActionEvent, CustomEvent, HookEvent, RelationEvent, type EventBase } from './events.js';
+import { ActionEvent, type EventBase } from './events.js';
 import { ProcessBackend, type Backend } from './backend.js';
 import type { CharmClass } from './charm.js';
 import { ContextError } from './errors.js';
-import { parseRelationEventName, readContext, type JujuContext } from './context.js';
+import { readContext, type JujuContext } from './context.js';
 import { Framework } from './framework.js';
 import { Logger } from './log.js';
 import { loadCharmMeta, type CharmMeta } from './meta.js';
@@ -24,43 +24,12 @@ export interface DispatchOptions {
   /** Defaults to the real hook tools on PATH. */
   readonly backend?: Backend;
   readonly stderr?: (text: string) => void;
-}
-
-function buildEvent(ctx: JujuContext, model: Model, backend: Backend, charm: CharmClass): EventBase {
-  const name = ctx.eventName;
-  if (ctx.action) return new ActionEvent(name, ctx.action.name, ctx.action.id, backend);
-  if (ctx.relation) {
-    const r = ctx.relation;
-    const phase = parseRelationEventName(name)!.phase;
-    return new RelationEvent(name, phase, model.relation(r.endpoint, r.id, r.remoteApp), r.remoteApp, r.remoteUnit, r.departingUnit);
-  }
-  const custom = charm.customEvents?.[name];
-  if (custom) {
-    const data: Record<string, string> = {};
-    for (const key of custom.env ?? []) data[key] = ctx.env[key] ?? '';
-    return new CustomEvent(name, data);
-  }
-  return new HookEvent(name);
-}
-
-function rebuildEvent(model: Model, charm: CharmClass) {
-  return (name: string, snap: Readonly<Record<string, unknown>>): EventBase | undefined => {
-    const rel = parseRelationEventName(name);
-    if (rel && typeof snap.endpoint === 'string' && typeof snap.relationId === 'number') {
-      const app = String(snap.app ?? '');
-      return new RelationEvent(
-        name,
-        rel.phase,
-        model.relation(snap.endpoint, snap.relationId, app),
-        app,
-        typeof snap.unit === 'string' ? snap.unit : undefined,
-        typeof snap.departingUnit === 'string' ? snap.departingUnit : undefined,
-      );
-    }
-    if (name.endsWith('_action')) return undefined;
-    if (charm.customEvents?.[name]) return new CustomEvent(name, (snap.data ?? {}) as Record<string, string>);
-    return new HookEvent(name);
-  };
+  /**
+   * On these signals, send the buffered log records (and a line saying so) to juju-log, then
+   * die by the signal as before. `main` passes SIGTERM, SIGINT and SIGHUP; tests running
+   * dispatch in-process pass none.
+   */
+  readonly flushOnSignals?: readonly NodeJS.Signals[];
 }
 
 /** Runs one dispatch and returns the process exit code. */
@@ -91,16 +60,24 @@ export async function dispatch(opts: DispatchOptions): Promise<number> {
   const meta = opts.meta ?? (await loadCharmMeta(ctx.charmDir));
   const model = new Model(backend, meta, ctx, state);
   let event: EventBase | undefined;
+  // A dispatch killed by a signal loses at most what was logged since the last flush; one
+  // stopped by a catchable signal loses nothing.
+  const onSignal = (signal: NodeJS.Signals) => {
+    log.error(`${ctx.dispatchPath} interrupted by ${signal}; Juju will see the hook fail`);
+    log.flush();
+    process.kill(process.pid, signal);
+  };
+  for (const sig of opts.flushOnSignals ?? []) process.once(sig, onSignal);
 
   try {
-    const framework = new Framework(model, log, state, meta, opts.charm.customEvents ?? {}, rebuildEvent(model, opts.charm));
-    new opts.charm(framework);
-    if (!framework.knownEvents.has(ctx.eventName)) log.debug(`event ${ctx.eventName} is not defined by this charm; nothing to do`);
+    const framework = new Framework(model, log, state, meta, opts.charm.customEvents ?? {}, backend);
+    // The charm class is typed with its own events and config; the framework serves any.
+    new opts.charm(framework as never);
+    event = framework.eventFromContext(ctx.eventName);
+    if (!event) log.debug(`event ${ctx.eventName} is not defined by this charm; nothing to do`);
     await framework.reemitDeferred();
-    if (framework.knownEvents.has(ctx.eventName)) {
-      event = buildEvent(ctx, model, backend, opts.charm);
-      await framework.emit(event);
-    }
+    if (event) await framework.emit(event);
+    await framework.collectStatus();
     store.save(state);
     log.flush();
     return 0;
@@ -126,6 +103,8 @@ export async function dispatch(opts: DispatchOptions): Promise<number> {
       return 0;
     }
     return 1;
+  } finally {
+    for (const sig of opts.flushOnSignals ?? []) process.removeListener(sig, onSignal);
   }
 }
 
@@ -137,5 +116,6 @@ export async function main(charm: CharmClass, meta?: CharmMeta): Promise<void> {
     // The dispatch script passes "$0": legacy Juju runs hooks/<name> without JUJU_DISPATCH_PATH.
     ...(process.argv[2] ? { invokedAs: process.argv[2] } : {}),
     ...(meta ? { meta } : {}),
+    flushOnSignals: ['SIGTERM', 'SIGINT', 'SIGHUP'],
   });
 }

@@ -101,9 +101,9 @@ export class Unit {
   }
 }
 
-export class Model {
+export class Model<C extends object = ConfigShape> {
   readonly unit: Unit;
-  private configCache?: ConfigShape;
+  private configCache?: Readonly<ConfigShape>;
   private readonly relationCache = new Map<string, Relation[]>();
 
   constructor(
@@ -119,8 +119,12 @@ export class Model {
     return this.context.appName;
   }
 
-  /** The charm's config, read once (config-get) and checked against config.yaml's types. */
-  config<T extends ConfigShape = ConfigShape>(): Readonly<T> {
+  /**
+   * The charm's config, read once (config-get) and checked against config.yaml's types: typed
+   * as the charm's config type (`CharmBase<Events, CharmConfigOptions>`), or as `T` when given,
+   * e.g. the CharmConfigOptions that scripts/gen-charm-types.mjs generates from config.yaml.
+   */
+  config<T extends object = C>(): Readonly<T> {
     if (!this.configCache) {
       const raw = this.backend.configGet();
       for (const [name, value] of Object.entries(raw)) {
@@ -129,7 +133,7 @@ export class Model {
       }
       this.configCache = Object.freeze({ ...(raw as ConfigShape) });
     }
-    return this.configCache as Readonly<T>;
+    return this.configCache as unknown as Readonly<T>;
   }
 
   /** Sets the application status; only the leader may (Juju refuses otherwise). */

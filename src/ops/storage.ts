@@ -18,7 +18,10 @@ export const UNIT_STATE_FILE = '.unit-state.json';
 export interface Notice {
   readonly seq: number;
   readonly event: string;
-  /** The observer (handler name) that deferred it; only it sees the re-emitted event. */
+  /**
+   * The key of the observer that deferred it, `<owner handle>/<method>`; only it sees the
+   * re-emitted event. Files written before owners had handles hold the bare method name.
+   */
   readonly observer: string;
   readonly snapshot: Readonly<Record<string, unknown>>;
 }

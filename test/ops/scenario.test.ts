@@ -32,7 +32,7 @@ describe('Scenario-style Context', () => {
 
   it('defers an event and re-emits it first on the next run, then drops it', async () => {
     const first = await ctx.run(on.configChanged(), state({ config: { ...baseConfig, 'defer-config-changed': true } }));
-    expect(first.state.deferred.map((n) => [n.event, n.observer])).toEqual([['config_changed', 'onConfigChanged']]);
+    expect(first.state.deferred.map((n) => [n.event, n.observer])).toEqual([['config_changed', 'RecorderCharm/onConfigChanged']]);
 
     const second = await ctx.run(on.updateStatus(), { ...first.state, config: { ...baseConfig, greeting: 'again' } });
     expect(seen(second.state)).toEqual(['config_changed:hello:1', 'config_changed:again:1', 'update_status']);

@@ -12,16 +12,16 @@ export class RecorderCharm extends CharmBase {
     super(framework);
     this.stored = framework.storedState<Seen>('recorder', { seen: [], configCount: 0 });
     for (const name of ['install', 'start', 'stop', 'remove', 'upgrade_charm', 'update_status', 'leader_elected'] as const) {
-      framework.observe(name, this.onLifecycle.bind(this));
+      framework.observe(name, this, this.onLifecycle);
     }
-    framework.observe('config_changed', this.onConfigChanged.bind(this));
+    framework.observe('config_changed', this, this.onConfigChanged);
     for (const phase of ['created', 'joined', 'changed', 'departed', 'broken'] as const) {
-      framework.observe(`db_relation_${phase}`, this.onDb.bind(this));
+      framework.observe(`db_relation_${phase}`, this, this.onDb);
     }
-    framework.observe('ping', this.onPing.bind(this));
-    framework.observe('set_results_action', this.onSetResults.bind(this));
-    framework.observe('fail_action', this.onFail.bind(this));
-    framework.observe('try_defer_action', this.onTryDefer.bind(this));
+    framework.observe('ping', this, this.onPing);
+    framework.observe('set_results_action', this, this.onSetResults);
+    framework.observe('fail_action', this, this.onFail);
+    framework.observe('try_defer_action', this, this.onTryDefer);
   }
 
   private record(entry: string, event: EventBase): void {
