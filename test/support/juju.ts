@@ -7,6 +7,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { ensureHookTools } from '../fakes/lib/build-hook-tools.js';
 
 const FAKES = path.resolve(import.meta.dirname, '../fakes');
 export const HOOK_TOOLS_DIR = path.join(FAKES, 'hook-tools');
@@ -244,6 +245,8 @@ export class SimUnit {
   private actionCounter = 0;
 
   constructor(opts: CreateUnitOptions) {
+    // The stand-in hook tools run a bundle of Juju's rules (src/ops/testing/juju-sim.ts).
+    ensureHookTools();
     this.dir = mkdtempSync(path.join(tmpdir(), 'sim-unit-'));
     this.jujuDir = path.join(this.dir, 'juju');
     this.hostDir = path.join(this.dir, 'host');

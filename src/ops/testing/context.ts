@@ -4,7 +4,6 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { StatusValue } from '../backend.js';
 import type { CharmClass } from '../charm.js';
 import { dispatch } from '../main.js';
 import type { CharmMeta } from '../meta.js';
@@ -85,36 +84,26 @@ export class Context {
         ...(settable ? { lastUnitStatus: stateIn.unitStatus } : {}),
       };
       writeFileSync(path.join(charmDir, UNIT_STATE_FILE), JSON.stringify(seeded));
-      const backend = new MemoryBackend(stateIn, unitName, event.action ? { params: { ...event.action.params } } : undefined);
+      const env: Record<string, string> = {
+        JUJU_UNIT_NAME: unitName,
+        JUJU_MODEL_NAME: 'test-model',
+        JUJU_MODEL_UUID: '00000000-0000-4000-8000-000000000000',
+        JUJU_CHARM_DIR: charmDir,
+        JUJU_VERSION: '3.6.4',
+        JUJU_DISPATCH_PATH: event.dispatchPath,
+        ...this.opts.env,
+        ...event.env,
+      };
+      const backend = new MemoryBackend(stateIn, unitName, event.action ? { params: { ...event.action.params } } : undefined, env);
       let stderr = '';
-      const exitCode = await dispatch({
-        charm: this.charm,
-        meta: this.meta,
-        backend,
-        stderr: (t) => (stderr += t),
-        env: {
-          JUJU_UNIT_NAME: unitName,
-          JUJU_MODEL_NAME: 'test-model',
-          JUJU_MODEL_UUID: '00000000-0000-4000-8000-000000000000',
-          JUJU_CHARM_DIR: charmDir,
-          JUJU_VERSION: '3.6.4',
-          JUJU_DISPATCH_PATH: event.dispatchPath,
-          ...this.opts.env,
-          ...event.env,
-        },
-      });
+      const exitCode = await dispatch({ charm: this.charm, meta: this.meta, backend, stderr: (t) => (stderr += t), env });
       // Juju commits relation data (and ops its state file) only when the hook exits 0.
       const ok = exitCode === 0;
       const saved = new UnitStateFile(charmDir).load();
-      const unitStatus: StatusValue = backend.unitStatus;
       const stateOut: State = {
-        ...structuredClone(stateIn),
-        relations: ok ? structuredClone(backend.relations) : structuredClone(stateIn.relations),
-        stored: exitCode === 0 ? saved.stored : structuredClone(stateIn.stored),
-        deferred: exitCode === 0 ? (saved.deferred as Notice[]) : structuredClone(stateIn.deferred),
-        unitStatus,
-        appStatus: backend.appStatus,
-        workloadVersion: backend.workloadVersion,
+        ...backend.outputState(ok),
+        stored: ok ? saved.stored : structuredClone(stateIn.stored),
+        deferred: ok ? (saved.deferred as Notice[]) : structuredClone(stateIn.deferred),
       };
       return { ...backend.recorded, state: stateOut, exitCode, stderr };
     } finally {

@@ -1,12 +1,21 @@
-// An in-memory Juju for charm unit tests: answers every Backend call from a State and applies
-// Juju's rules (leadership checks, action-set keys, transactional relation data).
-import type { Backend, Databag, StatusValue } from '../backend.js';
-import { HookToolError, RelationNotFoundError } from '../errors.js';
-import type { LogLevel, StatusName } from '../hookcmds.js';
+// An in-memory Juju for charm unit tests: the framework's own ProcessBackend (same argv, same
+// output parsing, same errors) over a tool runner that answers in process from juju-sim.ts, the
+// rules the stand-in hook tools of the process-level tests also run. Relation data, charm state
+// and ports are the context's own view until the run commits them (outputState).
+import { ProcessBackend, type StatusValue } from '../backend.js';
+import type { ToolCall } from '../hookcmds.js';
+import type { LogLevel } from '../hookcmds.js';
+import type { ToolResult } from '../runner.js';
+import { applyEffects, fileArgument, runTool as simulate, type MutableSimState, type SimEffect, type SimRelation } from './juju-sim.js';
 import type { RelationState, State } from './state.js';
 
-const KEY_SEGMENT = /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/;
-const RESERVED = new Set(['stdout', 'stdout-encoding', 'stderr', 'stderr-encoding']);
+/** A hook-tool call as the stand-in records it in calls.jsonl (without the context id). */
+export interface RecordedCall {
+  readonly tool: string;
+  readonly argv: string[];
+  /** What the tool read on stdin (`--file -`), else null. */
+  readonly stdin: string | null;
+}
 
 export interface Recorded {
   unitStatusHistory: StatusValue[];
@@ -16,114 +25,142 @@ export interface Recorded {
   actionLogs: string[];
   actionFailure?: string;
   workloadVersionHistory: string[];
+  /** Every hook-tool call, in order, as the process-level stand-ins record them. */
+  calls: RecordedCall[];
 }
 
-export class MemoryBackend implements Backend {
-  readonly recorded: Recorded = { unitStatusHistory: [], appStatusHistory: [], logs: [], actionResults: {}, actionLogs: [], workloadVersionHistory: [] };
-  /** Relation data as this hook sees it; committed to the output state only on success. */
-  readonly relations: RelationState[];
-  unitStatus: StatusValue;
-  appStatus: StatusValue;
-  workloadVersion: string;
+/** The relations of a State as the simulator keeps them, keyed "<endpoint>:<id>". */
+export function simRelations(relations: readonly RelationState[]): Record<string, SimRelation> {
+  const out: Record<string, SimRelation> = {};
+  for (const r of relations) {
+    const remoteUnits: Record<string, Record<string, string>> = {};
+    for (const u of r.remoteUnits) remoteUnits[u] = {};
+    for (const [u, bag] of Object.entries(r.remoteUnitsData)) remoteUnits[u] = { ...bag };
+    out[`${r.endpoint}:${r.id}`] = {
+      endpoint: r.endpoint,
+      id: r.id,
+      app: r.remoteApp,
+      units: [...r.remoteUnits],
+      'local-unit': { ...r.localUnitData },
+      'local-app': { ...r.localAppData },
+      'remote-units': remoteUnits,
+      'remote-app': { ...r.remoteAppData },
+    };
+  }
+  return out;
+}
+
+export class MemoryBackend extends ProcessBackend {
+  readonly recorded: Recorded = { unitStatusHistory: [], appStatusHistory: [], logs: [], actionResults: {}, actionLogs: [], workloadVersionHistory: [], calls: [] };
+  /** Every effect of every successful call, in order (logs with their relation, statuses...). */
+  readonly journal: SimEffect[] = [];
+  /** The unit as the running context sees it. */
+  readonly sim: MutableSimState;
+  /** The hook environment the tools see (JUJU_UNIT_NAME, JUJU_CONTEXT_ID, relation and action variables). */
+  readonly env: Readonly<Record<string, string | undefined>>;
 
   constructor(
     private readonly state: State,
-    private readonly unitName: string,
-    private readonly action?: { params: Record<string, unknown> },
+    unitName: string,
+    action?: { params: Record<string, unknown> },
+    env: Readonly<Record<string, string | undefined>> = {},
   ) {
-    this.relations = structuredClone(state.relations) as RelationState[];
-    this.unitStatus = state.unitStatus;
-    this.appStatus = state.appStatus;
-    this.workloadVersion = state.workloadVersion;
+    const self: { backend?: MemoryBackend } = {};
+    super({ run: (call) => self.backend!.runTool(call) });
+    self.backend = this;
+    this.env = {
+      ...env,
+      JUJU_UNIT_NAME: unitName,
+      JUJU_CONTEXT_ID: env.JUJU_CONTEXT_ID || `${unitName}-memory`,
+      ...(action && !env.JUJU_ACTION_NAME ? { JUJU_ACTION_NAME: 'action' } : {}),
+    };
+    this.sim = {
+      config: structuredClone(state.config) as Record<string, unknown>,
+      leader: state.leader,
+      relations: simRelations(state.relations),
+      charmState: { ...state.charmState },
+      openedPorts: structuredClone(state.openedPorts ?? {}) as Record<string, string[]>,
+      committedPorts: structuredClone(state.openedPorts ?? {}) as Record<string, string[]>,
+      unitStatus: { ...state.unitStatus },
+      appStatus: { ...state.appStatus },
+      actionParams: structuredClone(action?.params ?? {}),
+      actionResults: {},
+      workloadVersion: state.workloadVersion,
+      actionLogs: [],
+    };
   }
 
-  private fail(tool: string, args: string[], code: number, message: string, Type = HookToolError): never {
-    throw new Type(tool, args, code, `ERROR ${message}\n`);
-  }
-  private rel(tool: string, ref: string): RelationState {
-    const id = Number(ref.split(':').pop());
-    const r = this.relations.find((x) => x.id === id);
-    return r ?? this.fail(tool, ['-r', ref], 2, `invalid value "${ref}" for option -r: relation not found`, RelationNotFoundError);
-  }
-  private needAction(tool: string): { params: Record<string, unknown> } {
-    return this.action ?? this.fail(tool, [], 1, 'not running an action');
+  /** Runs one hook-tool call in this context, as the agent would; the framework's calls come here. */
+  runTool(call: ToolCall): ToolResult {
+    const stdin = call.input ?? '';
+    this.recorded.calls.push({ tool: call.tool, argv: [...call.args], stdin: fileArgument(call.tool, call.args) === '-' ? stdin : null });
+    const res = simulate(this.sim, { env: this.env, running: this.env.JUJU_CONTEXT_ID ?? '' }, { tool: call.tool, args: call.args, stdin });
+    if (res.exitCode === 0) {
+      applyEffects(this.sim, res.effects);
+      for (const e of res.effects) this.record(e);
+    }
+    return { code: res.exitCode, stdout: res.outputFile === undefined ? res.stdout : '', stderr: res.stderr };
   }
 
-  configGet(): Record<string, unknown> {
-    return structuredClone(this.state.config);
-  }
-  statusSet(status: StatusName, message: string, application: boolean): void {
-    if (application && !this.state.leader) this.fail('status-set', ['--application=True'], 1, 'this unit is not the leader');
-    const value = { status, message };
-    if (application) {
-      this.appStatus = value;
-      this.recorded.appStatusHistory.push(value);
-    } else {
-      this.unitStatus = value;
-      this.recorded.unitStatusHistory.push(value);
+  private record(e: SimEffect): void {
+    this.journal.push(e);
+    const r = this.recorded;
+    switch (e.kind) {
+      case 'status':
+        (e.application ? r.appStatusHistory : r.unitStatusHistory).push({ status: e.status as StatusValue['status'], message: e.message });
+        break;
+      case 'log':
+        r.logs.push({ level: e.level as LogLevel, message: e.message });
+        break;
+      case 'action-results':
+        r.actionResults = structuredClone(e.results);
+        break;
+      case 'action-log':
+        r.actionLogs.push(e.message);
+        break;
+      case 'action-fail':
+        r.actionFailure = e.message;
+        break;
+      case 'workload-version':
+        r.workloadVersionHistory.push(e.version);
+        break;
+      default:
+        break;
     }
   }
-  statusGet(application: boolean): StatusValue {
-    if (application && !this.state.leader) this.fail('status-get', ['--application=true'], 1, 'finding application status: this unit is not the leader');
-    return application ? this.appStatus : this.unitStatus;
+
+  get unitStatus(): StatusValue {
+    return { status: (this.sim.unitStatus.status ?? 'unknown') as StatusValue['status'], message: this.sim.unitStatus.message ?? '' };
   }
-  jujuLog(level: LogLevel, message: string): void {
-    this.recorded.logs.push({ level, message });
+  get appStatus(): StatusValue {
+    return { status: (this.sim.appStatus.status ?? 'unknown') as StatusValue['status'], message: this.sim.appStatus.message ?? '' };
   }
-  isLeader(): boolean {
-    return this.state.leader;
+  get workloadVersion(): string {
+    return this.sim.workloadVersion;
   }
-  actionGet(): Record<string, unknown> {
-    return structuredClone(this.needAction('action-get').params);
+  /** Relation data as this context sees it (with its uncommitted writes), in the input's order. */
+  get relations(): RelationState[] {
+    return this.state.relations.map((r) => {
+      const now = this.sim.relations[`${r.endpoint}:${r.id}`];
+      return { ...structuredClone(r), localUnitData: { ...now?.['local-unit'] }, localAppData: { ...now?.['local-app'] } };
+    });
   }
-  actionSet(flat: Readonly<Record<string, string>>): void {
-    this.needAction('action-set');
-    for (const [key, value] of Object.entries(flat)) {
-      for (const seg of key.split('.')) {
-        if (RESERVED.has(seg)) this.fail('action-set', [`${key}=...`], 2, `cannot set reserved action key "${key}"`);
-        if (!KEY_SEGMENT.test(seg)) this.fail('action-set', [`${key}=...`], 2, `key "${key}" must start and end with lowercase alphanumeric, and contain only lowercase alphanumeric, hyphens and periods`);
-      }
-      let node = this.recorded.actionResults as Record<string, unknown>;
-      const parts = key.split('.');
-      for (const p of parts.slice(0, -1)) node = (node[p] = typeof node[p] === 'object' && node[p] ? node[p] : {}) as Record<string, unknown>;
-      node[parts.at(-1)!] = value;
-    }
-  }
-  actionLog(message: string): void {
-    this.needAction('action-log');
-    this.recorded.actionLogs.push(message);
-  }
-  actionFail(message: string): void {
-    this.needAction('action-fail');
-    this.recorded.actionFailure = message;
-  }
-  relationIds(endpoint: string): string[] {
-    return this.relations.filter((r) => r.endpoint === endpoint).map((r) => `${r.endpoint}:${r.id}`).sort();
-  }
-  relationList(relationId: string): string[] {
-    return [...this.rel('relation-list', relationId).remoteUnits];
-  }
-  relationRemoteApp(relationId: string): string {
-    return this.rel('relation-list', relationId).remoteApp;
-  }
-  relationGet(relationId: string, member: string, app: boolean): Databag {
-    const r = this.rel('relation-get', relationId);
-    const localApp = this.unitName.split('/')[0];
-    if (app) return { ...(member.split('/')[0] === localApp ? r.localAppData : r.remoteAppData) };
-    if (member === this.unitName) return { ...r.localUnitData };
-    return { ...(r.remoteUnitsData[member] ?? this.fail('relation-get', ['-r', relationId, '-', member], 1, `cannot read settings for unit "${member}" in relation "${relationId}": unit not found`)) };
-  }
-  relationSet(relationId: string, data: Readonly<Databag>, app: boolean): void {
-    const r = this.rel('relation-set', relationId);
-    if (app && !this.state.leader) this.fail('relation-set', ['-r', relationId, '--app'], 1, 'cannot write relation settings');
-    const bag = app ? r.localAppData : r.localUnitData;
-    for (const [k, v] of Object.entries(data)) {
-      if (v === '') delete bag[k];
-      else bag[k] = v;
-    }
-  }
-  applicationVersionSet(version: string): void {
-    this.workloadVersion = version;
-    this.recorded.workloadVersionHistory.push(version);
+
+  /**
+   * The state after the context ends: statuses and the workload version as they are now (Juju
+   * never rolls them back); relation data, charm state and opened ports as this context left
+   * them when it succeeded (`ok`), else as they were.
+   */
+  outputState(ok: boolean): State {
+    const stateIn = structuredClone(this.state);
+    return {
+      ...stateIn,
+      relations: ok ? this.relations : stateIn.relations,
+      charmState: ok ? { ...this.sim.charmState } : { ...stateIn.charmState },
+      openedPorts: ok ? structuredClone(this.sim.openedPorts) : { ...stateIn.openedPorts },
+      unitStatus: this.unitStatus,
+      appStatus: this.appStatus,
+      workloadVersion: this.workloadVersion,
+    };
   }
 }

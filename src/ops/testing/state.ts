@@ -23,6 +23,10 @@ export interface State {
   readonly unitStatus: StatusValue;
   readonly appStatus: StatusValue;
   readonly workloadVersion: string;
+  /** What state-set stored (committed). */
+  readonly charmState?: Readonly<Record<string, string>>;
+  /** Opened ports, "80/tcp" -> endpoints ("*" for all), as opened-ports shows them. */
+  readonly openedPorts?: Readonly<Record<string, readonly string[]>>;
 }
 
 /** A state with Juju's defaults, overridden by `partial`. Never mutated by a run. */
@@ -36,6 +40,8 @@ export function state(partial: Partial<State> = {}): State {
     unitStatus: { status: 'unknown', message: '' },
     appStatus: { status: 'unknown', message: '' },
     workloadVersion: '',
+    charmState: {},
+    openedPorts: {},
     ...structuredClone(partial),
   };
 }
