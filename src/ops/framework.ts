@@ -24,7 +24,7 @@ import {
   type EventType,
   type FrameworkEventName,
 } from './events.js';
-import { RELATION_PHASES, type JujuContext } from './context.js';
+import { RELATION_PHASES } from './context.js';
 import type { Logger } from './log.js';
 import type { CharmMeta } from './meta.js';
 import type { ConfigShape, Model } from './model.js';
@@ -95,7 +95,6 @@ export class Framework<E extends string = string, C extends object = ConfigShape
     meta: CharmMeta,
     readonly customEvents: Readonly<Record<string, CustomEventSpec>>,
     backend: Backend,
-    context: JujuContext = model.context,
   ) {
     const types = this.eventTypes;
     for (const name of LIFECYCLE_EVENTS) types.set(name, HookEvent);
@@ -108,7 +107,7 @@ export class Framework<E extends string = string, C extends object = ConfigShape
       types.set(custom, CustomEvent);
     }
     this.knownEvents = new Set([...types.keys(), COLLECT_UNIT_STATUS]);
-    this.source = { context, model: model as Model<object>, backend, customEvents };
+    this.source = { context: model.context, model, backend, customEvents };
   }
 
   /**
