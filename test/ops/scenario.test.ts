@@ -86,13 +86,13 @@ describe('Scenario-style Context', () => {
     expect(out.state.deferred).toEqual([]);
   });
 
-  it('treats an unobserved or undefined event as a successful no-op', async () => {
+  it('treats an unobserved event as a successful no-op, and refuses an undeclared one before running', async () => {
     const web = relation('web-api');
     const out = await ctx.run(on.relation('joined', web), state({ relations: [web] }));
     expect(out.exitCode).toBe(0);
-    const undef = await ctx.run(on.custom('nobody_knows_me'), state());
-    expect(undef.exitCode).toBe(0);
-    expect(undef.unitStatusHistory).toEqual([]);
+    expect(out.unitStatusHistory).toEqual([]);
+    // Juju never dispatches an event the charm does not declare (the consistency check).
+    await expect(ctx.run(on.custom('nobody_knows_me'), state())).rejects.toThrow(/event "nobody_knows_me" \(hooks\/nobody_knows_me\) is not a Juju event/);
   });
 
   it('skips status-set when the status is what this unit last set', async () => {

@@ -8,6 +8,7 @@ import type { CharmClass } from '../charm.js';
 import { dispatch } from '../main.js';
 import type { CharmMeta } from '../meta.js';
 import { UNIT_STATE_FILE, UnitStateFile, type Notice } from '../storage.js';
+import { checkConsistency } from './consistency.js';
 import { MemoryBackend, type Recorded } from './memory-backend.js';
 import type { RelationState, State } from './state.js';
 
@@ -70,7 +71,12 @@ export class Context {
     private readonly opts: { appName?: string; unitId?: number; env?: Record<string, string> } = {},
   ) {}
 
+  /**
+   * Runs `event` on a fresh charm instance against `stateIn`. First checks that Juju could
+   * produce this state and event for this charm (InconsistentScenarioError otherwise).
+   */
   async run(event: TestEvent, stateIn: State): Promise<RunResult> {
+    checkConsistency(this.meta, this.charm, event, stateIn);
     const unitName = `${this.opts.appName ?? (this.meta.name || 'charm')}/${this.opts.unitId ?? 0}`;
     const charmDir = mkdtempSync(path.join(tmpdir(), 'ops-testing-'));
     try {

@@ -1,4 +1,5 @@
 // Testing helpers for charm authors: Scenario-style state in, event, state out.
 export { Context, on, type RunResult, type TestEvent } from './context.js';
+export { checkConsistency, InconsistentScenarioError } from './consistency.js';
 export { MemoryBackend, type RecordedCall } from './memory-backend.js';
 export { relation, state, type RelationState, type State } from './state.js';
