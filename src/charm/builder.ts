@@ -5,7 +5,8 @@
 // lock and time out, failures are reported, and stopping ends a running build.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CloudAccess, CloudPort, ImageInfo } from './cloud-port.js';
-import { HostCommandError, HostFileError, type Env, type Host } from './host.js';
+import { ProcessError } from '../ops/errors.js';
+import { HostFileError, type Env, type Host } from './host.js';
 import {
   APP_DIR,
   BUILD_LOCK_PATH,
@@ -132,7 +133,7 @@ async function step(what: string, fn: () => unknown): Promise<void> {
   try {
     await fn();
   } catch (err) {
-    const detail = err instanceof HostCommandError || err instanceof HostFileError || err instanceof BuilderSetupError ? err.message : `${(err as Error).name}: ${(err as Error).message}`;
+    const detail = err instanceof ProcessError || err instanceof HostFileError || err instanceof BuilderSetupError ? err.message : `${(err as Error).name}: ${(err as Error).message}`;
     throw new BuilderSetupError(`${what} failed: ${detail}`);
   }
 }
@@ -250,7 +251,7 @@ export async function buildImmediate(unit: UnitContext): Promise<BuildStart> {
     if (code !== undefined) return code === LOCK_BUSY_EXIT ? 'already-running' : 'started';
     if (await isBuildRunning(host)) break;
     const failed = child.startError();
-    if (failed) throw new HostCommandError([BUILD_SCRIPT_PATH, '--now'], undefined, '', `could not be started (${failed.message})`);
+    if (failed) throw new ProcessError({ command: [BUILD_SCRIPT_PATH, '--now'], spawnError: (failed as NodeJS.ErrnoException).code ?? failed.message, cause: failed });
     await sleep(20);
   }
   child.release();

@@ -5,8 +5,10 @@
 import {
   BlockedStatus,
   CharmBase,
+  ConfigInvalid,
   MaintenanceStatus,
   type ActionEvent,
+  type CollectStatusEvent,
   type CustomEvent,
   type EventBase,
   type Framework,
@@ -14,6 +16,7 @@ import {
   type RelationEvent,
   type StoredState,
 } from '../ops/index.js';
+import type { CharmConfigOptions, CharmEventName } from './generated/charm-types.js';
 import { imageName, type BuildConfig } from './build-config.js';
 import {
   BuilderSetupError,
@@ -71,32 +74,36 @@ export interface CharmDeps {
 
 export const REAL_DEPS: CharmDeps = { host: (env) => new Host(env), cloud: openstackCloud };
 
-export class ImageBuilderCharm extends CharmBase {
-  static readonly customEvents = {
-    build_success: { env: ['OPENSTACK_IMAGE_ID'] },
-    build_failed: { env: ['BUILD_EXIT_CODE', 'BUILD_FAILURE'] },
-  };
+const CUSTOM_EVENTS = {
+  build_success: { env: ['OPENSTACK_IMAGE_ID'] },
+  build_failed: { env: ['BUILD_EXIT_CODE', 'BUILD_FAILURE'] },
+} as const;
+type Events = CharmEventName<keyof typeof CUSTOM_EVENTS>;
+
+export class ImageBuilderCharm extends CharmBase<Events, CharmConfigOptions> {
+  static readonly customEvents = CUSTOM_EVENTS;
   private readonly stored: StoredState<Stored>;
   private hostCache: Host | undefined;
 
   constructor(
-    framework: Framework,
+    framework: Framework<Events, CharmConfigOptions>,
     private readonly deps: CharmDeps = REAL_DEPS,
   ) {
     super(framework);
     this.stored = framework.storedState<Stored>('image-builder', {});
-    framework.observe('install', this.onInstall.bind(this));
-    framework.observe('upgrade_charm', this.onUpgradeCharm.bind(this));
-    framework.observe('config_changed', this.onConfigChanged.bind(this));
-    framework.observe('update_status', this.onUpdateStatus.bind(this));
-    framework.observe('stop', this.onStop.bind(this));
-    framework.observe('remove', this.onStop.bind(this));
-    framework.observe('build_immediate_action', this.onBuildImmediate.bind(this));
-    framework.observe('build_now_action', this.onBuildImmediate.bind(this));
-    framework.observe('get_latest_action', this.onGetLatest.bind(this));
-    framework.observe('build_success', this.onBuildSuccess.bind(this));
-    framework.observe('build_failed', this.onBuildFailed.bind(this));
-    framework.observe('image_relation_joined', this.onImageRelationJoined.bind(this));
+    framework.observe('install', this, this.onInstall);
+    framework.observe('upgrade_charm', this, this.onUpgradeCharm);
+    framework.observe('config_changed', this, this.onConfigChanged);
+    framework.observe('stop', this, this.onStop);
+    framework.observe('remove', this, this.onStop);
+    framework.observe('build_immediate_action', this, this.onBuildImmediate);
+    framework.observe('build_now_action', this, this.onBuildImmediate);
+    framework.observe('get_latest_action', this, this.onGetLatest);
+    framework.observe('build_success', this, this.onBuildSuccess);
+    framework.observe('build_failed', this, this.onBuildFailed);
+    framework.observe('image_relation_joined', this, this.onImageRelationJoined);
+    // update-status has no handler: the status is collected at the end of every dispatch.
+    framework.observe('collect_unit_status', this, this.onCollectStatus);
   }
 
   private get host(): Host {
@@ -124,33 +131,31 @@ export class ImageBuilderCharm extends CharmBase {
 
   /**
    * The checked config (the charm's options and the model's proxy settings), or undefined when
-   * it is invalid: then the problem is remembered and the status is blocked on it.
+   * it is invalid: the framework then blocks on the problem, and the unit remembers it so the
+   * status stays blocked in later hooks that do not read the config.
    */
-  private async checkedConfig(): Promise<CharmConfig | undefined> {
-    const { ConfigError, parseConfig } = await import('./config.js');
-    const problems = proxyProblems(this.model.context.env);
-    let cfg: CharmConfig | undefined;
-    try {
-      cfg = parseConfig(this.model.config());
-    } catch (err) {
-      if (!(err instanceof ConfigError)) throw err;
-      problems.unshift(...err.problems);
-    }
-    if (problems.length > 0 || !cfg) {
-      const problem = problems.join('; ');
-      if (this.stored.data.configProblem !== problem) this.log.warning(`invalid configuration: ${problem}`);
-      this.stored.set({ configProblem: problem });
-      return undefined;
-    }
-    this.stored.set({ configProblem: undefined });
-    return cfg;
+  private checkedConfig(): Promise<CharmConfig | undefined> {
+    return this.loadConfig(async (raw) => {
+      const { ConfigError, parseConfig } = await import('./config.js');
+      const problems = proxyProblems(this.model.context.env);
+      let cfg: CharmConfig | undefined;
+      try {
+        cfg = parseConfig(raw);
+      } catch (err) {
+        if (!(err instanceof ConfigError)) throw err;
+        problems.unshift(...err.problems);
+      }
+      this.stored.set({ configProblem: problems.length ? problems.join('; ') : undefined });
+      if (problems.length || !cfg) throw new ConfigInvalid(problems.join('; '));
+      return cfg;
+    });
   }
 
-  /** Sets the status from what the unit knows; called once at the end of every handler. */
-  private collectStatus(): void {
+  /** The status, from what the unit knows, once at the end of every dispatch. */
+  onCollectStatus(event: CollectStatusEvent): void {
     const { configProblem, stopped, image, lastFailure, cloudWarnings } = this.stored.data;
     const host = this.host;
-    this.model.unit.setStatus(
+    event.addStatus(
       unitStatus({ configProblem, stopped, image, lastFailure, cloudWarnings: cloudWarnings ?? [], running: runningBuild(host), skippedRuns: skippedRuns(host), now: new Date() }),
     );
   }
@@ -164,7 +169,7 @@ export class ImageBuilderCharm extends CharmBase {
     const cfg = await this.checkedConfig();
     if (!cfg) {
       if (event.name === 'install') event.defer(); // completes as soon as the config is fixed
-      return this.collectStatus();
+      return;
     }
     const { applyPlan, planReconcile, readHostFacts } = await import('./reconcile.js');
     const unit = this.unit;
@@ -184,7 +189,10 @@ export class ImageBuilderCharm extends CharmBase {
       lastScheduleDigest: this.stored.data.scheduleDigest,
     });
     for (const w of cfg.cloudWarnings) this.log.warning(w);
-    if (plan.setup) this.model.unit.setStatus(MaintenanceStatus('Setting up the image builder'));
+    if (plan.setup) {
+      this.model.unit.setStatus(MaintenanceStatus('Setting up the image builder'));
+      this.framework.flushLogs(); // apt, pipx and init can take many minutes
+    }
     let outcome;
     try {
       outcome = await applyPlan(plan, unit);
@@ -199,7 +207,6 @@ export class ImageBuilderCharm extends CharmBase {
     const written = outcome.written.length ? `wrote ${outcome.written.join(', ')}` : 'configuration unchanged';
     this.log.info(`${event.name}: ${written}${outcome.build ? `; build ${outcome.build} (the schedule or build arguments changed)` : ''}`);
     if (event.name === 'config_changed') this.republishIfStale();
-    this.collectStatus();
   }
 
   onInstall(event: HookEvent): Promise<void> {
@@ -212,11 +219,6 @@ export class ImageBuilderCharm extends CharmBase {
 
   onConfigChanged(event: HookEvent): Promise<void> {
     return this.reconcile(event);
-  }
-
-  /** Keeps the build problems in the status current (they come from files the build writes). */
-  onUpdateStatus(): void {
-    this.collectStatus();
   }
 
   /**
@@ -242,7 +244,6 @@ export class ImageBuilderCharm extends CharmBase {
     const ended = stopped ? `; ended the running build (session ${stopped.session}, started ${stopped.startedAt.toISOString()})` : '';
     this.log.info(`${event.name}: scheduled builds stopped${removed.length ? `; removed ${removed.join(', ')}` : ''}${ended}`);
     this.stored.set({ stopped: true });
-    this.collectStatus();
   }
 
   async onBuildImmediate(event: ActionEvent): Promise<void> {
@@ -295,7 +296,6 @@ export class ImageBuilderCharm extends CharmBase {
     this.stored.set({ image, publishUnconfirmed: true });
     this.publish(image);
     this.log.info(`new image ${id} published`);
-    this.collectStatus();
   }
 
   onBuildFailed(event: CustomEvent): void {
@@ -309,14 +309,13 @@ export class ImageBuilderCharm extends CharmBase {
   private recordFailure(reason: string): void {
     this.stored.set({ lastFailure: { at: new Date().toISOString(), reason } });
     this.log.warning(`image build failed: ${reason}; see ${BUILD_LOG_PATH}`);
-    this.collectStatus();
   }
 
   async onImageRelationJoined(event: RelationEvent): Promise<void> {
     let image = this.stored.data.image;
     if (!image) {
       const cfg = await this.checkedConfig();
-      if (!cfg) return this.collectStatus();
+      if (!cfg) return;
       try {
         image = (await this.deps.cloud.findLatestImage(this.cloudAccess(cfg), imageName(this.buildConfig(cfg)))) ?? undefined;
       } catch (err) {

@@ -5,21 +5,17 @@ import { accessSync, chmodSync, chownSync, closeSync, constants, fstatSync, lsta
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { removeStaleTemps, writeFileAtomic } from '../ops/atomic-write.js';
+import { ProcessError } from '../ops/errors.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
-/** A host program failed; the message names the command, the exit code and stderr's tail. */
-export class HostCommandError extends Error {
-  override name = 'HostCommandError';
-  constructor(
-    readonly command: readonly string[],
-    readonly exitCode: number | undefined,
-    readonly stderr: string,
-    why?: string,
-  ) {
-    const tail = stderr.trim().split('\n').slice(-5).join(' | ');
-    super(`\`${command.join(' ')}\` ${why ?? `exited with code ${exitCode}`}${tail ? `: ${tail}` : ''}`);
-  }
+/**
+ * Stderr as a status line can hold it: the last lines, joined. Host programs fail with the
+ * framework's ProcessError (command, exit code, signal, timeout, stderr), whose message the
+ * charm shows in a blocked status.
+ */
+function stderrLine(stderr: string): string {
+  return stderr.trim().split('\n').slice(-5).join(' | ');
 }
 
 /**
@@ -85,8 +81,15 @@ export const processPrograms: Programs = {
       stripFinalNewline: false,
     });
     if (res.failed && res.exitCode === undefined) {
-      const why = res.timedOut ? `timed out after ${Math.round((opts.timeoutMs ?? 0) / 1000)} s` : res.isTerminated ? `was killed (${res.signal})` : `could not be started (${(res.cause as NodeJS.ErrnoException | undefined)?.code ?? 'error'})`;
-      throw new HostCommandError(command, undefined, String(res.stderr ?? ''), why);
+      throw new ProcessError({
+        command,
+        timedOut: res.timedOut,
+        timeoutMs: opts.timeoutMs,
+        signal: res.signal,
+        spawnError: res.timedOut || res.isTerminated ? undefined : ((res.cause as NodeJS.ErrnoException | undefined)?.code ?? 'error'),
+        stderr: stderrLine(String(res.stderr ?? '')),
+        cause: res.cause,
+      });
     }
     return { exitCode: res.exitCode ?? 0, stdout: String(res.stdout ?? ''), stderr: String(res.stderr ?? '') };
   },
@@ -242,10 +245,10 @@ export class Host {
     return this.programs.spawnDetached(file, args, opts);
   }
 
-  /** Runs a host program and throws HostCommandError unless it exits 0. */
+  /** Runs a host program and throws ProcessError unless it exits 0. */
   async runChecked(command: readonly [string, ...string[]], opts: RunOptions = {}): Promise<RunResult> {
     const res = await this.run(command, opts);
-    if (res.exitCode !== 0) throw new HostCommandError(command, res.exitCode, res.stderr);
+    if (res.exitCode !== 0) throw new ProcessError({ command, exitCode: res.exitCode, stderr: stderrLine(res.stderr) });
     return res;
   }
 }

@@ -75,7 +75,7 @@ export interface Outcome {
 /**
  * Carries the plan out: setup, the old layout, the files (each only when it differs), a cron
  * reload when the entry changed, the owed build. Errors are the builder module's
- * (BuilderSetupError for setup steps, HostFileError / HostCommandError otherwise).
+ * (BuilderSetupError for setup steps, HostFileError / ProcessError otherwise).
  */
 export async function applyPlan(plan: Plan, unit: UnitContext): Promise<Outcome> {
   if (plan.setup) await setupBuilder(unit);

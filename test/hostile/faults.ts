@@ -38,7 +38,7 @@ import {
 import { tally } from './tally.js';
 
 const SETUP_UNCAUGHT = ['BuilderSetupError'];
-const APPLY_UNCAUGHT = ['HostFileError', 'HostCommandError', 'BuilderSetupError'];
+const APPLY_UNCAUGHT = ['HostFileError', 'ProcessError', 'BuilderSetupError'];
 
 /** The end of every fault case: no temp file, no leak, no unexpected uncaught error. */
 function finish(expect: ExpectStatic, h: Hostile, what: string, allowedUncaught: readonly string[] = []): void {

@@ -9,7 +9,6 @@ import { ImageBuilderCharm, type CharmDeps } from '../../src/charm/charm.js';
 import type { CloudAccess, CloudPort, ImageInfo } from '../../src/charm/cloud-port.js';
 import { Host, type Detached, type Programs, type RunOptions, type RunResult } from '../../src/charm/host.js';
 import { BUILD_RUNNING_PATH, BUILDER_BIN } from '../../src/charm/paths.js';
-import type { Framework } from '../../src/ops/index.js';
 import { Context } from '../../src/ops/testing/index.js';
 import { loadCharmMeta } from '../../src/ops/meta.js';
 
@@ -154,7 +153,7 @@ const meta = await loadCharmMeta(repo);
 export function charmContext(machine: MemoryMachine, opts: { env?: Record<string, string> } = {}): Context {
   const deps = machine.deps();
   class OnThisMachine extends ImageBuilderCharm {
-    constructor(framework: Framework) {
+    constructor(framework: ConstructorParameters<typeof ImageBuilderCharm>[0]) {
       super(framework, deps);
     }
   }
