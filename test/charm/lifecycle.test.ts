@@ -14,6 +14,7 @@ import { HOST_BIN_DIR, createUnit, type SimUnit } from '../support/juju.js';
 import { CANARY, cloudsYaml } from '../support/clouds.js';
 import { guardOpenStackSuite, openstackSuite, SuiteImages } from '../support/openstack.js';
 import { startLoopbackProxy } from '../openstack/loopback-proxy.js';
+import { eventually } from '../support/eventually.js';
 
 const CRON = CRON_PATH;
 const CLOUDS = CLOUDS_YAML_PATH;
@@ -46,16 +47,6 @@ function newUnit(opts: { config?: Record<string, unknown>; env?: Record<string, 
   return u;
 }
 
-/** Polls until `check` holds (background builds report back through juju-exec). */
-async function eventually<T>(what: string, check: () => T | undefined | false, timeoutMs = 20_000): Promise<T> {
-  const start = Date.now();
-  for (;;) {
-    const value = check();
-    if (value) return value;
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** Waits until no build holds the lock (the build script's last log lines come after the callback). */
 const buildsDone = (u: SimUnit) => eventually('the build to end', () => !existsSync(u.hostPath(BUILD_RUNNING_PATH)));

@@ -10,6 +10,8 @@ import { cloudsYaml } from '../support/clouds.js';
 import { createUnit, type CreateUnitOptions, type SimUnit } from '../support/juju.js';
 import { BUILD_RUNNING_PATH } from '../../src/charm/paths.js';
 import { existsSync } from 'node:fs';
+export { eventually } from '../support/eventually.js';
+import { eventually } from '../support/eventually.js';
 
 /** The second uid: nobody on Debian/Ubuntu, no login, no home of its own. */
 export const USER_UID = 65534;
@@ -45,15 +47,6 @@ export async function newUnit(opts: Partial<CreateUnitOptions> = {}): Promise<Si
   return u;
 }
 
-export async function eventually<T>(what: string, check: () => T | undefined | false, timeoutMs = 30_000): Promise<T> {
-  const start = Date.now();
-  for (;;) {
-    const value = check();
-    if (value) return value;
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 40));
-  }
-}
 
 export const imageId = (u: SimUnit) => u.relations()['image:1']?.['local-unit'].id;
 

@@ -14,6 +14,8 @@ import { tally } from './tally.js';
 
 export { CANARY, cloudsYaml };
 import { BUILD_LOG_PATH, CALLBACK_SCRIPT_PATH, CLOUDS_YAML_PATH, CRON_PATH } from '../../src/charm/paths.js';
+export { eventually } from '../support/eventually.js';
+import { eventually } from '../support/eventually.js';
 export const CRON = CRON_PATH;
 export const CLOUDS = CLOUDS_YAML_PATH;
 export const CALLBACK = CALLBACK_SCRIPT_PATH;
@@ -105,15 +107,6 @@ export async function settledUnit(config: Record<string, unknown> = goodConfig()
   return h;
 }
 
-export async function eventually<T>(what: string, check: () => T | undefined | false, timeoutMs = 30_000): Promise<T> {
-  const start = Date.now();
-  for (;;) {
-    const value = check();
-    if (value) return value;
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 40));
-  }
-}
 
 /** The command of the cron entry, as cron gives it to sh (\\% is a literal %). */
 export function cronCommand(u: SimUnit): string {
