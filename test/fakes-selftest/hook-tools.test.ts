@@ -106,6 +106,14 @@ action-set foo.bar=2 foo.baz=1 5-o-0=x && action-set foo.bar=3 && action-log -- 
     expect(readFileSync(path.join(action, 'logs.jsonl'), 'utf8')).toContain('"message":"step one"');
   });
 
+  it('writes -o FILE relative to the cwd; a NODE_OPTIONS preload in the hook env does not reach the tools', async () => {
+    const u = testUnit();
+    const out = path.join(u.dir, 'cfg.json');
+    const r = await u.sh(`config-get --format=json -o '${out}' && is-leader`, ['NODE_OPTIONS=--require=/nonexistent/preload.cjs']);
+    expect(r).toMatchObject({ code: 0, stdout: 'True\n', stderr: '' });
+    expect(readFileSync(out, 'utf8')).toBe('{"base-image":"noble","interval":6}\n');
+  });
+
   it('refuses a tool call from outside the running context', async () => {
     const u = testUnit();
     const r = await u.sh(`JUJU_CONTEXT_ID=stale is-leader; echo "rc=$?"`);
