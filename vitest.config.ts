@@ -8,5 +8,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // Most suites wait on subprocesses (hooks, builds, Keystone): three files at once keep two
+    // cores busy (vitest's default on 2 cores is one).
+    maxWorkers: 3,
   },
 });
