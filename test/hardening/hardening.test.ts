@@ -58,7 +58,7 @@ function userWritable(paths: readonly string[]): string[] {
   });
 }
 
-describe.concurrent.skipIf(!canSwitchUid)('hardening: a local user cannot become root (needs root to switch to a second uid)', () => {
+describe.skipIf(!canSwitchUid)('hardening: a local user cannot become root (needs root to switch to a second uid)', { concurrent: true }, () => {
   it('finding 1: root runs nothing the ubuntu user can change; a rewritten launcher in its home is never run', async () => {
     const u = await settledUnit();
     expect(userWritable(rootChain(u))).toEqual([]);
@@ -201,7 +201,7 @@ describe.concurrent.skipIf(!canSwitchUid)('hardening: a local user cannot become
   });
 });
 
-describe.concurrent('hardening: the unit converges by itself', () => {
+describe('hardening: the unit converges by itself', { concurrent: true }, () => {
   it('finding 6: a corrupt unit state file is moved aside; hooks and actions work and the unit does not claim to be unset', async () => {
     const u = await settledUnit();
     const stateFile = path.join(u.charmDir, '.unit-state.json');
