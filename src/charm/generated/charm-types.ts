@@ -53,4 +53,13 @@ export interface CharmConfigOptions {
    * (int, default 5)
    */
   'revision-history-limit': number;
+  /**
+   * A Juju user secret holding the OpenStack credentials of the chosen cloud, so that
+   * openstack-clouds-yaml needs none: key `password` and/or `application-credential-secret`.
+   * juju add-secret openstack-credentials password=...; juju grant-secret openstack-credentials
+   * github-runner-image-builder; juju config github-runner-image-builder
+   * openstack-credentials-secret=<secret URI>. It wins over a password in openstack-clouds-yaml.
+   * (secret, default "")
+   */
+  'openstack-credentials-secret': string;
 }
