@@ -24,7 +24,7 @@
 //   empty dispatch  the packed dispatch running an empty dist/charm.js through the harness:
 //                   what any Node charm pays here before doing anything.
 //   bundle load     node dist/charm.js with no hook context: loading the bundle, then exit 2.
-//   tool ms         time inside stand-in hook tools (each is a jq run, ~30 ms; Juju's are a Go
+//   tool ms         time inside stand-in hook tools (each is a Node run of the simulator, ~28 ms; Juju's are a Go
 //                   binary and a socket round trip). Measured by the probe runs: NODE_OPTIONS
 //                   preloads a probe that times spawnSync (the framework's only tool path) and
 //                   reads the process's peak RSS (getrusage ru_maxrss = VmHWM) at exit. Timed
@@ -572,7 +572,7 @@ async function main() {
       '  preloads a probe that times the spawnSync binding (the framework\'s only hook-tool path) and reads the node',
       "  process's getrusage ru_maxrss (VmHWM) at exit. **ms − tools** is the median over those runs of each run's wall time",
       '  minus its own tool time; the floors get the same probe, so it cancels out of the comparisons. The stand-in tools',
-      "  are one jq run each (~30-40 ms); Juju's are a Go binary and a socket round trip, and their number has its own target.",
+      "  are one Node run of the simulator each (~28 ms); Juju's are a Go binary and a socket round trip, and their number has its own target.",
       '- **over empty ms** = ms − tools, minus the empty dispatch\'s: what the charm itself costs (host programs included).',
       '',
     ];
