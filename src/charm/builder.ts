@@ -74,7 +74,7 @@ function builderEnv(host: Host): Env {
 }
 
 /** The root-only directories of the layout, created or corrected (mode, owner root). */
-export function ensureLayout(host: Host): void {
+function ensureLayout(host: Host): void {
   host.ensureDir(CONFIG_DIR, 0o700);
   host.ensureDir(STATE_DIR, 0o700);
   host.ensureDir(BUILDER_HOME, 0o700);
@@ -211,7 +211,7 @@ export async function configureCron(cronText: string, unit: UnitContext): Promis
   return changed;
 }
 
-export async function reloadCron(unit: UnitContext): Promise<void> {
+async function reloadCron(unit: UnitContext): Promise<void> {
   // cron notices /etc/cron.d changes by itself within a minute; the reload only hurries it, so
   // a machine without systemd still gets its schedule. A wedged systemd must not hold the hook.
   const res = await unit.host

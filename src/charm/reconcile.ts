@@ -4,7 +4,7 @@
 // `applyPlan` carries a plan out with the builder module's vocabulary. install, upgrade-charm
 // and config-changed all go through both.
 import type { BuildConfig } from './build-config.js';
-import { buildImmediate, hasLegacyLayout, installFiles, isBuilderInstalled, reloadCron, removeLegacyLayout, setupBuilder, type BuildStart, type HostFile, type UnitContext } from './builder.js';
+import { buildImmediate, configureCron, hasLegacyLayout, installCloudsYaml, installFiles, isBuilderInstalled, removeLegacyLayout, setupBuilder, type BuildStart, type HostFile, type UnitContext } from './builder.js';
 import type { CharmConfig } from './config.js';
 import { BUILD_ENV_PATH, BUILD_SCRIPT_PATH, CALLBACK_SCRIPT_PATH, CLOUDS_YAML_PATH, CRON_PATH, LOGROTATE_PATH } from './paths.js';
 import { renderBuildEnv, renderBuildScript, renderCallbackScript, renderCron, renderLogrotate, scheduleDigest, type RenderContext } from './render.js';
@@ -30,8 +30,12 @@ export interface Plan {
   /** Install packages, the builder and its init. */
   readonly setup: boolean;
   readonly removeLegacyLayout: boolean;
-  /** Every file the config decides, as it must be. */
+  /** clouds.yaml as it must be (with the secret's credentials, if any). */
+  readonly cloudsYaml: string;
+  /** The scripts, the build environment and the logrotate policy, as they must be. */
   readonly files: readonly HostFile[];
+  /** The cron entry, written last: cron never runs a build script that is not written yet. */
+  readonly cron: string;
   /** Identifies the schedule and build arguments; a build is owed when it changes. */
   readonly scheduleDigest: string;
   readonly buildOwed: boolean;
@@ -42,19 +46,18 @@ export function planReconcile(input: PlanInput): Plan {
   const cron = renderCron(build, config.interval, render);
   const script = renderBuildScript(build, render);
   const files: HostFile[] = [
-    { path: CLOUDS_YAML_PATH, content: config.cloudsYaml, mode: 0o600 },
     { path: BUILD_ENV_PATH, content: renderBuildEnv(render), mode: 0o600 },
     { path: BUILD_SCRIPT_PATH, content: script, mode: 0o700 },
     { path: CALLBACK_SCRIPT_PATH, content: renderCallbackScript(render), mode: 0o700 },
     { path: LOGROTATE_PATH, content: renderLogrotate(), mode: 0o644 },
-    // Last: cron never runs a build script that is not written yet.
-    { path: CRON_PATH, content: cron, mode: 0o644 },
   ];
   const digest = scheduleDigest(cron, script);
   return {
     setup: !input.facts.builderInstalled,
     removeLegacyLayout: input.facts.legacyLayout,
+    cloudsYaml: config.cloudsYaml,
     files,
+    cron,
     scheduleDigest: digest,
     // Also when an earlier run of the hook wrote the files but was killed before the build.
     buildOwed: input.lastScheduleDigest !== digest,
@@ -73,15 +76,19 @@ export interface Outcome {
 }
 
 /**
- * Carries the plan out: setup, the old layout, the files (each only when it differs), a cron
- * reload when the entry changed, the owed build. Errors are the builder module's
+ * Carries the plan out in the builder module's words (setupBuilder, installCloudsYaml,
+ * configureCron, buildImmediate): setup, the old layout, the files (each only when it
+ * differs), the cron entry (reloaded when it changed), the owed build. Errors are the builder module's
  * (BuilderSetupError for setup steps, HostFileError / ProcessError otherwise).
  */
 export async function applyPlan(plan: Plan, unit: UnitContext): Promise<Outcome> {
   if (plan.setup) await setupBuilder(unit);
   if (plan.removeLegacyLayout) await removeLegacyLayout(unit);
-  const written = installFiles(plan.files, unit.host);
-  if (written.includes(CRON_PATH)) await reloadCron(unit);
+  const written = [
+    ...(installCloudsYaml(plan.cloudsYaml, unit.host) ? [CLOUDS_YAML_PATH] : []),
+    ...installFiles(plan.files, unit.host),
+    ...((await configureCron(plan.cron, unit)) ? [CRON_PATH] : []),
+  ];
   if (!plan.buildOwed) return { written };
   return { written, build: await buildImmediate(unit) };
 }

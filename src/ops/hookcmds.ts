@@ -1,5 +1,5 @@
 // The exact argv of every hook tool the framework uses, as ops builds them
-// (juju-hook-contract.md section 2). Pure functions: the runner spawns, these only spell.
+// (docs/juju-hook-contract.md §4). Pure functions: the runner spawns, these only spell.
 
 export type StatusName = 'maintenance' | 'blocked' | 'waiting' | 'active';
 export type LogLevel = 'DEBUG' | 'INFO' | 'WARNING' | 'ERROR' | 'CRITICAL';

@@ -1,5 +1,5 @@
 // The table both Juju simulations must agree on: each case is a starting state, a context, a
-// sequence of hook-tool calls with Juju's answers (juju-hook-contract.md §3-§6, §10), and what the
+// sequence of hook-tool calls with Juju's answers (docs/juju-hook-contract.md §3-§6, §10), and what the
 // unit shows afterwards. The framework's calls are spelled by src/ops/hookcmds.ts itself.
 import { hookcmds } from '../../src/ops/hookcmds.js';
 import type { RelationSpec } from '../support/juju.js';

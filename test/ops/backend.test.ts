@@ -1,4 +1,4 @@
-// ProcessBackend builds exactly the argv Juju's tools take (juju-hook-contract.md section 2)
+// ProcessBackend builds exactly the argv Juju's tools take (docs/juju-hook-contract.md §4)
 // and turns tool failures into errors that name the tool, its arguments, exit code and stderr.
 import { describe, expect, it } from 'vitest';
 import { HookToolError, ProcessBackend, RelationNotFoundError, type ToolCall, type ToolResult, type ToolRunner } from '../../src/ops/index.js';

@@ -1,4 +1,4 @@
-// How Juju's hook tools read their arguments and print their answers (juju-hook-contract.md §3):
+// How Juju's hook tools read their arguments and print their answers (docs/juju-hook-contract.md §3):
 // Go's gnuflag parsing, `ERROR <message>` failures with exit 2 (usage) or 1 (run time), and the
 // `--format smart|json|yaml` printers. Pure: no I/O, so the in-memory backend and the stand-in
 // hook tools (test/fakes) share it.

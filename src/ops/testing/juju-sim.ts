@@ -1,4 +1,4 @@
-// Juju's rules for the hook tools, written once (juju-hook-contract.md §3, §4, §6, §10): given
+// Juju's rules for the hook tools, written once (docs/juju-hook-contract.md §3, §4, §6, §10): given
 // a unit's state and one tool call (name, argv, stdin), what the tool prints, its exit code and
 // what it changes. The in-memory backend (memory-backend.ts) runs it in process; the stand-in
 // hook tools of the process-level tests (test/fakes/hook-tools/jujuc) run it on the simulated
