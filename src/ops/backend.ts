@@ -1,14 +1,28 @@
 // The model's view of Juju: one typed method per hook-tool operation. ProcessBackend speaks the
 // real tools through a ToolRunner; the testing package has an in-memory one with Juju's rules.
-import { HookToolError, RelationNotFoundError } from './errors.js';
-import { hookcmds, type LogLevel, type StatusName, type ToolCall } from './hookcmds.js';
-import type { ToolRunner } from './runner.js';
+import { HookToolError, RelationNotFoundError, SecretNotFoundError, SecretPermissionError } from './errors.js';
+import { hookcmds, type LogLevel, type SecretRef, type StatusName, type ToolCall } from './hookcmds.js';
+import type { ToolResult, ToolRunner } from './runner.js';
 
 export type ConfigValue = string | number | boolean;
 export type Databag = Record<string, string>;
 export interface StatusValue {
   readonly status: StatusName | 'unknown' | 'error';
   readonly message: string;
+}
+
+/** What secret-info-get says about a secret this unit (or, for the leader, its application) owns. */
+export interface SecretMetadataValue {
+  /** The id as the tool keys it (the 20 characters of `secret:<id>`). */
+  readonly id: string;
+  readonly revision: number;
+  readonly label: string;
+  /** `application` or `unit`. */
+  readonly owner: string;
+  readonly description?: string;
+  readonly rotation?: string;
+  readonly expiry?: string;
+  readonly rotates?: string;
 }
 
 export interface Backend {
@@ -27,6 +41,21 @@ export interface Backend {
   relationGet(relationId: string, member: string, app: boolean): Databag;
   relationSet(relationId: string, data: Readonly<Databag>, app: boolean): void;
   applicationVersionSet(version: string): void;
+  /** secret-get: the content of the revision Juju gives (tracked; latest with peek/refresh). */
+  secretGet(ref: SecretRef, mode?: 'refresh' | 'peek'): Databag;
+  /** secret-info-get: the metadata of a secret this unit owns. */
+  secretInfoGet(ref: SecretRef): SecretMetadataValue;
+}
+
+/** The error a failed call becomes: relation and secret tools' "not found" and "permission denied" are typed. */
+function errorTypeFor(call: ToolCall, res: ToolResult): typeof HookToolError {
+  if (res.code === null) return HookToolError;
+  if (call.tool.startsWith('relation-') && /relation not found/.test(res.stderr)) return RelationNotFoundError;
+  if (call.tool.startsWith('secret-')) {
+    if (/not found/.test(res.stderr)) return SecretNotFoundError;
+    if (/permission denied/.test(res.stderr)) return SecretPermissionError;
+  }
+  return HookToolError;
 }
 
 export class ProcessBackend implements Backend {
@@ -34,12 +63,13 @@ export class ProcessBackend implements Backend {
 
   /**
    * Runs a call; a tool that cannot start, times out, outgrows its buffer, is killed or exits
-   * non-zero becomes a HookToolError (a ProcessError) naming the argv, never the stdin.
+   * non-zero becomes a HookToolError (a ProcessError) naming the argv and stderr, never the
+   * stdin or stdout (secret-get's stdout is the secret).
    */
   private exec(call: ToolCall): string {
     const res = this.runner.run(call);
     if (res.spawnError || res.timedOut || res.bufferExceeded || res.code !== 0) {
-      const ErrorType = res.code !== null && call.tool.startsWith('relation-') && /relation not found/.test(res.stderr) ? RelationNotFoundError : HookToolError;
+      const ErrorType = errorTypeFor(call, res);
       throw new ErrorType({
         command: [call.tool, ...call.args],
         exitCode: res.code,
@@ -111,5 +141,30 @@ export class ProcessBackend implements Backend {
   }
   applicationVersionSet(version: string): void {
     this.exec(hookcmds.applicationVersionSet(version));
+  }
+  secretGet(ref: SecretRef, mode?: 'refresh' | 'peek'): Databag {
+    const call = hookcmds.secretGet(ref, mode);
+    const out = this.exec(call);
+    let content: unknown;
+    try {
+      content = JSON.parse(out);
+    } catch {
+      content = undefined;
+    }
+    if (typeof content !== 'object' || content === null || Array.isArray(content) || !Object.values(content).every((v) => typeof v === 'string')) {
+      // Only the size: the output is the secret.
+      throw new HookToolError({ command: [call.tool, ...call.args], exitCode: 0, detail: `printed output that is not a JSON object of strings (${out.length} bytes)` });
+    }
+    return { ...(content as Databag) };
+  }
+  secretInfoGet(ref: SecretRef): SecretMetadataValue {
+    const call = hookcmds.secretInfoGet(ref);
+    const raw = this.json<Record<string, Record<string, unknown>> | null>(call) ?? {};
+    const [id, md] = Object.entries(raw)[0] ?? [];
+    if (id === undefined || typeof md !== 'object' || md === null) {
+      throw new HookToolError({ command: [call.tool, ...call.args], exitCode: 0, detail: 'printed no secret' });
+    }
+    const text = (k: string) => (typeof md[k] === 'string' ? { [k]: md[k] as string } : {});
+    return { id, revision: Number(md.revision ?? 0), label: String(md.label ?? ''), owner: String(md.owner ?? ''), ...text('description'), ...text('rotation'), ...text('expiry'), ...text('rotates') };
   }
 }

@@ -3,7 +3,7 @@
 import path from 'node:path';
 import { ContextError } from './errors.js';
 
-export type EventKind = 'hook' | 'relation' | 'action' | 'custom';
+export type EventKind = 'hook' | 'relation' | 'action' | 'secret' | 'custom';
 
 export interface JujuContext {
   readonly unitName: string;
@@ -24,10 +24,19 @@ export interface JujuContext {
     readonly departingUnit?: string;
   };
   readonly action?: { readonly name: string; readonly id: string };
+  /** Secret events: JUJU_SECRET_ID, JUJU_SECRET_LABEL (when not empty), JUJU_SECRET_REVISION (remove, expired). */
+  readonly secret?: { readonly id: string; readonly label?: string; readonly revision?: number };
   readonly env: Readonly<Record<string, string | undefined>>;
 }
 
 export const RELATION_PHASES = ['created', 'joined', 'changed', 'departed', 'broken'] as const;
+
+/** Juju's secret hooks, which any charm may get; the last two carry JUJU_SECRET_REVISION. */
+export const SECRET_EVENTS = ['secret_changed', 'secret_rotate', 'secret_remove', 'secret_expired'] as const;
+export type SecretEventName = (typeof SECRET_EVENTS)[number];
+export const isSecretEvent = (name: string): name is SecretEventName => (SECRET_EVENTS as readonly string[]).includes(name);
+/** The secret events whose environment names a revision. */
+export const SECRET_REVISION_EVENTS: readonly SecretEventName[] = ['secret_remove', 'secret_expired'];
 export type RelationPhase = (typeof RELATION_PHASES)[number];
 
 /** `hooks/config-changed` -> `config_changed`; `actions/get-latest` -> `get_latest_action`. */
@@ -116,6 +125,18 @@ export function readContext(
     action = { name: env.JUJU_ACTION_NAME || path.posix.basename(dispatchPath), id };
   }
 
+  let secret: JujuContext['secret'];
+  if (dir !== 'actions' && isSecretEvent(eventName)) {
+    const id = required(env, 'JUJU_SECRET_ID', `secret event ${eventName}`);
+    let revision: number | undefined;
+    if (SECRET_REVISION_EVENTS.includes(eventName)) {
+      const raw = required(env, 'JUJU_SECRET_REVISION', `secret event ${eventName}`);
+      if (!/^[1-9][0-9]*$/.test(raw)) throw new ContextError(`JUJU_SECRET_REVISION ${JSON.stringify(raw)} is not a revision number`);
+      revision = Number(raw);
+    }
+    secret = { id, ...(env.JUJU_SECRET_LABEL ? { label: env.JUJU_SECRET_LABEL } : {}), ...(revision !== undefined ? { revision } : {}) };
+  }
+
   return {
     unitName,
     appName: unitName.split('/')[0]!,
@@ -127,6 +148,7 @@ export function readContext(
     eventName,
     ...(relation ? { relation } : {}),
     ...(action ? { action } : {}),
+    ...(secret ? { secret } : {}),
     env,
   };
 }

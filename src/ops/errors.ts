@@ -141,6 +141,26 @@ export class RelationNotFoundError extends HookToolError {
   override name = 'RelationNotFoundError';
 }
 
+/**
+ * A secret tool said "not found": no secret with that id (it was removed, or the id is wrong),
+ * no secret with that label for this unit, or no such key. The message names the tool's argv
+ * (the secret's id or label) and Juju's answer, never content: e.g. ``hook tool `secret-get
+ * secret:cq8gl6vmp25c77o6ej50 --format=json` exited with code 1: ERROR secret
+ * "secret:cq8gl6vmp25c77o6ej50" not found``.
+ */
+export class SecretNotFoundError extends HookToolError {
+  override name = 'SecretNotFoundError';
+}
+
+/**
+ * A secret tool said "permission denied": the secret exists but this application may not read
+ * it (a user secret not granted with `juju grant-secret`, or a grant that was revoked). Granting
+ * fires no hook, so a charm retries on its next hook. The message names the argv, never content.
+ */
+export class SecretPermissionError extends HookToolError {
+  override name = 'SecretPermissionError';
+}
+
 /** The model does not match what the charm declared (config types, endpoints, action keys). */
 export class ModelError extends Error {
   override name = 'ModelError';

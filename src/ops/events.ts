@@ -4,8 +4,8 @@
 import type { Backend } from './backend.js';
 import { ModelError } from './errors.js';
 import { flattenActionResults, type ActionResultValue } from './action-results.js';
-import type { Model, Relation } from './model.js';
-import { parseRelationEventName, type JujuContext, type RelationPhase } from './context.js';
+import type { Model, Relation, Secret } from './model.js';
+import { parseRelationEventName, SECRET_REVISION_EVENTS, type JujuContext, type RelationPhase, type SecretEventName } from './context.js';
 import type { Status } from './status.js';
 
 export const LIFECYCLE_EVENTS = [
@@ -19,7 +19,14 @@ export const LIFECYCLE_EVENTS = [
   'leader_elected',
   'leader_settings_changed',
 ] as const;
-export type LifecycleEventName = (typeof LIFECYCLE_EVENTS)[number];
+/** Juju's hooks without a payload (install, config_changed, ...): HookEvent. */
+export type HookEventName = (typeof LIFECYCLE_EVENTS)[number];
+/**
+ * Every event Juju may dispatch to any charm whatever it declares: the lifecycle hooks and the
+ * secret hooks (secret_changed, secret_rotate, secret_remove, secret_expired). The generated
+ * CharmEventName (scripts/gen-charm-types.mjs) includes these.
+ */
+export type LifecycleEventName = HookEventName | SecretEventName;
 
 /** Emitted by the framework at the end of every successful dispatch (see CollectStatusEvent). */
 export const COLLECT_UNIT_STATUS = 'collect_unit_status';
@@ -212,6 +219,109 @@ export class ActionEvent extends EventBase {
 }
 
 /**
+ * A secret hook (ops' SecretEvent): `secret` is the secret Juju names in JUJU_SECRET_ID, with
+ * this unit's label for it (JUJU_SECRET_LABEL) when it has one; reading its content is a
+ * secret-get call. A deferred secret event keeps only the id, label and revision.
+ */
+export abstract class SecretEvent extends EventBase {
+  private secretObject?: Secret;
+
+  constructor(
+    name: string,
+    private readonly secretId: string,
+    private readonly secretLabel: string | undefined,
+    private readonly model: Model,
+  ) {
+    super(name);
+  }
+
+  /** The secret this event is about (no hook tool runs until its content is read). */
+  get secret(): Secret {
+    return (this.secretObject ??= this.model.getSecret({ id: this.secretId, label: this.secretLabel }));
+  }
+
+  static fromContext(name: string, source: EventSource): SecretEvent {
+    const s = source.context.secret;
+    if (!s) throw new ModelError(`${name} is not the secret event of this context`);
+    return SecretEvent.make(name, s.id, s.label, s.revision, source.model)!;
+  }
+
+  static restore(name: string, snap: Snapshot, source: EventSource): SecretEvent | undefined {
+    if (typeof snap.id !== 'string' || snap.id === '' || (snap.label !== undefined && typeof snap.label !== 'string')) return undefined;
+    const revision = snap.revision;
+    if (revision !== undefined && !(Number.isInteger(revision) && (revision as number) > 0)) return undefined;
+    return SecretEvent.make(name, snap.id, snap.label as string | undefined, revision as number | undefined, source.model);
+  }
+
+  private static make(name: string, id: string, label: string | undefined, revision: number | undefined, model: Model): SecretEvent | undefined {
+    if ((SECRET_REVISION_EVENTS as readonly string[]).includes(name) && revision === undefined) return undefined;
+    switch (name) {
+      case 'secret_changed':
+        return new SecretChangedEvent(name, id, label, model);
+      case 'secret_rotate':
+        return new SecretRotateEvent(name, id, label, model);
+      case 'secret_remove':
+        return new SecretRemoveEvent(name, id, label, model, revision!);
+      case 'secret_expired':
+        return new SecretExpiredEvent(name, id, label, model, revision!);
+      default:
+        return undefined;
+    }
+  }
+
+  snapshot(): Record<string, unknown> {
+    return { id: this.secretId, ...(this.secretLabel !== undefined ? { label: this.secretLabel } : {}) };
+  }
+}
+
+/** A secret this unit consumes has a new revision (it still reads the one it tracks until it refreshes). */
+export class SecretChangedEvent extends SecretEvent {}
+
+/** A secret this charm owns is due for rotation. Not deferrable: Juju fires it again until a new revision is made. */
+export class SecretRotateEvent extends SecretEvent {
+  override defer(): void {
+    throw new ModelError(`the ${this.name} event cannot be deferred: Juju fires it again until the secret gets a new revision`);
+  }
+}
+
+/** A revision of a secret this charm owns is no longer tracked by any consumer and may be removed. */
+export class SecretRemoveEvent extends SecretEvent {
+  constructor(
+    name: string,
+    id: string,
+    label: string | undefined,
+    model: Model,
+    /** JUJU_SECRET_REVISION: the revision nobody tracks any more. */
+    readonly revision: number,
+  ) {
+    super(name, id, label, model);
+  }
+  override snapshot(): Record<string, unknown> {
+    return { ...super.snapshot(), revision: this.revision };
+  }
+}
+
+/** A revision of a secret this charm owns has expired. Not deferrable: Juju fires it again until a new revision is made. */
+export class SecretExpiredEvent extends SecretEvent {
+  constructor(
+    name: string,
+    id: string,
+    label: string | undefined,
+    model: Model,
+    /** JUJU_SECRET_REVISION: the revision that expired. */
+    readonly revision: number,
+  ) {
+    super(name, id, label, model);
+  }
+  override defer(): void {
+    throw new ModelError(`the ${this.name} event cannot be deferred: Juju fires it again until the secret gets a new revision`);
+  }
+  override snapshot(): Record<string, unknown> {
+    return { ...super.snapshot(), revision: this.revision };
+  }
+}
+
+/**
  * ops' collect_unit_status: emitted once at the end of every successful dispatch. Observers
  * add the statuses they would set; the framework sets the one of highest priority
  * (STATUS_PRIORITY), and makes no status-set call when it is what the unit last set.
@@ -248,7 +358,15 @@ export const STATUS_PRIORITY: Readonly<Record<Status['status'] | 'error' | 'unkn
 /** The event class an observer of `N` receives. */
 export type EventFor<N extends string> = N extends FrameworkEventName
   ? CollectStatusEvent
-  : N extends `${string}_relation_${RelationPhase}`
+  : N extends 'secret_changed'
+    ? SecretChangedEvent
+    : N extends 'secret_rotate'
+      ? SecretRotateEvent
+      : N extends 'secret_remove'
+        ? SecretRemoveEvent
+        : N extends 'secret_expired'
+          ? SecretExpiredEvent
+          : N extends `${string}_relation_${RelationPhase}`
     ? RelationEvent
     : N extends `${string}_action`
       ? ActionEvent
@@ -256,4 +374,4 @@ export type EventFor<N extends string> = N extends FrameworkEventName
         ? HookEvent
         : CustomEvent;
 
-export type AnyEvent = HookEvent | RelationEvent | ActionEvent | CustomEvent | CollectStatusEvent;
+export type AnyEvent = HookEvent | RelationEvent | ActionEvent | SecretEvent | CustomEvent | CollectStatusEvent;

@@ -17,6 +17,7 @@ import {
   HookEvent,
   LIFECYCLE_EVENTS,
   RelationEvent,
+  SecretEvent,
   STATUS_PRIORITY,
   type CustomEventSpec,
   type EventFor,
@@ -24,7 +25,7 @@ import {
   type EventType,
   type FrameworkEventName,
 } from './events.js';
-import { RELATION_PHASES } from './context.js';
+import { RELATION_PHASES, SECRET_EVENTS } from './context.js';
 import type { Logger } from './log.js';
 import type { CharmMeta } from './meta.js';
 import type { ConfigShape, Model } from './model.js';
@@ -98,6 +99,7 @@ export class Framework<E extends string = string, C extends object = ConfigShape
   ) {
     const types = this.eventTypes;
     for (const name of LIFECYCLE_EVENTS) types.set(name, HookEvent);
+    for (const name of SECRET_EVENTS) types.set(name, SecretEvent);
     for (const ep of Object.keys(meta.endpoints)) {
       for (const phase of RELATION_PHASES) types.set(`${ep.replace(/-/g, '_')}_relation_${phase}`, RelationEvent);
     }
@@ -128,7 +130,7 @@ export class Framework<E extends string = string, C extends object = ConfigShape
    * Registers `owner.method` as an observer of `event`: it is called with `this` = owner, and
    * if it defers the event, the next dispatch re-emits it to this observer only. The key
    * `<owner.handle>/<method name>` must be unique per event (else this throws). The event must
-   * exist: a Juju event, a relation event of an endpoint in metadata.yaml, an action in
+   * exist: a Juju event (lifecycle or secret), a relation event of an endpoint in metadata.yaml, an action in
    * actions.yaml, a declared custom event, or `collect_unit_status`.
    *
    *   framework.observe('config_changed', this, this.onConfigChanged);

@@ -13,6 +13,12 @@ export interface ToolCall {
 
 const pyBool = (b: boolean) => (b ? 'True' : 'False');
 
+/** Which secret a secret tool names: by id (URI), by label, or both (then the label is set for this unit). */
+export interface SecretRef {
+  readonly id?: string | undefined;
+  readonly label?: string | undefined;
+}
+
 export const hookcmds = {
   configGet: (): ToolCall => ({ tool: 'config-get', args: ['--format=json'] }),
   statusSet: (status: StatusName, message: string, application: boolean): ToolCall => ({
@@ -50,4 +56,22 @@ export const hookcmds = {
     input: JSON.stringify(data),
   }),
   applicationVersionSet: (version: string): ToolCall => ({ tool: 'application-version-set', args: ['--', version] }),
+  /**
+   * `secret-get <id> [--label L] [--refresh | --peek] --format=json`, or `secret-get --label L
+   * ... --format=json` (ops' order). The content comes back on stdout, never in argv.
+   */
+  secretGet: (ref: SecretRef, mode?: 'refresh' | 'peek'): ToolCall => ({
+    tool: 'secret-get',
+    args: [
+      ...(ref?.id !== undefined ? [ref.id] : []),
+      ...(ref?.label !== undefined ? ['--label', ref.label] : []),
+      ...(mode === 'refresh' ? ['--refresh'] : mode === 'peek' ? ['--peek'] : []),
+      '--format=json',
+    ],
+  }),
+  /** `secret-info-get <id> --format=json` or `secret-info-get --label L --format=json` (the owner's view). */
+  secretInfoGet: (ref: SecretRef): ToolCall => ({
+    tool: 'secret-info-get',
+    args: [...(ref?.id !== undefined ? [ref.id] : ref?.label !== undefined ? ['--label', ref.label] : []), '--format=json'],
+  }),
 } as const;

@@ -3,6 +3,7 @@
 // cached: a hook is a short-lived process and the values cannot change under it).
 import type { Backend, ConfigValue, Databag, StatusValue } from './backend.js';
 import { ModelError } from './errors.js';
+import type { SecretRef } from './hookcmds.js';
 import type { JujuContext } from './context.js';
 import type { CharmMeta, ConfigType } from './meta.js';
 import type { Status } from './status.js';
@@ -14,7 +15,23 @@ export interface StatusMemory {
   lastUnitStatus?: Status;
 }
 
+/** A secret URI as Juju hands them to charms (config options of type secret, JUJU_SECRET_ID). */
+export const SECRET_URI = /^secret:(?:\/\/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\/)?[0-9a-v]{20}$/;
+
 function checkType(name: string, type: ConfigType, value: unknown): void {
+  if (type === 'secret') {
+    // Never echo the value: an operator who put a password where a secret URI belongs must not
+    // find it in the log or the status.
+    if (typeof value !== 'string') throw new ModelError(`config option "${name}" is declared secret in config.yaml but Juju gave a ${typeof value}, not a secret URI`);
+    // An empty string is an option that is not set (a `default: ""`).
+    if (value !== '' && !SECRET_URI.test(value)) {
+      throw new ModelError(
+        `config option "${name}" is declared secret in config.yaml but Juju gave a string that is not a secret URI (${value.length} characters); ` +
+          'a secret option holds secret:<20 characters 0-9a-v> or secret://<model-uuid>/<id>, e.g. what juju add-secret printed',
+      );
+    }
+    return;
+  }
   const ok =
     type === 'int' ? Number.isInteger(value)
     : type === 'float' ? typeof value === 'number'
@@ -70,6 +87,93 @@ export class Relation {
   }
 }
 
+/** The metadata of a secret the unit (or, for the leader, its application) owns: secret-info-get. */
+export interface SecretInfo {
+  /** The canonical id, as Model.getSecret canonicalizes ids. */
+  readonly id: string;
+  readonly label: string;
+  /** The latest revision. */
+  readonly revision: number;
+  /** `application` or `unit`. */
+  readonly owner: string;
+  readonly description?: string;
+  readonly rotation?: string;
+  readonly expires?: Date;
+  readonly rotates?: Date;
+}
+
+/** What a Secret needs of its model: the calls, and the per-dispatch content cache. */
+interface SecretAccess {
+  get(ref: SecretRef, mode?: 'refresh' | 'peek'): Databag;
+  info(ref: SecretRef): SecretInfo;
+}
+
+const INSPECT = Symbol.for('nodejs.util.inspect.custom');
+
+/**
+ * A Juju secret as ops' Secret: found by id, by this unit's label, or both. Reading the content
+ * is one secret-get call per dispatch (the content is cached for the rest of it); with both an
+ * id and a label, the first read also sets the label for this unit (`secret-get <id> --label L`),
+ * which Juju then puts in JUJU_SECRET_LABEL of the secret's events.
+ *
+ * The content is never logged, never in an error message, and not in what JSON.stringify,
+ * String() or console.log show of a Secret (only its id and label).
+ */
+export class Secret {
+  constructor(
+    private readonly access: SecretAccess,
+    private idValue: string | undefined,
+    private labelValue: string | undefined,
+  ) {}
+
+  /** The canonical id (`secret:<id>` or `secret://<model-uuid>/<id>`); undefined when found by label only (until getInfo). */
+  get id(): string | undefined {
+    return this.idValue;
+  }
+  /** This unit's label for the secret, when it has one. */
+  get label(): string | undefined {
+    return this.labelValue;
+  }
+  /** The 20-character id without `secret:` or the model UUID. */
+  get uniqueIdentifier(): string | undefined {
+    return this.idValue?.split(/[:/]/).at(-1);
+  }
+
+  /**
+   * The content: of the revision this unit tracks (Juju pins the latest on the first read);
+   * `refresh` reads the latest and tracks it from now on; `peek` reads the latest once without
+   * tracking it. Throws SecretNotFoundError (no such secret, or label) or SecretPermissionError
+   * (not granted to this application), whose messages never hold content.
+   */
+  getContent(opts: { readonly refresh?: boolean; readonly peek?: boolean } = {}): Record<string, string> {
+    if (opts.refresh && opts.peek) throw new ModelError('getContent: refresh and peek cannot be combined (refresh tracks the latest revision, peek only reads it)');
+    return { ...this.access.get(this.ref(), opts.refresh ? 'refresh' : opts.peek ? 'peek' : undefined) };
+  }
+  /** The latest revision's content, once, without tracking it (`secret-get --peek`). */
+  peekContent(): Record<string, string> {
+    return this.getContent({ peek: true });
+  }
+  /** The owner's view of the secret (secret-info-get); SecretNotFoundError when this unit does not own it. */
+  getInfo(): SecretInfo {
+    const info = this.access.info(this.ref());
+    this.idValue ??= info.id;
+    return info;
+  }
+
+  private ref(): SecretRef {
+    return { ...(this.idValue !== undefined ? { id: this.idValue } : {}), ...(this.labelValue !== undefined ? { label: this.labelValue } : {}) };
+  }
+  toJSON(): { id?: string; label?: string } {
+    return this.ref();
+  }
+  toString(): string {
+    return `Secret(${[this.idValue && `id=${this.idValue}`, this.labelValue && `label=${this.labelValue}`].filter(Boolean).join(' ')})`;
+  }
+  [INSPECT](): string {
+    return this.toString();
+  }
+}
+
 export class Unit {
   private leader?: boolean;
 
@@ -105,6 +209,9 @@ export class Model<C extends object = ConfigShape> {
   readonly unit: Unit;
   private configCache?: Readonly<ConfigShape>;
   private readonly relationCache = new Map<string, Relation[]>();
+  /** Secret content read in this dispatch, by the reference (id, label) it was read with. Never written anywhere. */
+  private readonly secretContent = new Map<string, Databag>();
+  private readonly secretAccess: SecretAccess;
 
   constructor(
     private readonly backend: Backend,
@@ -113,6 +220,64 @@ export class Model<C extends object = ConfigShape> {
     memory: StatusMemory,
   ) {
     this.unit = new Unit(backend, context.unitName, memory);
+    this.secretAccess = {
+      get: (ref, mode) => this.readSecret(ref, mode),
+      info: (ref) => {
+        const raw = this.backend.secretInfoGet(ref);
+        return {
+          id: this.canonicalSecretId(raw.id),
+          label: raw.label,
+          revision: raw.revision,
+          owner: raw.owner,
+          ...(raw.description !== undefined ? { description: raw.description } : {}),
+          ...(raw.rotation !== undefined ? { rotation: raw.rotation } : {}),
+          ...(raw.expiry !== undefined ? { expires: new Date(raw.expiry) } : {}),
+          ...(raw.rotates !== undefined ? { rotates: new Date(raw.rotates) } : {}),
+        };
+      },
+    };
+  }
+
+  /**
+   * ops' canonical secret id: `secret:<id>` stays, a bare `<id>` becomes
+   * `secret://<model-uuid>/<id>` (or `secret:<id>` when the model UUID is unknown).
+   */
+  canonicalSecretId(id: string): string {
+    const trimmed = id.trim();
+    if (trimmed.startsWith('secret:')) return trimmed;
+    return this.context.modelUuid ? `secret://${this.context.modelUuid}/${trimmed}` : `secret:${trimmed}`;
+  }
+
+  /**
+   * A secret by id, by this unit's label for it, or both (ops' Model.get_secret). No hook tool
+   * runs until its content is read; with both, that read sets the label for this unit.
+   *
+   *   const s = this.model.getSecret({ id: config['db-password'] });
+   *   const { password } = s.getContent();
+   */
+  getSecret(ref: { readonly id?: string | undefined; readonly label?: string | undefined }): Secret {
+    const id = ref.id !== undefined && ref.id.trim() !== '' ? this.canonicalSecretId(ref.id) : undefined;
+    const label = ref.label !== undefined && ref.label !== '' ? ref.label : undefined;
+    if (id === undefined && label === undefined) throw new ModelError('getSecret needs the secret\'s id, this unit\'s label for it, or both');
+    return new Secret(this.secretAccess, id, label);
+  }
+
+  /**
+   * secret-get once per secret reference and dispatch. A refresh reads again and forgets every
+   * other cached read (a label may name the same secret as an id, and Juju now gives the new
+   * tracked revision for both); a peek is never cached.
+   */
+  private readSecret(ref: SecretRef, mode: 'refresh' | 'peek' | undefined): Databag {
+    const key = JSON.stringify([ref.id ?? null, ref.label ?? null]);
+    if (mode === undefined) {
+      const hit = this.secretContent.get(key);
+      if (hit) return hit;
+    }
+    const content = this.backend.secretGet(ref, mode);
+    if (mode === 'peek') return content;
+    if (mode === 'refresh') this.secretContent.clear();
+    this.secretContent.set(key, content);
+    return content;
   }
 
   get appName(): string {

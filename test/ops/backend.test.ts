@@ -1,7 +1,7 @@
 // ProcessBackend builds exactly the argv Juju's tools take (docs/juju-hook-contract.md §4)
 // and turns tool failures into errors that name the tool, its arguments, exit code and stderr.
 import { describe, expect, it } from 'vitest';
-import { HookToolError, ProcessBackend, RelationNotFoundError, type ToolCall, type ToolResult, type ToolRunner } from '../../src/ops/index.js';
+import { HookToolError, ProcessBackend, RelationNotFoundError, SecretNotFoundError, SecretPermissionError, type ToolCall, type ToolResult, type ToolRunner } from '../../src/ops/index.js';
 
 class TableRunner implements ToolRunner {
   calls: { argv: string[]; input?: string }[] = [];
@@ -20,7 +20,10 @@ const stdoutFor: Record<string, string> = {
   'relation-ids': '["image:1","image:2"]',
   'relation-list': '["runner/0"]',
   'relation-get': '{"id":"x"}',
+  'secret-get': '{"password":"p"}',
+  'secret-info-get': '{"cq8gl6vmp25c77o6ej50":{"revision":2,"label":"db","owner":"application"}}',
 };
+const SID = 'secret:cq8gl6vmp25c77o6ej50';
 
 const table: [string, (b: ProcessBackend) => unknown, string[], string?][] = [
   ['config-get', (b) => b.configGet(), ['config-get', '--format=json']],
@@ -41,6 +44,13 @@ const table: [string, (b: ProcessBackend) => unknown, string[], string?][] = [
   ['relation-set unit', (b) => b.relationSet('image:1', { id: 'x' }, false), ['relation-set', '-r', 'image:1', '--file', '-'], '{"id":"x"}'],
   ['relation-set app', (b) => b.relationSet('image:1', { k: 'v' }, true), ['relation-set', '-r', 'image:1', '--app', '--file', '-'], '{"k":"v"}'],
   ['application-version-set', (b) => b.applicationVersionSet('1.2'), ['application-version-set', '--', '1.2']],
+  ['secret-get by id', (b) => b.secretGet({ id: SID }), ['secret-get', SID, '--format=json']],
+  ['secret-get by id, setting the label', (b) => b.secretGet({ id: SID, label: 'db' }), ['secret-get', SID, '--label', 'db', '--format=json']],
+  ['secret-get by label', (b) => b.secretGet({ label: 'db' }), ['secret-get', '--label', 'db', '--format=json']],
+  ['secret-get --peek', (b) => b.secretGet({ id: SID, label: 'db' }, 'peek'), ['secret-get', SID, '--label', 'db', '--peek', '--format=json']],
+  ['secret-get --refresh', (b) => b.secretGet({ id: SID }, 'refresh'), ['secret-get', SID, '--refresh', '--format=json']],
+  ['secret-info-get by id', (b) => b.secretInfoGet({ id: SID, label: 'ignored when there is an id' }), ['secret-info-get', SID, '--format=json']],
+  ['secret-info-get by label', (b) => b.secretInfoGet({ label: 'db' }), ['secret-info-get', '--label', 'db', '--format=json']],
 ];
 
 describe('ProcessBackend argv', () => {
@@ -57,6 +67,8 @@ describe('ProcessBackend argv', () => {
     expect(b.statusGet(false)).toEqual({ status: 'active', message: 'm' });
     expect(b.relationIds('image')).toEqual(['image:1', 'image:2']);
     expect(b.relationGet('image:1', 'runner/0', false)).toEqual({ id: 'x' });
+    expect(b.secretGet({ id: SID })).toEqual({ password: 'p' });
+    expect(b.secretInfoGet({ id: SID })).toEqual({ id: 'cq8gl6vmp25c77o6ej50', revision: 2, label: 'db', owner: 'application' });
   });
 
   it('does not call action-set with no results', () => {
@@ -108,5 +120,66 @@ describe('ProcessBackend errors', () => {
   it('says when a tool prints something that is not JSON', () => {
     const runner = new TableRunner(() => ({ stdout: 'True' }));
     expect(() => new ProcessBackend(runner).isLeader()).toThrow(/printed output that is not JSON/);
+  });
+});
+
+describe('ProcessBackend secret errors', () => {
+  const CANARY = 'canary-7f3a9c-do-not-leak';
+  const failing = (code: number | null, stderr: string, stdout = '') => new ProcessBackend(new TableRunner(() => ({ code, stderr, stdout })));
+  const caught = (fn: () => unknown): Error => {
+    try {
+      fn();
+    } catch (e) {
+      return e as Error;
+    }
+    throw new Error('expected a throw');
+  };
+
+  it('maps "not found" from a secret tool to SecretNotFoundError naming the id', () => {
+    const err = caught(() => failing(1, `ERROR secret "${SID}" not found\n`).secretGet({ id: SID }));
+    expect(err).toBeInstanceOf(SecretNotFoundError);
+    expect(err).toBeInstanceOf(HookToolError);
+    expect(err.message).toBe(`hook tool \`secret-get ${SID} --format=json\` exited with code 1: ERROR secret "${SID}" not found`);
+    expect(caught(() => failing(1, 'ERROR consumer label "db" not found\n').secretGet({ label: 'db' }))).toBeInstanceOf(SecretNotFoundError);
+    expect(caught(() => failing(1, 'ERROR secret key value "x" not found\n').secretGet({ id: SID }))).toBeInstanceOf(SecretNotFoundError);
+    expect(caught(() => failing(1, 'ERROR secret "cq8gl6vmp25c77o6ej50" not found\n').secretInfoGet({ id: SID }))).toBeInstanceOf(SecretNotFoundError);
+  });
+
+  it('maps "permission denied" from a secret tool to SecretPermissionError', () => {
+    const err = caught(() => failing(1, 'ERROR permission denied\n').secretGet({ id: SID, label: 'db' }, 'refresh'));
+    expect(err).toBeInstanceOf(SecretPermissionError);
+    expect(err.message).toBe(`hook tool \`secret-get ${SID} --label db --refresh --format=json\` exited with code 1: ERROR permission denied`);
+    // other tools' "permission denied" (relation-get of the app bag by a non-leader) stays a HookToolError
+    const rel = caught(() => failing(1, 'ERROR permission denied\n').relationGet('image:1', 'me/0', true));
+    expect(rel.constructor).toBe(HookToolError);
+  });
+
+  it('keeps other secret-get failures HookToolErrors (usage, a tool that cannot start)', () => {
+    expect(caught(() => failing(2, 'ERROR secret URI "x" not valid\n').secretGet({ id: 'x' })).constructor).toBe(HookToolError);
+    expect(caught(() => new ProcessBackend(new TableRunner(() => ({ code: null, spawnError: 'ENOENT' }))).secretGet({ id: SID })).constructor).toBe(HookToolError);
+  });
+
+  it("never puts secret-get's stdout (the content) in an error", () => {
+    const errors = [
+      // exits non-zero after printing
+      caught(() => failing(1, 'ERROR something went wrong\n', `{"password":"${CANARY}"}`).secretGet({ id: SID })),
+      // not JSON
+      caught(() => failing(0, '', `password: ${CANARY}`).secretGet({ id: SID })),
+      // JSON, but not an object of strings
+      caught(() => failing(0, '', `["${CANARY}"]`).secretGet({ id: SID })),
+      caught(() => failing(0, '', `{"password":{"nested":"${CANARY}"}}`).secretGet({ id: SID })),
+    ];
+    expect(errors.slice(1).map((e) => e.message)).toEqual([
+      `hook tool \`secret-get ${SID} --format=json\` printed output that is not a JSON object of strings (${`password: ${CANARY}`.length} bytes)`,
+      expect.stringMatching(/printed output that is not a JSON object of strings \(\d+ bytes\)$/),
+      expect.stringMatching(/printed output that is not a JSON object of strings \(\d+ bytes\)$/),
+    ]);
+    for (const e of errors) {
+      expect(e).toBeInstanceOf(HookToolError);
+      expect(e.message).not.toContain(CANARY);
+      expect(String(e.stack)).not.toContain(CANARY);
+      expect(JSON.stringify(e)).not.toContain(CANARY);
+      expect(e.cause).toBeUndefined();
+    }
   });
 });

@@ -29,6 +29,16 @@ describe('readContext', () => {
     expect(ctx.eventName).toBe('get_latest_action');
   });
 
+  it('reads a secret event: id, label (when not empty) and, for remove and expired, the revision', () => {
+    const id = 'secret:cq8gl6vmp25c77o6ej50';
+    expect(readContext({ ...base, JUJU_DISPATCH_PATH: 'hooks/secret-changed', JUJU_SECRET_ID: id, JUJU_SECRET_LABEL: 'db' }).secret).toEqual({ id, label: 'db' });
+    expect(readContext({ ...base, JUJU_DISPATCH_PATH: 'hooks/secret-rotate', JUJU_SECRET_ID: id, JUJU_SECRET_LABEL: '' }).secret).toEqual({ id });
+    expect(readContext({ ...base, JUJU_DISPATCH_PATH: 'hooks/secret-remove', JUJU_SECRET_ID: id, JUJU_SECRET_REVISION: '3' }).secret).toEqual({ id, revision: 3 });
+    expect(readContext({ ...base, JUJU_DISPATCH_PATH: 'hooks/secret-expired', JUJU_SECRET_ID: id, JUJU_SECRET_REVISION: '1' }).secret).toEqual({ id, revision: 1 });
+    expect(readContext({ ...base, JUJU_DISPATCH_PATH: 'hooks/config-changed', JUJU_SECRET_ID: id }).secret).toBeUndefined();
+    expect(() => readContext({ ...base, JUJU_DISPATCH_PATH: 'hooks/secret-remove', JUJU_SECRET_ID: id, JUJU_SECRET_REVISION: 'latest' })).toThrow(/JUJU_SECRET_REVISION "latest" is not a revision number/);
+  });
+
   it('falls back to the invocation path for legacy hooks', () => {
     const ctx = readContext(base, { invokedAs: '/charm/hooks/install' });
     expect(ctx.dispatchPath).toBe('hooks/install');
@@ -44,6 +54,8 @@ describe('readContext', () => {
     ['JUJU_REMOTE_UNIT', { ...base, JUJU_DISPATCH_PATH: 'hooks/image-relation-joined', JUJU_RELATION: 'image', JUJU_RELATION_ID: 'image:1', JUJU_REMOTE_APP: 'r' }],
     ['JUJU_DEPARTING_UNIT', { ...base, JUJU_DISPATCH_PATH: 'hooks/image-relation-departed', JUJU_RELATION: 'image', JUJU_RELATION_ID: 'image:1', JUJU_REMOTE_UNIT: 'r/0' }],
     ['JUJU_ACTION_UUID', { ...base, JUJU_DISPATCH_PATH: 'actions/get-latest' }],
+    ['JUJU_SECRET_ID', { ...base, JUJU_DISPATCH_PATH: 'hooks/secret-changed', JUJU_SECRET_LABEL: 'db' }],
+    ['JUJU_SECRET_REVISION', { ...base, JUJU_DISPATCH_PATH: 'hooks/secret-expired', JUJU_SECRET_ID: 'secret:cq8gl6vmp25c77o6ej50' }],
     ['JUJU_DISPATCH_PATH', base],
   ])('names the missing variable %s', (name, env) => {
     expect(() => readContext(env as Record<string, string>)).toThrow(ContextError);

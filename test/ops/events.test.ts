@@ -4,7 +4,21 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ActionEvent, CharmBase, CustomEvent, HookEvent, Model, RelationEvent, type EventSource, type Framework } from '../../src/ops/index.js';
+import {
+  ActionEvent,
+  CharmBase,
+  CustomEvent,
+  HookEvent,
+  Model,
+  RelationEvent,
+  SecretChangedEvent,
+  SecretEvent,
+  SecretExpiredEvent,
+  SecretRemoveEvent,
+  SecretRotateEvent,
+  type EventSource,
+  type Framework,
+} from '../../src/ops/index.js';
 import { readContext } from '../../src/ops/context.js';
 import { charmDir, cleanupCharmDirs, RecordingBackend, run, testMeta } from './harness.js';
 
@@ -40,7 +54,28 @@ describe('event snapshot and restore', () => {
     expect(e!.data).toEqual({ IMAGE: 'img-1' });
   });
 
+  it('round-trips secret events with the id, label and revision (never content)', () => {
+    const id = 'secret:cq8gl6vmp25c77o6ej50';
+    const changed = SecretEvent.fromContext('secret_changed', source({ JUJU_DISPATCH_PATH: 'hooks/secret-changed', JUJU_SECRET_ID: id, JUJU_SECRET_LABEL: 'db' }));
+    expect(changed).toBeInstanceOf(SecretChangedEvent);
+    expect(changed.snapshot()).toEqual({ id, label: 'db' });
+    expect([changed.secret.id, changed.secret.label]).toEqual([id, 'db']);
+    const removed = SecretEvent.fromContext('secret_remove', source({ JUJU_DISPATCH_PATH: 'hooks/secret-remove', JUJU_SECRET_ID: id, JUJU_SECRET_REVISION: '4' }));
+    expect(removed).toBeInstanceOf(SecretRemoveEvent);
+    expect(removed.snapshot()).toEqual({ id, revision: 4 });
+    const back = SecretEvent.restore('secret_remove', JSON.parse(JSON.stringify(removed.snapshot())), source());
+    expect(back).toBeInstanceOf(SecretRemoveEvent);
+    expect([(back as SecretRemoveEvent).revision, back!.secret.id, back!.secret.label]).toEqual([4, id, undefined]);
+    expect(SecretEvent.restore('secret_changed', { id, label: 'db' }, source())).toBeInstanceOf(SecretChangedEvent);
+    expect(SecretEvent.restore('secret_rotate', { id }, source())).toBeInstanceOf(SecretRotateEvent);
+    expect(SecretEvent.restore('secret_expired', { id, revision: 2 }, source())).toBeInstanceOf(SecretExpiredEvent);
+  });
+
   it('refuses snapshots it cannot rebuild from', () => {
+    expect(SecretEvent.restore('secret_changed', {}, source())).toBeUndefined();
+    expect(SecretEvent.restore('secret_changed', { id: 'secret:cq8gl6vmp25c77o6ej50', label: 3 }, source())).toBeUndefined();
+    expect(SecretEvent.restore('secret_remove', { id: 'secret:cq8gl6vmp25c77o6ej50' }, source())).toBeUndefined();
+    expect(SecretEvent.restore('secret_expired', { id: 'secret:cq8gl6vmp25c77o6ej50', revision: 0 }, source())).toBeUndefined();
     expect(RelationEvent.restore('db_relation_joined', { endpoint: 'db' }, source())).toBeUndefined();
     expect(RelationEvent.restore('not_a_relation_event', { endpoint: 'db', relationId: 1 }, source())).toBeUndefined();
     expect(CustomEvent.restore('built', { data: { IMAGE: 7 } }, source())).toBeUndefined();

@@ -5,8 +5,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { charmMetaFrom, dispatch, type Backend, type CharmClass, type CharmMeta, type Databag, type LogLevel, type StatusName } from '../../src/ops/index.js';
-import type { StatusValue } from '../../src/ops/backend.js';
+import { charmMetaFrom, dispatch, SecretNotFoundError, type Backend, type CharmClass, type CharmMeta, type Databag, type LogLevel, type SecretRef, type StatusName } from '../../src/ops/index.js';
+import type { SecretMetadataValue, StatusValue } from '../../src/ops/backend.js';
 
 export interface Call {
   readonly op: string;
@@ -16,6 +16,9 @@ export interface Call {
 export class RecordingBackend implements Backend {
   readonly calls: Call[] = [];
   unitStatus: StatusValue = { status: 'unknown', message: '' };
+
+  /** secret-get's answers, by the id or label asked for. */
+  secretContent: Record<string, Databag> = {};
 
   constructor(public config: Record<string, unknown> = {}) {}
 
@@ -89,6 +92,16 @@ export class RecordingBackend implements Backend {
   }
   applicationVersionSet(version: string): void {
     this.rec('application-version-set', version);
+  }
+  secretGet(ref: SecretRef, mode?: 'refresh' | 'peek'): Databag {
+    this.rec('secret-get', { ...ref }, mode);
+    const content = this.secretContent[ref.id ?? ''] ?? this.secretContent[ref.label ?? ''];
+    if (!content) throw new SecretNotFoundError('secret-get', [ref.id ?? `--label ${ref.label}`], 1, 'ERROR secret not found\n');
+    return { ...content };
+  }
+  secretInfoGet(ref: SecretRef): SecretMetadataValue {
+    this.rec('secret-info-get', { ...ref });
+    throw new SecretNotFoundError('secret-info-get', [ref.id ?? `--label ${ref.label}`], 1, 'ERROR secret not found\n');
   }
 }
 

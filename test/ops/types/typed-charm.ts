@@ -14,6 +14,8 @@ import {
   type Framework,
   type HookEvent,
   type RelationEvent,
+  type SecretChangedEvent,
+  type SecretRemoveEvent,
 } from '../../../src/ops/index.js';
 import { Context } from '../../../src/ops/testing/index.js';
 import type { CharmConfigOptions, CharmEventName } from '../../../src/charm/generated/charm-types.js';
@@ -47,6 +49,9 @@ class TypedCharm extends CharmBase<Events, CharmConfigOptions> {
     framework.observe('get_latest_action', this, (e) => e.setResults({ id: 'x' }), { key: 'getLatest' });
     framework.observe('collect_unit_status', this, this.onCollect);
     framework.observe('build_failed', this, this.onFailed);
+    // Secret events: every charm may observe them; each has its class.
+    framework.observe('secret_changed', this, this.onSecretChanged);
+    framework.observe('secret_remove', this, this.onSecretRemove);
 
     // @ts-expect-error a misspelt event name
     framework.observe('config_chnaged', this, this.onConfig);
@@ -60,6 +65,10 @@ class TypedCharm extends CharmBase<Events, CharmConfigOptions> {
     framework.observe('config_chnaged', this.onConfig.bind(this));
     // @ts-expect-error a handler for another kind of event (an action's, on a hook)
     framework.observe('install', this, this.onAction);
+    // @ts-expect-error a secret event's handler typed for a relation event
+    framework.observe('secret_changed', this, this.onJoined);
+    // @ts-expect-error a misspelt secret event
+    framework.observe('secret_chanegd', this, this.onSecretChanged);
     // @ts-expect-error emitting an undeclared custom event
     void framework.emitCustom('build_succeeded');
   }
@@ -95,6 +104,16 @@ class TypedCharm extends CharmBase<Events, CharmConfigOptions> {
     event.addStatus(ActiveStatus());
   }
   onFailed(_event: CustomEvent): void {}
+  onSecretChanged(event: SecretChangedEvent): void {
+    const content: Record<string, string> = event.secret.getContent({ refresh: true });
+    void content;
+  }
+  onSecretRemove(event: SecretRemoveEvent): void {
+    const revision: number = event.revision;
+    // @ts-expect-error secret-changed carries no revision
+    void (event as SecretChangedEvent).revision;
+    void revision;
+  }
 }
 
 // A typed charm is a CharmClass: main, dispatch and the testing Context take it.
