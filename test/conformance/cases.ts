@@ -3,7 +3,7 @@
 // unit shows afterwards. The framework's calls are spelled by src/ops/hookcmds.ts itself.
 import { hookcmds } from '../../src/ops/hookcmds.js';
 import type { RelationSpec } from '../support/juju.js';
-import { framework as fw, tool, type Case } from './harness.js';
+import { framework as fw, MODEL_UUID, tool, type Case } from './harness.js';
 
 const ok = (stdout = '', stderr = '') => ({ exitCode: 0, stdout, stderr });
 const usage = (message: string) => ({ exitCode: 2, stdout: '', stderr: `ERROR ${message}\n` });
@@ -24,6 +24,14 @@ const DB12: RelationSpec = { endpoint: 'db', id: 12, app: 'other', units: ['othe
 const ACTION = { kind: 'action', name: 'do-it', params: { count: 3, opts: { deep: 'x' }, name: 'n' } } as const;
 const IN_DB_CHANGED = { kind: 'relation', endpoint: 'db', id: 3, phase: 'changed', remoteUnit: 'remote/0' } as const;
 const NOT_IN_ACTION = 'not running an action';
+// Secret ids as Juju makes them (xids: 20 base32hex characters, the last one 0 or g).
+const S1 = 'secret:cq8gl6vmp25c77o6ej50';
+const S2 = 'secret:copp9vfmp25c77di8nm0';
+const S3 = 'secret:9m4e2mr0ui3e8a215n4g';
+const NOWHERE = 'secret:d0a7rj6oig3c73bv1vog';
+const json = (v: unknown) => `${JSON.stringify(v)}\n`;
+const ONE = { password: 'hunter-one', user: 'admin' };
+const TWO = { password: 'hunter-two', user: 'admin' };
 const BAD_KEY = (k: string) => `key "${k}" must start and end with lowercase alphanumeric, and contain only lowercase alphanumeric, hyphens and periods`;
 
 export const CASES: readonly Case[] = [
@@ -481,5 +489,147 @@ export const CASES: readonly Case[] = [
       tool(['open-port', '80'], ok()),
     ],
     after: { openedPorts: {} },
+  },
+  // --- secret-get / secret-info-get ---------------------------------------------------------------
+  {
+    name: 'secret-get: the tracked revision by default, --peek the latest once, --refresh the latest from then on',
+    secrets: [{ id: S1, revisions: [ONE, TWO], tracked: 1 }],
+    steps: [
+      fw(hookcmds.secretGet({ id: S1 }), ok(json(ONE))),
+      fw(hookcmds.secretGet({ id: S1 }, 'peek'), ok(json(TWO))),
+      fw(hookcmds.secretGet({ id: S1 }), ok(json(ONE))),
+      fw(hookcmds.secretGet({ id: S1 }, 'refresh'), ok(json(TWO))),
+      fw(hookcmds.secretGet({ id: S1 }), ok(json(TWO))),
+      tool(['secret-get', S1], ok('password: hunter-two\nuser: admin\n')),
+      tool(['secret-get', S1, 'password'], ok('hunter-two\n')),
+      tool(['secret-get', S1, 'user#base64', '--format=json'], ok('"YWRtaW4="\n')),
+      tool(['secret-get', S1, 'nope'], runtime('secret key value "nope" not found')),
+    ],
+    after: { secrets: { [S1]: { tracked: 2, label: null } } },
+  },
+  {
+    name: 'secret-get: the first read tracks the latest revision, also with --peek',
+    secrets: [{ id: S1, revisions: [ONE, TWO] }],
+    steps: [fw(hookcmds.secretGet({ id: S1 }, 'peek'), ok(json(TWO))), fw(hookcmds.secretGet({ id: S1 }), ok(json(TWO)))],
+    after: { secrets: { [S1]: { tracked: 2, label: null } } },
+  },
+  {
+    name: 'secret-get across a new revision: the unit keeps its revision until it refreshes',
+    secrets: [{ id: S1, revisions: [ONE] }],
+    steps: [fw(hookcmds.secretGet({ id: S1 }), ok(json(ONE)))],
+    then: [
+      {
+        change: [{ update: S1, content: TWO }],
+        steps: [fw(hookcmds.secretGet({ id: S1 }), ok(json(ONE))), fw(hookcmds.secretGet({ id: S1 }, 'peek'), ok(json(TWO))), fw(hookcmds.secretGet({ id: S1 }), ok(json(ONE)))],
+      },
+      { change: [], steps: [fw(hookcmds.secretGet({ id: S1 }, 'refresh'), ok(json(TWO))), fw(hookcmds.secretGet({ id: S1 }), ok(json(TWO)))] },
+    ],
+    after: { secrets: { [S1]: { tracked: 2, label: null } } },
+  },
+  {
+    name: "secret-get --label: an id with a label sets this unit's label, which then finds the secret; labels are unique per unit",
+    secrets: [
+      { id: S1, revisions: [ONE, TWO], tracked: 1 },
+      { id: S2, revisions: [{ token: 'other-token' }], tracked: 1, label: 'other' },
+    ],
+    steps: [
+      fw(hookcmds.secretGet({ label: 'db' }), runtime('consumer label "db" not found')),
+      fw(hookcmds.secretGet({ id: S1, label: 'db' }), ok(json(ONE))),
+      fw(hookcmds.secretGet({ label: 'db' }), ok(json(ONE))),
+      fw(hookcmds.secretGet({ label: 'db' }, 'refresh'), ok(json(TWO))),
+      fw(hookcmds.secretGet({ label: 'other' }), ok(json({ token: 'other-token' }))),
+      fw(hookcmds.secretGet({ id: S1, label: 'other' }), runtime('getting latest secret revision: secret label "other" for consumer "unit-tester-0" already exists')),
+    ],
+    after: { secrets: { [S1]: { tracked: 2, label: 'db' }, [S2]: { tracked: 1, label: 'other' } } },
+  },
+  {
+    name: 'secret-get: a secret that does not exist (by every spelling of its id) is not found',
+    secrets: [{ id: S1, revisions: [ONE], tracked: 1 }],
+    steps: [
+      fw(hookcmds.secretGet({ id: NOWHERE }), runtime(`secret "${NOWHERE}" not found`)),
+      tool(['secret-get', 'd0a7rj6oig3c73bv1vog', '--format=json'], runtime(`secret "${NOWHERE}" not found`)),
+      fw(hookcmds.secretGet({ id: `secret://${MODEL_UUID}/d0a7rj6oig3c73bv1vog` }), runtime(`secret "secret://${MODEL_UUID}/d0a7rj6oig3c73bv1vog" not found`)),
+      fw(hookcmds.secretGet({ id: `secret://${MODEL_UUID}/cq8gl6vmp25c77o6ej50` }), ok(json(ONE))),
+      tool(['secret-get', 'cq8gl6vmp25c77o6ej50', '--format=json'], ok(json(ONE))),
+    ],
+  },
+  {
+    name: 'secret-get: a user secret not granted (or revoked) is permission denied, whatever the flags; the tracked revision stays',
+    secrets: [{ id: S1, revisions: [ONE, TWO], tracked: 1, label: 'db', granted: false }],
+    steps: [
+      fw(hookcmds.secretGet({ id: S1 }), runtime('permission denied')),
+      fw(hookcmds.secretGet({ id: S1 }, 'refresh'), runtime('permission denied')),
+      fw(hookcmds.secretGet({ id: S1 }, 'peek'), runtime('permission denied')),
+      fw(hookcmds.secretGet({ label: 'db' }), runtime('permission denied')),
+    ],
+    after: { secrets: { [S1]: { tracked: 1, label: 'db' } } },
+  },
+  {
+    name: 'secret-get across a revoke and a re-grant: permission denied in between, then the revision tracked before',
+    secrets: [{ id: S1, revisions: [ONE], granted: true }],
+    steps: [fw(hookcmds.secretGet({ id: S1, label: 'db' }), ok(json(ONE)))],
+    then: [
+      { change: [{ revoke: S1 }, { update: S1, content: TWO }], steps: [fw(hookcmds.secretGet({ id: S1 }), runtime('permission denied'))] },
+      { change: [{ grant: S1 }], steps: [fw(hookcmds.secretGet({ label: 'db' }), ok(json(ONE))), fw(hookcmds.secretGet({ label: 'db' }, 'refresh'), ok(json(TWO)))] },
+      { change: [{ remove: S1 }], steps: [fw(hookcmds.secretGet({ id: S1 }), runtime(`secret "${S1}" not found`)), fw(hookcmds.secretGet({ label: 'db' }), runtime('consumer label "db" not found'))] },
+    ],
+    after: { secrets: { [S1]: { tracked: null, label: null } } },
+  },
+  {
+    name: 'secret-get: what it tracks is kept when the hook fails (the controller records it at once)',
+    secrets: [{ id: S1, revisions: [ONE, TWO], tracked: 1 }],
+    hookExit: 1,
+    steps: [fw(hookcmds.secretGet({ id: S1, label: 'db' }, 'refresh'), ok(json(TWO)))],
+    after: { secrets: { [S1]: { tracked: 2, label: 'db' } } },
+  },
+  {
+    name: "secret-get and secret-info-get of a secret the application owns: the latest revision, by id or the owner's label",
+    leader: true,
+    secrets: [
+      { id: S3, revisions: [ONE, TWO], owner: 'app', label: 'mine' },
+      { id: S1, revisions: [ONE], tracked: 1 },
+    ],
+    steps: [
+      fw(hookcmds.secretGet({ id: S3 }), ok(json(TWO))),
+      fw(hookcmds.secretGet({ label: 'mine' }), ok(json(TWO))),
+      fw(hookcmds.secretInfoGet({ id: S3 }), ok('{"9m4e2mr0ui3e8a215n4g":{"revision":2,"label":"mine","owner":"application"}}\n')),
+      fw(hookcmds.secretInfoGet({ label: 'mine' }), ok('{"9m4e2mr0ui3e8a215n4g":{"revision":2,"label":"mine","owner":"application"}}\n')),
+      tool(['secret-info-get', S3], ok('9m4e2mr0ui3e8a215n4g:\n  revision: 2\n  label: mine\n  owner: application\n')),
+      fw(hookcmds.secretInfoGet({ id: S1 }), runtime('secret "cq8gl6vmp25c77o6ej50" not found')),
+      fw(hookcmds.secretInfoGet({ label: 'nope' }), runtime('secret "nope" not found')),
+      fw(hookcmds.secretGet({ id: S3, label: 'renamed' }), ok(json(TWO))),
+    ],
+    after: { secrets: { [S3]: { tracked: null, label: 'renamed' }, [S1]: { tracked: 1, label: null } } },
+  },
+  {
+    name: "secret-info-get: a non-leader does not see its application's secrets (it still reads them)",
+    leader: false,
+    secrets: [
+      { id: S3, revisions: [ONE], owner: 'app', label: 'mine' },
+      { id: S2, revisions: [TWO], owner: 'unit' },
+    ],
+    steps: [
+      fw(hookcmds.secretInfoGet({ id: S3 }), runtime('secret "9m4e2mr0ui3e8a215n4g" not found')),
+      fw(hookcmds.secretGet({ id: S3, label: 'not-mine-to-set' }), ok(json(ONE))),
+      fw(hookcmds.secretInfoGet({ id: S2 }), ok('{"copp9vfmp25c77di8nm0":{"revision":1,"label":"","owner":"unit"}}\n')),
+    ],
+    after: { secrets: { [S3]: { tracked: null, label: 'mine' }, [S2]: { tracked: null, label: null } } },
+  },
+  {
+    name: 'secret-get and secret-info-get: usage errors exit 2',
+    secrets: [{ id: S1, revisions: [ONE], tracked: 1 }],
+    steps: [
+      tool(['secret-get'], usage('require either a secret URI or label')),
+      tool(['secret-get', 'bogus'], usage('secret URI "bogus" not valid')),
+      tool(['secret-get', 'http://cq8gl6vmp25c77o6ej50'], usage('secret URI "http://cq8gl6vmp25c77o6ej50" not valid')),
+      tool(['secret-get', 'secret:cq8gl6vmp25c77o6ej5z'], usage('secret URI "secret:cq8gl6vmp25c77o6ej5z" not valid')),
+      tool(['secret-get', S1, '--peek', '--refresh'], usage('specify one of --peek or --refresh but not both')),
+      tool(['secret-get', S1, 'password', 'extra'], usage('unrecognized args: ["extra"]')),
+      tool(['secret-get', S1, '--format=smart'], usage('invalid value "smart" for option --format: unknown format "smart"')),
+      tool(['secret-get', S1, '--bogus'], usage('flag provided but not defined: --bogus')),
+      tool(['secret-info-get'], usage('require either a secret URI or label')),
+      tool(['secret-info-get', S1, '--label', 'x'], usage('specify either a secret URI or label but not both')),
+    ],
+    after: { secrets: { [S1]: { tracked: 1, label: null } } },
   },
 ];

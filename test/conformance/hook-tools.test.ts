@@ -4,7 +4,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { hookcmds } from '../../src/ops/hookcmds.js';
 import { CASES } from './cases.js';
-import { cleanupProcesses, runAsProcesses, runInMemory, type Observed, type Step } from './harness.js';
+import { allSteps, cleanupProcesses, runAsProcesses, runInMemory, type Observed, type Step } from './harness.js';
 
 afterAll(cleanupProcesses);
 
@@ -24,7 +24,7 @@ function checkAnswers(side: string, steps: readonly Step[], seen: Observed): voi
 
 describe('the in-memory backend and the stand-in hook tools agree with Juju and with each other', () => {
   it('covers every tool the framework calls (src/ops/hookcmds.ts)', () => {
-    const used = new Set(CASES.flatMap((c) => c.steps.map((s) => s.tool)));
+    const used = new Set(CASES.flatMap((c) => allSteps(c).map((s) => s.tool)));
     // every builder, with arguments of the right shape for all of them
     const framework = Object.values(hookcmds).map((make) => (make as (...a: unknown[]) => { tool: string })('x', {}, false).tool);
     expect(framework.length).toBeGreaterThanOrEqual(14);
@@ -35,8 +35,8 @@ describe('the in-memory backend and the stand-in hook tools agree with Juju and 
     it(c.name, async () => {
       const memory = runInMemory(c);
       const processes = await runAsProcesses(c);
-      checkAnswers('memory', c.steps, memory);
-      checkAnswers('processes', c.steps, processes);
+      checkAnswers('memory', allSteps(c), memory);
+      checkAnswers('processes', allSteps(c), processes);
       if (c.after) {
         expect(memory, 'memory: after').toMatchObject(c.after);
         expect(processes, 'processes: after').toMatchObject(c.after);

@@ -3,8 +3,9 @@
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadCharmMeta, type CharmMeta } from '../../src/ops/index.js';
-import { Context, InconsistentScenarioError, on, relation, state, type TestEvent } from '../../src/ops/testing/index.js';
+import { Context, InconsistentScenarioError, on, relation, secret, state, type TestEvent } from '../../src/ops/testing/index.js';
 import { RecorderCharm } from '../charms/recorder/charm.js';
+import { SecretConsumerCharm } from '../ops/fixtures/secret-charm/charm.js';
 
 let ctx: Context;
 let meta: CharmMeta;
@@ -30,7 +31,8 @@ describe('Context.run consistency check', () => {
     const db = relation('db', { remoteApp: 'pg', remoteUnits: ['pg/0', 'pg/1'] });
     const ok = state({ config: { greeting: 'hi', count: 2 }, relations: [db], unitStatus: { status: 'active', message: '' } });
     expect(await problems(on.install(), ok)).toEqual([]);
-    expect(await problems(on.hook('secret-changed'), ok)).toEqual([]);
+    const consumed = secret({ content: { password: 'x' }, tracked: 1 });
+    expect(await problems(on.secretChanged(consumed), state({ ...ok, secrets: [consumed] }))).toEqual([]);
     expect(await problems(on.relation('changed', db, { remoteUnit: 'pg/1' }), ok)).toEqual([]);
     expect(await problems(on.relation('broken', db), ok)).toEqual([]);
     expect(await problems(on.action('set-results', { results: '{}' }), ok)).toEqual([]);
@@ -119,5 +121,83 @@ describe('Context.run consistency check', () => {
     const out = await ctx.run(on.install(), state());
     expect(out.exitCode).toBe(0);
     expect(out.state.stored.recorder?.seen).toContain('install');
+  });
+
+  describe('secrets', () => {
+    const S1 = 'secret:cq8gl6vmp25c77o6ej50';
+    const S2 = 'secret:copp9vfmp25c77di8nm0';
+    let secretCtx: Context;
+    beforeAll(async () => {
+      secretCtx = new Context(SecretConsumerCharm, await loadCharmMeta(path.join(import.meta.dirname, '../ops/fixtures/secret-charm')));
+    });
+    const secretProblems = async (event: TestEvent, s = state()): Promise<readonly string[]> => {
+      try {
+        await secretCtx.run(event, s);
+        return [];
+      } catch (err) {
+        expect(err).toBeInstanceOf(InconsistentScenarioError);
+        return (err as InconsistentScenarioError).problems;
+      }
+    };
+
+    it('accepts secret events Juju could send: changed to a consumer that read it, the others to the owner', async () => {
+      const consumed = secret({ id: S1, revisions: [{ password: 'a' }, { password: 'b' }], tracked: 1, label: 'db' });
+      const owned = secret({ id: S2, content: { token: 'x' }, owner: 'app', label: 'mine' });
+      const s = state({ leader: true, secrets: [consumed, owned], config: { 'db-secret': S1 } });
+      expect(await secretProblems(on.secretChanged(consumed), s)).toEqual([]);
+      expect(await secretProblems(on.secretRotate(owned), s)).toEqual([]);
+      expect(await secretProblems(on.secretRemove(owned, 1), s)).toEqual([]);
+      expect(await secretProblems(on.secretExpired(owned, 1), s)).toEqual([]);
+      // another unit of the owning application hears of new revisions too
+      expect(await secretProblems(on.secretChanged(owned), state({ leader: false, secrets: [owned] }))).toEqual([]);
+    });
+
+    it('refuses a secret event for a secret not in the state, or one Juju would not send to this unit', async () => {
+      const consumed = secret({ id: S1, content: { password: 'a' }, tracked: 1 });
+      const unread = secret({ id: S2, content: { password: 'a' } });
+      expect(await secretProblems(on.secretChanged(consumed), state())).toEqual([
+        `event "secret_changed" (hooks/secret-changed): secret "${S1}" is not in the state's secrets (none)`,
+      ]);
+      expect(await secretProblems(on.secretChanged(unread), state({ secrets: [unread] }))).toEqual([
+        `event "secret_changed" (hooks/secret-changed): this unit never read secret ${S2} (it has no tracked revision), so Juju would not tell it about a new revision`,
+      ]);
+      expect(await secretProblems(on.secretRemove(consumed, 1), state({ secrets: [consumed] }))).toEqual([
+        `event "secret_remove" (hooks/secret-remove): secret ${S1} is not owned by this charm (a user secret); Juju sends secret-remove only to the secret's owner`,
+      ]);
+      const owned = secret({ id: S2, content: { token: 'x' }, owner: 'unit' });
+      expect(await secretProblems(on.secretChanged(owned), state({ secrets: [owned] }))).toEqual([
+        `event "secret_changed" (hooks/secret-changed): secret ${S2} is owned by this unit; Juju sends secret-changed to its consumers (and to the other units of an owning application), not to the owner`,
+      ]);
+      expect(await secretProblems(on.secretExpired(owned, 2), state({ secrets: [owned] }))).toEqual([
+        `event "secret_expired" (hooks/secret-expired): JUJU_SECRET_REVISION "2" is not a revision of secret ${S2} (1 to 1)`,
+      ]);
+      expect(await secretProblems(on.secret('changed', consumed, { label: 'other' }), state({ secrets: [consumed] }))).toEqual([
+        `event "secret_changed" (hooks/secret-changed): JUJU_SECRET_LABEL is "other" but this unit's label for secret ${S1} is ""`,
+      ]);
+    });
+
+    it('refuses secrets Juju could not hold, without showing their content', async () => {
+      const bad = [
+        { id: 'cq8gl6vmp25c77o6ej50', revisions: [{ password: 'hunter2' }] },
+        { id: S1, revisions: [] },
+        { id: S2, revisions: [{ Bad_Key: 'hunter2', ok1: 7 as unknown as string }], tracked: 2, label: 'x' },
+        { id: 'secret:copp9vfmp25c77di8nm0', revisions: [{ password: 'hunter2' }], label: 'x' },
+        { id: 'secret:9m4e2mr0ui3e8a215n4g', revisions: [{ password: 'hunter2' }], owner: 'app' as const, tracked: 1 },
+      ];
+      const found = await secretProblems(on.updateStatus(), state({ secrets: bad, config: { 'db-secret': 'hunter2' } }));
+      expect(found).toEqual([
+        'config option "db-secret" is declared secret in config.yaml but the test gives a string that is not a secret URI; a secret option holds secret:<20 characters 0-9a-v> or secret://<model-uuid>/<id>',
+        'secret "cq8gl6vmp25c77o6ej50" is not a secret URI: secret:<20 characters 0-9a-v> (as juju add-secret prints it) or secret://<model-uuid>/<id>',
+        `secret "${S1}" has no revisions; a secret has at least one`,
+        `secret "${S2}" revision 1: key "Bad_Key" is not a secret key Juju accepts (lowercase letters, digits and single hyphens, starting with a letter, at least 3 characters)`,
+        `secret "${S2}" revision 1: the value of key "ok1" is a number; secret values are strings`,
+        `secret "${S2}": tracked revision 2 is not one of its revisions (1 to 1)`,
+        `secret "${S2}" is the same secret as "${S2}"; each secret appears once`,
+        `secret "${S2}" has a label but no tracked revision: Juju keeps a consumer's label with the revision it tracks, from its first secret-get`,
+        `secret "${S2}" and secret "${S2}" have the same label "x"; a unit's secret labels are unique`,
+        'secret "secret:9m4e2mr0ui3e8a215n4g" is owned by this application: an owner reads the latest revision and tracks none (leave tracked out)',
+      ]);
+      expect(found.join('\n')).not.toContain('hunter2');
+    });
   });
 });

@@ -192,3 +192,64 @@ describe('SimUnit.dispatch', () => {
     expect(u.lastEnv().EXIT_WITH).toBe('3');
   });
 });
+
+describe('secrets', () => {
+  it('SimUnit adds, updates, grants, revokes and removes user secrets, and the stand-in secret-get follows them', async () => {
+    const u = testUnit();
+    const id = u.addUserSecret({ password: 'one' });
+    const key = id.replace('secret:', '');
+    expect(id).toMatch(/^secret:[0-9a-v]{19}[0g]$/);
+    expect(u.secrets()[key]).toEqual({ revisions: { '1': { password: 'one' } }, grants: [], consumers: {} });
+    expect(await u.sh(`secret-get ${id} --format=json`)).toMatchObject({ code: 1, stdout: '', stderr: 'ERROR permission denied\n' });
+    expect(u.secretTracking(id)).toBeUndefined();
+
+    u.grantSecret(id);
+    expect(await u.sh(`secret-get ${id} --label db --format=json && secret-get ${id} password && secret-get --label db --format=json`)).toMatchObject({
+      code: 0,
+      stdout: '{"password":"one"}\none\n{"password":"one"}\n',
+      stderr: '',
+    });
+    // as in Juju, the first argument is always the URI: a key needs one
+    expect((await u.sh('secret-get --label db password')).stderr).toBe('ERROR secret URI "password" not valid\n');
+    expect(u.secretTracking(id)).toEqual({ revision: 1, label: 'db' });
+
+    expect(u.updateSecret(id, { password: 'two' })).toBe(2);
+    const r = await u.sh(`secret-get --label db; secret-get ${id} --peek; secret-get ${id}; secret-get ${id} --refresh; exit 3`);
+    expect(r).toMatchObject({ code: 3, stdout: 'password: one\npassword: two\npassword: one\npassword: two\n', stderr: '' });
+    // tracking is the controller's, taken at once: a failed context does not roll it back
+    expect(u.secretTracking(id)).toEqual({ revision: 2, label: 'db' });
+
+    u.revokeSecret(id);
+    expect(u.secrets()[key]!.grants).toEqual([]);
+    expect((await u.sh('secret-get --label db')).stderr).toBe('ERROR permission denied\n');
+    u.removeSecret(id);
+    expect(await u.sh(`secret-get ${id}`)).toMatchObject({ code: 1, stderr: `ERROR secret "${id}" not found\n` });
+    expect(u.secrets()).toEqual({});
+    expect(() => u.updateSecret(id, { password: 'x' })).toThrow(`no secret ${id} in the model`);
+  });
+
+  it('addSecret takes the in-memory State shape: owned secrets, tracked revisions, labels, grants', async () => {
+    const u = testUnit({ secrets: [{ id: 'secret:cq8gl6vmp25c77o6ej50', revisions: [{ token: 'a1' }, { token: 'a2' }], owner: 'app', label: 'mine' }] });
+    const consumed = u.addSecret({ revisions: [{ token: 'b1' }, { token: 'b2' }], tracked: 1, label: 'theirs' });
+    expect(u.secrets()).toEqual({
+      cq8gl6vmp25c77o6ej50: { owner: { kind: 'application', name: 'github-runner-image-builder' }, revisions: { '1': { token: 'a1' }, '2': { token: 'a2' } }, grants: ['github-runner-image-builder'], consumers: {}, label: 'mine' },
+      [consumed.replace('secret:', '')]: { revisions: { '1': { token: 'b1' }, '2': { token: 'b2' } }, grants: ['github-runner-image-builder'], consumers: { 'github-runner-image-builder/0': { revision: 1, label: 'theirs' } } },
+    });
+    const r = await u.sh(`secret-get --label mine --format=json && secret-get ${consumed} token && secret-info-get --label mine --format=json`);
+    expect(r).toMatchObject({ code: 0, stdout: '{"token":"a2"}\nb1\n{"cq8gl6vmp25c77o6ej50":{"revision":2,"label":"mine","owner":"application"}}\n', stderr: '' });
+  });
+
+  it('dispatch sets JUJU_SECRET_ID, JUJU_SECRET_LABEL (the unit\'s label) and, for remove and expired, JUJU_SECRET_REVISION', async () => {
+    const u = testUnit();
+    const id = u.addSecret({ revisions: [{ token: 'a' }, { token: 'b' }], tracked: 1, label: 'db' });
+    const pick = (env: Record<string, string>) => Object.fromEntries(Object.entries(env).filter(([k]) => k.startsWith('JUJU_SECRET_') || k === 'JUJU_DISPATCH_PATH'));
+    expect((await u.dispatch('secret-changed', { secret: { id } })).code).toBe(0);
+    expect(pick(u.lastEnv())).toEqual({ JUJU_DISPATCH_PATH: 'hooks/secret-changed', JUJU_SECRET_ID: id, JUJU_SECRET_LABEL: 'db' });
+    const owned = u.addSecret({ revisions: [{ token: 'a' }, { token: 'b' }, { token: 'c' }], owner: 'unit' });
+    await u.dispatch('secret-remove', { secret: { id: owned, revision: 1 } });
+    expect(pick(u.lastEnv())).toEqual({ JUJU_DISPATCH_PATH: 'hooks/secret-remove', JUJU_SECRET_ID: owned, JUJU_SECRET_LABEL: '', JUJU_SECRET_REVISION: '1' });
+    await u.dispatch('secret-expired', { secret: { id: owned } });
+    expect(pick(u.lastEnv())).toMatchObject({ JUJU_SECRET_REVISION: '3' });
+    await expect(u.dispatch('secret-rotate')).rejects.toThrow(/say which secret/);
+  });
+});

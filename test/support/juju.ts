@@ -7,6 +7,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { latestRevision, newSecretId, parseSecretUri, type SimSecret } from '../../src/ops/testing/juju-sim.js';
 import { ensureHookTools } from '../fakes/lib/build-hook-tools.js';
 
 const FAKES = path.resolve(import.meta.dirname, '../fakes');
@@ -43,6 +44,32 @@ export interface RelationState {
   'remote-app': Databag;
 }
 
+/**
+ * A secret as the unit sees it (the shape of src/ops/testing's SecretState): a user secret
+ * granted to the unit's application by default, or one the application or unit owns.
+ */
+export interface SecretSpec {
+  /** `secret:<id>` (or `secret://<model-uuid>/<id>`); default a fresh id. */
+  readonly id?: string;
+  /** Content of each revision, oldest first; the last is the latest. */
+  readonly revisions: readonly Databag[];
+  /** Owned by the unit's application or the unit itself; absent: a user secret. */
+  readonly owner?: 'app' | 'unit';
+  /** A user secret: granted to the unit's application (default true). */
+  readonly granted?: boolean;
+  /** The revision the unit tracks (it read the secret before). */
+  readonly tracked?: number;
+  /** The unit's consumer label, or the owner's label of an owned secret. */
+  readonly label?: string;
+  readonly description?: string;
+}
+
+/** What the unit tracks of a secret it consumes. */
+export interface SecretTracking {
+  readonly revision: number;
+  readonly label?: string;
+}
+
 export interface ProxySpec {
   readonly http?: string;
   readonly https?: string;
@@ -66,6 +93,10 @@ export interface CreateUnitOptions {
   /** Packages dpkg-query reports installed. */
   readonly installedPackages?: readonly string[];
   readonly jujuVersion?: string;
+  /** JUJU_MODEL_UUID (default: a random one). */
+  readonly modelUuid?: string;
+  /** Secrets in the model (state/secrets.json); see also addSecret, addUserSecret. */
+  readonly secrets?: readonly SecretSpec[];
   /**
    * The system directories on the hook PATH, after the tools and host stand-ins; default
    * /usr/local/bin:/usr/bin:/bin plus the directory of the node running the tests.
@@ -135,6 +166,12 @@ export interface DispatchOptions {
   readonly executable?: string;
   /** Relation hooks: which relation and units (default: the first relation on the endpoint, its first unit). */
   readonly relation?: { readonly endpoint?: string; readonly id?: number; readonly remoteUnit?: string; readonly departingUnit?: string };
+  /**
+   * Secret hooks (secret-changed, -rotate, -remove, -expired): which secret (JUJU_SECRET_ID), its
+   * label (default: the unit's label for it) and, for remove and expired, the revision (default:
+   * the latest).
+   */
+  readonly secret?: { readonly id: string; readonly label?: string; readonly revision?: number };
   /** Kill the whole process group after this long (default 60 s); the result then has code null. */
   readonly timeoutMs?: number;
   /** stdin for the process (default: empty). */
@@ -168,6 +205,7 @@ export interface ExecResult {
 }
 
 const RELATION_EVENT = /^(.+)-relation-(created|joined|changed|departed|broken)$/;
+const SECRET_EVENT = /^secret-(changed|rotate|remove|expired)$/;
 
 const shQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
@@ -264,6 +302,8 @@ export class SimUnit {
     writeFileSync(this.statePath('leader'), `${opts.leader ?? true}\n`);
     writeJson(this.statePath('relations.json'), {});
     for (const r of opts.relations ?? []) this.addRelation(r);
+    writeJson(this.statePath('secrets.json'), {});
+    for (const secret of opts.secrets ?? []) this.addSecret(secret);
     writeJson(this.statePath('unit-status.json'), { status: 'unknown', message: '' });
     writeJson(this.statePath('app-status.json'), { status: 'unknown', message: '' });
     writeFileSync(this.statePath('workload-version'), '');
@@ -288,7 +328,7 @@ export class SimUnit {
     this.env = {
       JUJU_UNIT_NAME: this.unitName,
       JUJU_MODEL_NAME: opts.modelName ?? 'test-model',
-      JUJU_MODEL_UUID: randomUUID(),
+      JUJU_MODEL_UUID: opts.modelUuid ?? randomUUID(),
       JUJU_CHARM_DIR: this.charmDir,
       CHARM_DIR: this.charmDir,
       JUJU_VERSION: opts.jujuVersion ?? '3.6.4',
@@ -342,6 +382,15 @@ export class SimUnit {
       const remote = phase === 'created' || phase === 'broken' ? '' : (opts.relation?.remoteUnit ?? departing ?? rel.units[0] ?? '');
       Object.assign(env, { JUJU_RELATION: endpoint, JUJU_RELATION_ID: `${endpoint}:${rel.id}`, JUJU_REMOTE_APP: rel.app, JUJU_REMOTE_UNIT: remote });
       if (departing !== undefined) env.JUJU_DEPARTING_UNIT = departing;
+    }
+    const s = SECRET_EVENT.exec(event);
+    if (s) {
+      if (!opts.secret) throw new Error(`${event}: say which secret (dispatch(event, { secret: { id } }))`);
+      const key = this.secretKey(opts.secret.id);
+      const known = this.secrets()[key];
+      const label = opts.secret.label ?? (known?.owner ? known.label : known?.consumers[this.unitName]?.label) ?? '';
+      Object.assign(env, { JUJU_SECRET_ID: opts.secret.id, JUJU_SECRET_LABEL: label });
+      if (s[1] === 'remove' || s[1] === 'expired') env.JUJU_SECRET_REVISION = String(opts.secret.revision ?? (known ? latestRevision(known) : 1));
     }
     return env;
   }
@@ -441,6 +490,95 @@ export class SimUnit {
     const rels = this.relations();
     delete rels[key];
     writeJson(this.statePath('relations.json'), rels);
+  }
+
+  // --- secrets (the controller's state/secrets.json; secret-get changes it at once) ------------
+  private secretKey(id: string): string {
+    const uri = parseSecretUri(id);
+    if (!uri) throw new Error(`${JSON.stringify(id)} is not a secret URI`);
+    return uri.id;
+  }
+
+  private writeSecrets(secrets: Record<string, SimSecret>): void {
+    writeJson(this.statePath('secrets.json'), secrets);
+  }
+
+  private withSecret<T>(id: string, change: (s: SimSecret) => T): T {
+    const all = this.secrets();
+    const s = all[this.secretKey(id)];
+    if (!s) throw new Error(`no secret ${id} in the model`);
+    const result = change(s);
+    this.writeSecrets(all);
+    return result;
+  }
+
+  /** Adds a secret as the unit would see it (the shape of the in-memory State's secrets); returns its id. */
+  addSecret(spec: SecretSpec): string {
+    const id = spec.id ?? `secret:${newSecretId()}`;
+    const all = this.secrets();
+    const owner = spec.owner === 'app' ? { kind: 'application' as const, name: this.appName } : spec.owner === 'unit' ? { kind: 'unit' as const, name: this.unitName } : undefined;
+    all[this.secretKey(id)] = {
+      ...(owner ? { owner } : {}),
+      revisions: Object.fromEntries(spec.revisions.map((content, i) => [String(i + 1), { ...content }])),
+      grants: !owner && spec.granted === false ? [] : [this.appName],
+      consumers: !owner && spec.tracked !== undefined ? { [this.unitName]: { revision: spec.tracked, ...(spec.label !== undefined ? { label: spec.label } : {}) } } : {},
+      ...(owner && spec.label !== undefined ? { label: spec.label } : {}),
+      ...(spec.description !== undefined ? { description: spec.description } : {}),
+    };
+    this.writeSecrets(all);
+    return id;
+  }
+
+  /**
+   * `juju add-secret`: a user secret with one revision, readable by no application until
+   * grantSecret (or `grant: true`); returns its id (`secret:<id>`).
+   */
+  addUserSecret(content: Databag, opts: { readonly grant?: boolean; readonly id?: string } = {}): string {
+    const id = this.addSecret({ revisions: [content], granted: false, ...(opts.id !== undefined ? { id: opts.id } : {}) });
+    if (opts.grant) this.grantSecret(id);
+    return id;
+  }
+
+  /** `juju update-secret`: a new revision with this content; returns its number. Juju then fires secret-changed on the units that track the secret (dispatch it). */
+  updateSecret(id: string, content: Databag): number {
+    return this.withSecret(id, (s) => {
+      const revision = latestRevision(s) + 1;
+      s.revisions[String(revision)] = { ...content };
+      return revision;
+    });
+  }
+
+  /** `juju grant-secret <id> <app>` (default: this unit's application). Fires no hook. */
+  grantSecret(id: string, app = this.appName): void {
+    this.withSecret(id, (s) => {
+      if (!s.grants.includes(app)) s.grants.push(app);
+    });
+  }
+
+  /** `juju revoke-secret <id> <app>`: the application may no longer read it (secret-get: permission denied); what its units track is kept. */
+  revokeSecret(id: string, app = this.appName): void {
+    this.withSecret(id, (s) => {
+      s.grants = s.grants.filter((a) => a !== app);
+    });
+  }
+
+  /** `juju remove-secret`: gone with every revision and consumer record (secret-get: not found). */
+  removeSecret(id: string): void {
+    const all = this.secrets();
+    delete all[this.secretKey(id)];
+    this.writeSecrets(all);
+  }
+
+  /** The revision this unit tracks of a secret and its label for it; undefined when it never read it. */
+  secretTracking(id: string): SecretTracking | undefined {
+    const s = this.secrets()[this.secretKey(id)];
+    const mine = s?.consumers[this.unitName];
+    return mine ? { revision: mine.revision, ...(mine.label !== undefined ? { label: mine.label } : {}) } : undefined;
+  }
+
+  /** The model's secrets as the simulated controller holds them, keyed by id (content included). */
+  secrets(): Record<string, SimSecret> {
+    return readJson(this.statePath('secrets.json'), {});
   }
 
   /** The committed relation data, keyed "<endpoint>:<id>". */

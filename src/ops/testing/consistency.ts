@@ -3,10 +3,12 @@
 // named, instead of exercising the charm in a situation that cannot happen.
 import path from 'node:path';
 import type { CharmClass } from '../charm.js';
-import { eventNameFromDispatchPath, parseRelationEventName } from '../context.js';
+import { eventNameFromDispatchPath, isSecretEvent, parseRelationEventName, SECRET_REVISION_EVENTS } from '../context.js';
 import { LIFECYCLE_EVENTS } from '../events.js';
 import type { CharmMeta } from '../meta.js';
-import type { State } from './state.js';
+import { SECRET_URI } from '../model.js';
+import { parseSecretUri } from './juju-sim.js';
+import type { SecretState, State } from './state.js';
 
 /** The state or event of a test is one Juju could not produce for this charm. */
 export class InconsistentScenarioError extends Error {
@@ -23,9 +25,11 @@ export interface CheckedEvent {
   readonly action?: { readonly params: Readonly<Record<string, unknown>> };
 }
 
-/** Juju hooks a charm may get without declaring anything (besides the framework's lifecycle events). */
-const OTHER_JUJU_EVENTS = ['collect_metrics', 'pre_series_upgrade', 'post_series_upgrade', 'secret_changed', 'secret_expired', 'secret_remove', 'secret_rotate'];
+/** Juju hooks a charm may get without declaring anything (besides the lifecycle and secret events). */
+const OTHER_JUJU_EVENTS = ['collect_metrics', 'pre_series_upgrade', 'post_series_upgrade'];
 const JUJU_STATUSES = ['active', 'blocked', 'maintenance', 'waiting', 'unknown', 'error'];
+/** Juju's rule for secret content keys (juju-hook-contract.md §8). */
+const SECRET_KEY = /^([a-z](?:-?[a-z0-9]){2,})$/;
 
 const list = (names: readonly string[]) => (names.length === 0 ? 'none' : names.map((n) => JSON.stringify(n)).join(', '));
 const describeValue = (v: unknown) => (Array.isArray(v) ? 'an array' : v === null ? 'null' : `a ${typeof v}`);
@@ -110,6 +114,10 @@ function checkEvent(meta: CharmMeta, charm: CharmClass, event: CheckedEvent, sta
     return;
   }
 
+  if (isSecretEvent(name)) {
+    checkSecretEvent(name, shown, env, state, problems);
+    return;
+  }
   if ((LIFECYCLE_EVENTS as readonly string[]).includes(name) || OTHER_JUJU_EVENTS.includes(name)) return;
   if (charm.customEvents && Object.prototype.hasOwnProperty.call(charm.customEvents, name)) return;
   problems.push(
@@ -117,10 +125,92 @@ function checkEvent(meta: CharmMeta, charm: CharmClass, event: CheckedEvent, sta
   );
 }
 
-function checkState(meta: CharmMeta, state: State, problems: string[]): void {
-  for (const key of Object.keys(state.config)) {
-    if (!(key in meta.config)) problems.push(`config option ${JSON.stringify(key)} is not in config.yaml (options: ${list(Object.keys(meta.config))})`);
+const sameSecret = (a: string, b: string): boolean => (parseSecretUri(a)?.id ?? a) === (parseSecretUri(b)?.id ?? b);
+
+/** A secret event names a secret of the state, one Juju would send that event to this unit for. */
+function checkSecretEvent(name: string, shown: string, env: Readonly<Record<string, string>>, state: State, problems: string[]): void {
+  const id = env.JUJU_SECRET_ID;
+  if (id === undefined) return; // readContext names the missing variable
+  const secrets = state.secrets ?? [];
+  const secret = secrets.find((s) => sameSecret(s.id, id));
+  if (!secret) {
+    problems.push(`${shown}: secret ${JSON.stringify(id)} is not in the state's secrets (${list(secrets.map((s) => s.id))})`);
+    return;
   }
+  const hook = name.replace(/_/g, '-');
+  if (name === 'secret_changed') {
+    if (secret.owner === 'unit' || (secret.owner === 'app' && state.leader)) {
+      problems.push(`${shown}: secret ${id} is owned by this ${secret.owner === 'unit' ? 'unit' : 'application, whose leader this unit is'}; Juju sends secret-changed to its consumers (and to the other units of an owning application), not to the owner`);
+    } else if (!secret.owner && secret.tracked === undefined) {
+      problems.push(`${shown}: this unit never read secret ${id} (it has no tracked revision), so Juju would not tell it about a new revision`);
+    }
+  } else if (!secret.owner) {
+    problems.push(`${shown}: secret ${id} is not owned by this charm (a user secret); Juju sends ${hook} only to the secret's owner`);
+  }
+  const revision = env.JUJU_SECRET_REVISION;
+  if ((SECRET_REVISION_EVENTS as readonly string[]).includes(name) && revision !== undefined) {
+    const n = Number(revision);
+    if (!Number.isInteger(n) || n < 1 || n > secret.revisions.length) {
+      problems.push(`${shown}: JUJU_SECRET_REVISION ${JSON.stringify(revision)} is not a revision of secret ${id} (1 to ${secret.revisions.length})`);
+    }
+  }
+  const label = env.JUJU_SECRET_LABEL;
+  if (label !== undefined && label !== (secret.label ?? '')) {
+    problems.push(`${shown}: JUJU_SECRET_LABEL is ${JSON.stringify(label)} but this unit's label for secret ${id} is ${JSON.stringify(secret.label ?? '')}`);
+  }
+}
+
+/** The secrets of a state are ones Juju could hold: valid ids and keys, revisions that exist, unique labels. Never shows content. */
+function checkSecrets(secrets: readonly SecretState[], problems: string[]): void {
+  const ids = new Map<string, string>();
+  const labels = new Map<string, string>();
+  for (const s of secrets) {
+    const shown = `secret ${JSON.stringify(s.id)}`;
+    const uri = typeof s.id === 'string' && s.id.startsWith('secret:') ? parseSecretUri(s.id) : undefined;
+    if (!uri) {
+      problems.push(`${shown} is not a secret URI: secret:<20 characters 0-9a-v> (as juju add-secret prints it) or secret://<model-uuid>/<id>`);
+    } else {
+      const seen = ids.get(uri.id);
+      if (seen !== undefined) problems.push(`${shown} is the same secret as ${JSON.stringify(seen)}; each secret appears once`);
+      ids.set(uri.id, s.id);
+    }
+    if (s.owner !== undefined && s.owner !== 'app' && s.owner !== 'unit') problems.push(`${shown}: owner ${JSON.stringify(s.owner)} is not "app" or "unit" (leave it out for a user secret)`);
+    const revisions = Array.isArray(s.revisions) ? s.revisions : [];
+    if (revisions.length === 0) problems.push(`${shown} has no revisions; a secret has at least one`);
+    revisions.forEach((content, i) => {
+      if (typeof content !== 'object' || content === null || Array.isArray(content) || Object.keys(content).length === 0) {
+        problems.push(`${shown} revision ${i + 1} is not a non-empty map of keys to strings`);
+        return;
+      }
+      for (const [k, v] of Object.entries(content)) {
+        if (!SECRET_KEY.test(k)) problems.push(`${shown} revision ${i + 1}: key ${JSON.stringify(k)} is not a secret key Juju accepts (lowercase letters, digits and single hyphens, starting with a letter, at least 3 characters)`);
+        if (typeof v !== 'string') problems.push(`${shown} revision ${i + 1}: the value of key ${JSON.stringify(k)} is ${describeValue(v)}; secret values are strings`);
+      }
+    });
+    if (s.tracked !== undefined) {
+      if (s.owner) problems.push(`${shown} is owned by this ${s.owner === 'app' ? 'application' : 'unit'}: an owner reads the latest revision and tracks none (leave tracked out)`);
+      else if (!Number.isInteger(s.tracked) || s.tracked < 1 || s.tracked > revisions.length) problems.push(`${shown}: tracked revision ${s.tracked} is not one of its revisions (1 to ${revisions.length})`);
+    }
+    if (!s.owner && s.label !== undefined && s.tracked === undefined) {
+      problems.push(`${shown} has a label but no tracked revision: Juju keeps a consumer's label with the revision it tracks, from its first secret-get`);
+    }
+    if (s.label !== undefined) {
+      const other = labels.get(s.label);
+      if (other !== undefined) problems.push(`${shown} and secret ${JSON.stringify(other)} have the same label ${JSON.stringify(s.label)}; a unit's secret labels are unique`);
+      labels.set(s.label, s.id);
+    }
+  }
+}
+
+function checkState(meta: CharmMeta, state: State, problems: string[]): void {
+  for (const [key, value] of Object.entries(state.config)) {
+    if (!(key in meta.config)) problems.push(`config option ${JSON.stringify(key)} is not in config.yaml (options: ${list(Object.keys(meta.config))})`);
+    else if (meta.config[key]!.type === 'secret' && !(typeof value === 'string' && (value === '' || SECRET_URI.test(value)))) {
+      // Not the value itself: it may be a password put where a secret URI belongs.
+      problems.push(`config option ${JSON.stringify(key)} is declared secret in config.yaml but the test gives ${typeof value === 'string' ? 'a string that is not a secret URI' : `a ${typeof value}`}; a secret option holds secret:<20 characters 0-9a-v> or secret://<model-uuid>/<id>`);
+    }
+  }
+  checkSecrets(state.secrets ?? [], problems);
 
   const ids = new Map<number, string>();
   for (const r of state.relations) {

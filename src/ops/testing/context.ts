@@ -10,7 +10,7 @@ import type { CharmMeta } from '../meta.js';
 import { UNIT_STATE_FILE, UnitStateFile, type Notice } from '../storage.js';
 import { checkConsistency } from './consistency.js';
 import { MemoryBackend, type Recorded } from './memory-backend.js';
-import type { RelationState, State } from './state.js';
+import type { RelationState, SecretState, State } from './state.js';
 
 export interface TestEvent {
   readonly dispatchPath: string;
@@ -53,6 +53,31 @@ export const on = {
     env: { JUJU_HOOK_NAME: '', JUJU_ACTION_NAME: name, JUJU_ACTION_UUID: '1', JUJU_ACTION_TAG: 'action-1' },
     action: { params },
   }),
+  /**
+   * A secret hook as Juju fires it: JUJU_SECRET_ID, JUJU_SECRET_LABEL (this unit's label for the
+   * secret, or empty) and, for remove and expired, JUJU_SECRET_REVISION (default: the latest).
+   */
+  secret: (kind: 'changed' | 'rotate' | 'remove' | 'expired', secret: SecretState, opts: { revision?: number; label?: string } = {}): TestEvent => {
+    const hook = `secret-${kind}`;
+    const withRevision = kind === 'remove' || kind === 'expired';
+    return {
+      dispatchPath: `hooks/${hook}`,
+      env: {
+        JUJU_HOOK_NAME: hook,
+        JUJU_SECRET_ID: secret.id,
+        JUJU_SECRET_LABEL: opts.label ?? secret.label ?? '',
+        ...(withRevision ? { JUJU_SECRET_REVISION: String(opts.revision ?? secret.revisions.length) } : {}),
+      },
+    };
+  },
+  /** secret-changed: a secret this unit consumes (and has read) has a new revision. */
+  secretChanged: (secret: SecretState): TestEvent => on.secret('changed', secret),
+  /** secret-rotate: a secret this charm owns is due for rotation. */
+  secretRotate: (secret: SecretState): TestEvent => on.secret('rotate', secret),
+  /** secret-remove: revision `revision` of a secret this charm owns is tracked by nobody any more. */
+  secretRemove: (secret: SecretState, revision: number): TestEvent => on.secret('remove', secret, { revision }),
+  /** secret-expired: revision `revision` of a secret this charm owns expired. */
+  secretExpired: (secret: SecretState, revision: number): TestEvent => on.secret('expired', secret, { revision }),
   /** A charm-declared event fired the way juju-exec does it: JUJU_DISPATCH_PATH=hooks/<name>. */
   custom: (name: string, env: Record<string, string> = {}): TestEvent => ({ dispatchPath: `hooks/${name}`, env }),
 };

@@ -2,4 +2,4 @@
 export { Context, on, type RunResult, type TestEvent } from './context.js';
 export { checkConsistency, InconsistentScenarioError } from './consistency.js';
 export { MemoryBackend, type RecordedCall } from './memory-backend.js';
-export { relation, state, type RelationState, type State } from './state.js';
+export { relation, secret, state, type RelationState, type SecretState, type State } from './state.js';

@@ -54,7 +54,18 @@ export function byteOrder(a: string, b: string): number {
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isContainer = (v: unknown): v is object => typeof v === 'object' && v !== null;
 const sizeOf = (v: object): number => (Array.isArray(v) ? v.length : Object.keys(v).length);
-const sortedEntries = (o: Record<string, unknown>): [string, unknown][] => Object.entries(o).sort(([a], [b]) => byteOrder(a, b));
+
+const STRUCT = Symbol('go struct');
+/**
+ * Marks an object as a Go struct: Go's JSON and YAML printers keep a struct's fields in
+ * declaration order (maps are sorted). Returns the object.
+ */
+export function goStruct<T extends object>(fields: T): T {
+  Object.defineProperty(fields, STRUCT, { value: true, enumerable: false });
+  return fields;
+}
+const isStruct = (v: object): boolean => (v as { [STRUCT]?: boolean })[STRUCT] === true;
+const sortedEntries = (o: Record<string, unknown>): [string, unknown][] => (isStruct(o) ? Object.entries(o) : Object.entries(o).sort(([a], [b]) => byteOrder(a, b)));
 
 function sortKeysDeep(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(sortKeysDeep);

@@ -9,6 +9,7 @@ import {
   B,
   DEPRECATED_FORMAT,
   FORMAT,
+  goStruct,
   hasOwn,
   noArgs,
   parseFlags,
@@ -41,6 +42,80 @@ export interface SimRelation {
   broken?: boolean;
 }
 
+/**
+ * A secret as the controller holds it (juju-hook-contract.md §8): its content per revision, who
+ * owns it, which applications may read it, and per consumer unit the revision it tracks and its
+ * label. Keyed by the secret's id (the 20 characters of `secret:<id>`) in SimState.secrets.
+ */
+export interface SimSecret {
+  /** The owning application or unit (a charm's secret-add); absent: a user secret (juju add-secret), owned by the model. */
+  owner?: { kind: 'application' | 'unit'; name: string };
+  /** Content of each revision, by revision number ("1", "2", ...); the highest is the latest. */
+  revisions: Record<string, Databag>;
+  /** Applications that may read it (juju grant-secret / secret-grant). */
+  grants: string[];
+  /** Per consumer unit ("app/0"): the revision it tracks and its label for the secret. */
+  consumers: Record<string, { revision: number; label?: string }>;
+  /** The owner's label (owned secrets). */
+  label?: string;
+  description?: string;
+}
+
+/** A secret URI: `secret:<id>`, a bare `<id>`, `secret://<model-uuid>/<id>` or `secret:<model-uuid>/<id>`. */
+export interface SecretUri {
+  /** The 20 characters (xid, base32hex) naming the secret. */
+  readonly id: string;
+  /** The model it lives in, when the URI names one. */
+  readonly source?: string;
+}
+
+const SECRET_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const SECRET_ID_PART = /^(?:([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\/)?([0-9a-z]{20})$/;
+/** rs/xid's alphabet (base32hex, lowercase): Juju's regexp takes [0-9a-z], the xid decoder only these. */
+const XID = /^[0-9a-v]{20}$/;
+
+/**
+ * Juju's secrets.ParseURI (core/secrets): undefined where Juju says `secret URI "..." not valid`.
+ * Juju's xid decoder (rs/xid >= 1.5) also wants the last character to be 0 or g; that is not
+ * checked here (ids made by newSecretId and by Juju always end so).
+ */
+export function parseSecretUri(text: string): SecretUri | undefined {
+  // Go's url.Parse: the fragment, then the query, then scheme ":" opaque-or-//host/path.
+  let rest = text.split('#')[0]!.split('?')[0]!;
+  let host = '';
+  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(rest);
+  if (scheme) {
+    if (scheme[1]!.toLowerCase() !== 'secret') return undefined;
+    rest = rest.slice(scheme[0].length);
+    if (rest.startsWith('//')) {
+      const slash = rest.indexOf('/', 2);
+      host = slash < 0 ? rest.slice(2) : rest.slice(2, slash);
+      rest = slash < 0 ? '' : rest.slice(slash);
+    }
+  } else if (/^[^/]*:/.test(rest)) {
+    return undefined; // "first path segment in URL cannot contain colon"
+  }
+  if (host !== '' && !SECRET_UUID.test(host)) return undefined;
+  const m = SECRET_ID_PART.exec(rest.replace(/^\/+/, ''));
+  if (!m || !XID.test(m[2]!)) return undefined;
+  const source = m[1] ?? host;
+  return { id: m[2]!, ...(source !== '' ? { source } : {}) };
+}
+
+/** The URI as Juju prints it (URI.String): `secret:<id>`, or `secret://<model-uuid>/<id>`. */
+export const secretUriString = (u: SecretUri): string => (u.source ? `secret://${u.source}/${u.id}` : `secret:${u.id}`);
+
+const BASE32HEX = '0123456789abcdefghijklmnopqrstuv';
+/** A fresh secret id as Juju makes them (an xid: 20 base32hex characters, the last one 0 or g). */
+export function newSecretId(random: (n: number) => number = (n) => Math.floor(Math.random() * n)): string {
+  let id = '';
+  for (let i = 0; i < 19; i++) id += BASE32HEX[random(32)];
+  return id + (random(2) === 0 ? '0' : 'g');
+}
+
+/** The latest revision of a secret (0 when it has none). */
+export const latestRevision = (s: SimSecret): number => Math.max(0, ...Object.keys(s.revisions).map(Number));
+
 export interface SimStatus {
   status?: string;
   message?: string;
@@ -65,6 +140,8 @@ export interface SimState {
   readonly actionParams: Readonly<Record<string, unknown>>;
   /** The results set so far in this action (nested map). */
   readonly actionResults: Readonly<Record<string, unknown>>;
+  /** The model's secrets this unit may know of, keyed by id (not transactional: secret-get's tracking takes effect at once). */
+  readonly secrets: Readonly<Record<string, SimSecret>>;
 }
 
 /** The calling process: its environment, and the id of the context the agent is running. */
@@ -97,7 +174,11 @@ export type SimEffect =
   | { readonly kind: 'action-results'; readonly results: Record<string, unknown> }
   | { readonly kind: 'action-log'; readonly message: string }
   | { readonly kind: 'action-fail'; readonly message: string }
-  | { readonly kind: 'workload-version'; readonly version: string };
+  | { readonly kind: 'workload-version'; readonly version: string }
+  /** A consumer unit now tracks `revision` of secret `id` (and has `label` for it); no content. */
+  | { readonly kind: 'secret-consumer'; readonly id: string; readonly unit: string; readonly revision: number; readonly label?: string }
+  /** The owner's label of secret `id` changed. */
+  | { readonly kind: 'secret-owner-label'; readonly id: string; readonly label: string };
 
 export interface SimOutcome {
   readonly stdout: string;
@@ -130,6 +211,8 @@ export const TOOL_NAMES = [
   'opened-ports',
   'open-port',
   'close-port',
+  'secret-get',
+  'secret-info-get',
 ] as const;
 export type ToolName = (typeof TOOL_NAMES)[number];
 export const isToolName = (name: string): name is ToolName => (TOOL_NAMES as readonly string[]).includes(name);
@@ -563,7 +646,112 @@ const TOOLS: Readonly<Record<ToolName, Tool>> = {
 
   'open-port': openClose(true),
   'close-port': openClose(false),
+
+  'secret-get': (r, argv) => {
+    const p = parseFlags(argv, { ...FORMAT, label: S('label'), peek: B('peek'), refresh: B('refresh') });
+    yamlOrJson(p);
+    const args = [...p.args];
+    const given = args.length > 0 ? args.shift()! : undefined;
+    const uri = given === undefined ? undefined : (parseSecretUri(given) ?? usage(`secret URI ${q(given)} not valid`));
+    const label = str(p, 'label') ?? '';
+    if (uri === undefined && label === '') usage('require either a secret URI or label');
+    const peek = flag(p, 'peek');
+    if (peek && flag(p, 'refresh')) usage('specify one of --peek or --refresh but not both');
+    const key = args.shift();
+    if (args.length > 0) usage(`unrecognized args: ${qlist(args)}`);
+    const { content, effects } = secretContent(r, uri, label, flag(p, 'refresh'), peek);
+    if (key === undefined) return { ...out(p, content), effects };
+    const b64 = key.endsWith('#base64');
+    const name = b64 ? key.slice(0, -'#base64'.length) : key;
+    if (!hasOwn(content, name)) runtimeError(`secret key value ${q(name)} not found`);
+    return { ...out(p, b64 ? Buffer.from(content[name]!, 'utf8').toString('base64') : content[name]), effects };
+  },
+
+  'secret-info-get': (r, argv) => {
+    const p = parseFlags(argv, { ...FORMAT, label: S('label') });
+    yamlOrJson(p);
+    const args = [...p.args];
+    const given = args.length > 0 ? args.shift()! : undefined;
+    const uri = given === undefined ? undefined : (parseSecretUri(given) ?? usage(`secret URI ${q(given)} not valid`));
+    const label = str(p, 'label') ?? '';
+    if (uri === undefined && label === '') usage('require either a secret URI or label');
+    if (uri !== undefined && label !== '') usage('specify either a secret URI or label but not both');
+    if (args.length > 0) usage(`unrecognized args: ${qlist(args)}`);
+    // The unit sees the metadata of the secrets it owns, and the leader its application's.
+    const visible = Object.entries(r.s.secrets).filter(([, s]) => (s.owner?.kind === 'unit' && s.owner.name === unitName(r)) || (s.owner?.kind === 'application' && s.owner.name === localApp(r) && r.s.leader));
+    const want = uri !== undefined ? uri.id : label;
+    const found = visible.find(([id, s]) => (uri !== undefined ? id === uri.id : s.label === label));
+    if (!found) runtimeError(`secret ${q(want)} not found`);
+    const [id, s] = found;
+    return out(p, { [id]: goStruct({ revision: latestRevision(s), label: s.label ?? '', owner: s.owner!.kind, ...(s.description ? { description: s.description } : {}) }) });
+  },
 };
+
+/** secret-get and secret-info-get print only yaml (their default) or json. */
+function yamlOrJson(p: Parsed): void {
+  const format = str(p, 'format');
+  if (format !== undefined && format !== 'json' && format !== 'yaml') usage(`invalid value ${q(format)} for option ${p.as.format}: unknown format ${q(format)}`);
+  if (format === undefined) (p.o as Record<string, string | boolean>).format = 'yaml';
+}
+
+const unitTag = (unit: string) => `unit-${unit.replace('/', '-')}`;
+
+/**
+ * What the controller answers secret-get (apiserver secretsmanager getSecretContent): an owned
+ * secret's latest revision; for a consumer, the revision it tracks (the latest on the first
+ * read, and with --refresh, which also tracks it; --peek reads the latest once), after the
+ * existence and grant checks. A label with a URI becomes the consumer's label for the secret.
+ */
+function secretContent(r: Run, uri: SecretUri | undefined, label: string, refreshFlag: boolean, peek: boolean): { content: Databag; effects: SimEffect[] } {
+  const unit = unitName(r);
+  const app = localApp(r);
+  const secrets = r.s.secrets;
+  const owns = (s: SimSecret) => (s.owner?.kind === 'unit' && s.owner.name === unit) || (s.owner?.kind === 'application' && s.owner.name === app);
+  const local = uri === undefined || uri.source === undefined || uri.source === r.env('JUJU_MODEL_UUID');
+  const latestOf = (s: SimSecret) => s.revisions[String(latestRevision(s))] ?? {};
+
+  if (local) {
+    // The owner (and its application's units) read the latest revision, by URI or owner label.
+    const owned = Object.entries(secrets).find(([id, s]) => owns(s) && (uri !== undefined ? id === uri.id : s.label === label));
+    if (owned) {
+      const [id, s] = owned;
+      const mayLabel = s.owner!.kind === 'unit' || r.s.leader;
+      const effects: SimEffect[] = uri !== undefined && label !== '' && mayLabel && s.label !== label ? [{ kind: 'secret-owner-label', id, label }] : [];
+      return { content: { ...latestOf(s) }, effects };
+    }
+  }
+  let target = uri;
+  if (target === undefined) {
+    const byLabel = Object.keys(secrets).find((id) => secrets[id]!.consumers[unit]?.label === label);
+    if (byLabel === undefined) runtimeError(`consumer label ${q(label)} not found`);
+    target = { id: byLabel };
+  }
+  const shown = secretUriString(target);
+  if (!local || !hasOwn(secrets, target.id)) runtimeError(`secret ${q(shown)} not found`);
+  const s = secrets[target.id]!;
+  if (!s.grants.includes(app)) runtimeError('permission denied');
+
+  const mine = hasOwn(s.consumers, unit) ? s.consumers[unit] : undefined;
+  const refresh = refreshFlag || mine === undefined;
+  const latest = latestRevision(s);
+  const want = refresh || peek ? latest : mine!.revision;
+  const effects: SimEffect[] = [];
+  const updateLabel = label !== '' && uri !== undefined;
+  if (refresh || updateLabel) {
+    if (label !== '' && label !== mine?.label) {
+      const others = Object.entries(secrets).filter(([id]) => id !== target.id);
+      const clash = (why: string) => runtimeError(`getting latest secret revision: secret label ${q(label)} for ${why}${q(unitTag(unit))} already exists`);
+      if (others.some(([, o]) => o.owner?.kind === 'application' && o.owner.name === app && o.label === label)) clash('');
+      if (others.some(([, o]) => o.owner?.kind === 'unit' && o.owner.name === unit && o.label === label)) clash('owner ');
+      if (others.some(([, o]) => o.consumers[unit]?.label === label)) clash('consumer ');
+    }
+    const newLabel = label !== '' ? label : mine?.label;
+    effects.push({ kind: 'secret-consumer', id: target.id, unit, revision: refresh ? latest : mine!.revision, ...(newLabel !== undefined ? { label: newLabel } : {}) });
+  }
+  const content = s.revisions[String(want)];
+  if (content === undefined) runtimeError(`secret ${q(shown)} not found`);
+  return { content: { ...content }, effects };
+}
 
 const NO_FILES: SimFiles = { readFile: () => undefined };
 
@@ -603,6 +791,7 @@ export interface MutableSimState extends SimState {
   appStatus: SimStatus;
   actionParams: Record<string, unknown>;
   actionResults: Record<string, unknown>;
+  secrets: Record<string, SimSecret>;
   workloadVersion: string;
   actionLogs: string[];
   actionFailed?: string;
@@ -636,8 +825,25 @@ export function applyEffects(state: MutableSimState, effects: readonly SimEffect
       case 'workload-version':
         state.workloadVersion = e.version;
         break;
+      case 'secret-consumer':
+      case 'secret-owner-label':
+        state.secrets = applySecretEffect(state.secrets, e);
+        break;
       case 'log':
         break;
     }
   }
+}
+
+/** The secrets after a secret effect (a new map; the input is not changed). */
+export function applySecretEffect(
+  secrets: Readonly<Record<string, SimSecret>>,
+  e: Extract<SimEffect, { kind: 'secret-consumer' | 'secret-owner-label' }>,
+): Record<string, SimSecret> {
+  const next = clone(secrets) as Record<string, SimSecret>;
+  const s = next[e.id];
+  if (!s) return next;
+  if (e.kind === 'secret-owner-label') s.label = e.label;
+  else put(s.consumers, e.unit, { revision: e.revision, ...(e.label !== undefined ? { label: e.label } : {}) });
+  return next;
 }

@@ -6,8 +6,8 @@ import { ProcessBackend, type StatusValue } from '../backend.js';
 import type { ToolCall } from '../hookcmds.js';
 import type { LogLevel } from '../hookcmds.js';
 import type { ToolResult } from '../runner.js';
-import { applyEffects, fileArgument, runTool as simulate, type MutableSimState, type SimEffect, type SimRelation } from './juju-sim.js';
-import type { RelationState, State } from './state.js';
+import { applyEffects, fileArgument, parseSecretUri, runTool as simulate, type MutableSimState, type SimEffect, type SimRelation, type SimSecret } from './juju-sim.js';
+import type { RelationState, SecretState, State } from './state.js';
 
 /** A hook-tool call as the stand-in records it in calls.jsonl (without the context id). */
 export interface RecordedCall {
@@ -50,6 +50,27 @@ export function simRelations(relations: readonly RelationState[]): Record<string
   return out;
 }
 
+/** The id part of a SecretState's URI (the key of the simulator's secrets). */
+const secretKey = (s: SecretState): string => parseSecretUri(s.id)?.id ?? s.id;
+
+/** The secrets of a State as the simulator (the controller) keeps them, for unit `unitName`. */
+export function simSecrets(secrets: readonly SecretState[], unitName: string): Record<string, SimSecret> {
+  const app = unitName.replace(/\/\d+$/, '');
+  const out: Record<string, SimSecret> = {};
+  for (const s of secrets) {
+    const owner = s.owner === 'app' ? { kind: 'application' as const, name: app } : s.owner === 'unit' ? { kind: 'unit' as const, name: unitName } : undefined;
+    out[secretKey(s)] = {
+      ...(owner ? { owner } : {}),
+      revisions: Object.fromEntries(s.revisions.map((content, i) => [String(i + 1), { ...content }])),
+      grants: !owner && s.granted === false ? [] : [app],
+      consumers: !owner && s.tracked !== undefined ? { [unitName]: { revision: s.tracked, ...(s.label !== undefined ? { label: s.label } : {}) } } : {},
+      ...(owner && s.label !== undefined ? { label: s.label } : {}),
+      ...(s.description !== undefined ? { description: s.description } : {}),
+    };
+  }
+  return out;
+}
+
 export class MemoryBackend extends ProcessBackend {
   readonly recorded: Recorded = { unitStatusHistory: [], appStatusHistory: [], logs: [], actionResults: {}, actionLogs: [], workloadVersionHistory: [], calls: [] };
   /** Every effect of every successful call, in order (logs with their relation, statuses...). */
@@ -85,6 +106,7 @@ export class MemoryBackend extends ProcessBackend {
       appStatus: { ...state.appStatus },
       actionParams: structuredClone(action?.params ?? {}),
       actionResults: {},
+      secrets: simSecrets(state.secrets ?? [], unitName),
       workloadVersion: state.workloadVersion,
       actionLogs: [],
     };
@@ -146,10 +168,24 @@ export class MemoryBackend extends ProcessBackend {
     });
   }
 
+  /** The secrets as the unit now sees them: what it tracks and its labels (never rolled back). */
+  get secrets(): SecretState[] {
+    const unit = this.env.JUJU_UNIT_NAME ?? '';
+    return (this.state.secrets ?? []).map((s) => {
+      const now = this.sim.secrets[secretKey(s)];
+      const { tracked: _t, label: _l, ...rest } = structuredClone(s);
+      if (!now) return rest;
+      const mine = s.owner ? undefined : now.consumers[unit];
+      const label = s.owner ? now.label : mine?.label;
+      return { ...rest, ...(mine ? { tracked: mine.revision } : {}), ...(label !== undefined ? { label } : {}) };
+    });
+  }
+
   /**
    * The state after the context ends: statuses and the workload version as they are now (Juju
-   * never rolls them back); relation data, charm state and opened ports as this context left
-   * them when it succeeded (`ok`), else as they were.
+   * never rolls them back), and the secrets' tracking (secret-get takes effect at once);
+   * relation data, charm state and opened ports as this context left them when it succeeded
+   * (`ok`), else as they were.
    */
   outputState(ok: boolean): State {
     const stateIn = structuredClone(this.state);
@@ -161,6 +197,7 @@ export class MemoryBackend extends ProcessBackend {
       unitStatus: this.unitStatus,
       appStatus: this.appStatus,
       workloadVersion: this.workloadVersion,
+      secrets: this.secrets,
     };
   }
 }

@@ -1,6 +1,7 @@
 // The declarative state a charm test starts from and gets back (Scenario's State).
 import type { ConfigValue, Databag, StatusValue } from '../backend.js';
 import type { Notice } from '../storage.js';
+import { newSecretId } from './juju-sim.js';
 
 export interface RelationState {
   readonly endpoint: string;
@@ -11,6 +12,27 @@ export interface RelationState {
   localAppData: Databag;
   remoteUnitsData: Record<string, Databag>;
   remoteAppData: Databag;
+}
+
+/**
+ * A secret as this unit sees it: a user secret (`juju add-secret`, the default) or one its
+ * application or the unit itself owns. What the unit tracks and its label change when the
+ * charm reads it (secret-get takes effect at once, also in a hook that fails).
+ */
+export interface SecretState {
+  /** `secret:<20 characters 0-9a-v>` (or `secret://<model-uuid>/<id>`). */
+  readonly id: string;
+  /** Content of each revision, oldest first: revision n is `revisions[n - 1]`; the last is the latest. */
+  readonly revisions: readonly Readonly<Databag>[];
+  /** Owned by this unit's application (`app`) or this unit (`unit`); absent: a user secret. */
+  readonly owner?: 'app' | 'unit';
+  /** A user secret: whether this unit's application may read it (juju grant-secret); default true. */
+  readonly granted?: boolean;
+  /** The revision this unit tracks (it read the secret before); absent: it never read it. */
+  readonly tracked?: number;
+  /** This unit's label for the secret: its consumer label, or the owner's label of an owned secret. */
+  readonly label?: string;
+  readonly description?: string;
 }
 
 export interface State {
@@ -27,6 +49,8 @@ export interface State {
   readonly charmState?: Readonly<Record<string, string>>;
   /** Opened ports, "80/tcp" -> endpoints ("*" for all), as opened-ports shows them. */
   readonly openedPorts?: Readonly<Record<string, readonly string[]>>;
+  /** Secrets the unit may read or owns (see SecretState). */
+  readonly secrets?: readonly SecretState[];
 }
 
 /** A state with Juju's defaults, overridden by `partial`. Never mutated by a run. */
@@ -42,6 +66,7 @@ export function state(partial: Partial<State> = {}): State {
     workloadVersion: '',
     charmState: {},
     openedPorts: {},
+    secrets: [],
     ...structuredClone(partial),
   };
 }
@@ -60,5 +85,20 @@ export function relation(endpoint: string, opts: Partial<Omit<RelationState, 'en
     localAppData: opts.localAppData ?? {},
     remoteUnitsData: opts.remoteUnitsData ?? Object.fromEntries(remoteUnits.map((u) => [u, {}])),
     remoteAppData: opts.remoteAppData ?? {},
+  };
+}
+
+/**
+ * A secret for a State: a user secret granted to the unit's application by default, with one
+ * revision (`content`) or several (`revisions`, oldest first), and a fresh id unless given.
+ *
+ *   secret({ content: { password: 'x' }, tracked: 1, label: 'db' })
+ */
+export function secret(opts: Partial<Omit<SecretState, 'revisions'>> & ({ content: Readonly<Databag>; revisions?: never } | { revisions: readonly Readonly<Databag>[]; content?: never })): SecretState {
+  const { content, revisions, id, ...rest } = opts;
+  return {
+    id: id ?? `secret:${newSecretId()}`,
+    revisions: structuredClone(revisions ?? [content!]),
+    ...rest,
   };
 }

@@ -7,7 +7,7 @@
 // transactional parts into work/, which run-in-context.sh commits on exit 0), print, exit.
 import { appendFileSync, mkdirSync, readFileSync, readSync, renameSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
-import { fileArgument, isToolName, runTool, type SimEffect, type SimRelation, type SimState, type SimStatus } from '../../../src/ops/testing/juju-sim.js';
+import { applySecretEffect, fileArgument, isToolName, runTool, type SimEffect, type SimRelation, type SimSecret, type SimState, type SimStatus } from '../../../src/ops/testing/juju-sim.js';
 
 type Json = Record<string, unknown>;
 
@@ -105,6 +105,10 @@ class FileState implements SimState {
   get actionResults(): Json {
     return this.json('action/results.json', {});
   }
+  /** The model's secrets (the controller's view; not transactional). */
+  get secrets(): Record<string, SimSecret> {
+    return this.json('state/secrets.json', {});
+  }
 }
 
 function main(): void {
@@ -138,8 +142,9 @@ function main(): void {
     }
   };
   let res: ReturnType<typeof runTool>;
+  const unit = new FileState(dir);
   try {
-    res = runTool(new FileState(dir), { env: process.env, running }, { tool, args, stdin }, { readFile });
+    res = runTool(unit, { env: process.env, running }, { tool, args, stdin }, { readFile });
   } catch (err) {
     fail(`ERROR stand-in ${tool}: cannot read the simulated unit's files in ${dir}: ${(err as Error).message}`);
   }
@@ -154,6 +159,7 @@ function main(): void {
     mkdirSync(path.dirname(at(rel)), { recursive: true });
     appendFileSync(at(rel), `${JSON.stringify(record)}\n`);
   };
+  let secrets: Record<string, SimSecret> | undefined;
   const apply = (e: SimEffect) => {
     switch (e.kind) {
       case 'relations':
@@ -175,6 +181,11 @@ function main(): void {
         return write('action/failed', e.message);
       case 'workload-version':
         return write('state/workload-version', e.version);
+      case 'secret-consumer':
+      case 'secret-owner-label':
+        // The controller records it at once (never rolled back); the content stays where it was.
+        secrets = applySecretEffect(secrets ?? unit.secrets, e);
+        return write('state/secrets.json', JSON.stringify(secrets));
     }
   };
   for (const e of res.effects) apply(e);
