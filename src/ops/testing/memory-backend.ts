@@ -197,7 +197,7 @@ export class MemoryBackend extends ProcessBackend {
       unitStatus: this.unitStatus,
       appStatus: this.appStatus,
       workloadVersion: this.workloadVersion,
-      secrets: this.secrets,
+      ...(stateIn.secrets !== undefined ? { secrets: this.secrets } : {}),
     };
   }
 }

@@ -66,7 +66,6 @@ export function state(partial: Partial<State> = {}): State {
     workloadVersion: '',
     charmState: {},
     openedPorts: {},
-    secrets: [],
     ...structuredClone(partial),
   };
 }
