@@ -7,6 +7,8 @@ import {
   CharmBase,
   ConfigInvalid,
   MaintenanceStatus,
+  SecretNotFoundError,
+  SecretPermissionError,
   type ActionEvent,
   type CollectStatusEvent,
   type CustomEvent,
@@ -35,6 +37,7 @@ import { openstackCloud, type CloudAccess, type CloudPort, type ImageInfo } from
 import type { CharmConfig } from './config.js';
 import { Host, type Env } from './host.js';
 import { BUILD_LOG_PATH, BUILD_TIMEOUT_EXIT, BUILD_TIMEOUT_SECONDS, CALLBACK_SCRIPT_PATH } from './paths.js';
+import { credentialsFrom, hasPlainCredentials, SECRET_KEYS, withCredentials, type Credentials } from './credentials.js';
 import { clientProxy, proxyEnv, proxyProblems } from './proxy.js';
 import { unitStatus } from './status.js';
 
@@ -44,6 +47,11 @@ const IMAGE_ID = /^[A-Za-z0-9-]{1,64}$/;
 type Stored = {
   /** Why the config is invalid; the status is blocked on it until a valid config arrives. */
   configProblem?: string;
+  /**
+   * The credentials secret could not be read (not granted, missing, empty). Juju fires no hook
+   * when access is granted, so update-status retries while this is set.
+   */
+  secretProblem?: boolean;
   /** The newest image this unit knows of; relations joined later get it even if the cloud is down. */
   image?: ImageInfo;
   lastFailure?: { at: string; reason: string };
@@ -102,7 +110,8 @@ export class ImageBuilderCharm extends CharmBase<Events, CharmConfigOptions> {
     framework.observe('build_success', this, this.onBuildSuccess);
     framework.observe('build_failed', this, this.onBuildFailed);
     framework.observe('image_relation_joined', this, this.onImageRelationJoined);
-    // update-status has no handler: the status is collected at the end of every dispatch.
+    framework.observe('secret_changed', this, this.onSecretChanged);
+    framework.observe('update_status', this, this.onUpdateStatus);
     framework.observe('collect_unit_status', this, this.onCollectStatus);
   }
 
@@ -130,25 +139,56 @@ export class ImageBuilderCharm extends CharmBase<Events, CharmConfigOptions> {
   }
 
   /**
-   * The checked config (the charm's options and the model's proxy settings), or undefined when
-   * it is invalid: the framework then blocks on the problem, and the unit remembers it so the
-   * status stays blocked in later hooks that do not read the config.
+   * The checked config (the charm's options, the credentials secret and the model's proxy
+   * settings), or undefined when it is invalid: the framework then blocks on the problem, and
+   * the unit remembers it so the status stays blocked in later hooks that do not read the config.
    */
   private checkedConfig(): Promise<CharmConfig | undefined> {
     return this.loadConfig(async (raw) => {
       const { ConfigError, parseConfig } = await import('./config.js');
       const problems = proxyProblems(this.model.context.env);
+      const secret = this.secretCredentials(raw['openstack-credentials-secret']);
+      if ('problem' in secret) problems.push(secret.problem);
       let cfg: CharmConfig | undefined;
       try {
-        cfg = parseConfig(raw);
+        const cloudsYaml = raw['openstack-clouds-yaml'] ?? '';
+        const merged = 'credentials' in secret ? withCredentials(cloudsYaml, (raw['cloud-name'] ?? '').trim(), secret.credentials) : cloudsYaml;
+        cfg = parseConfig({ ...raw, 'openstack-clouds-yaml': merged });
       } catch (err) {
         if (!(err instanceof ConfigError)) throw err;
-        problems.unshift(...err.problems);
+        // A credential the unreadable secret would have given is not a second problem.
+        const missingCredential = /: auth\.(password|application_credential_secret) is required/;
+        problems.unshift(...err.problems.filter((p) => !('problem' in secret && missingCredential.test(p))));
       }
-      this.stored.set({ configProblem: problems.length ? problems.join('; ') : undefined });
+      if ('problem' in secret) problems.unshift(...problems.splice(problems.indexOf(secret.problem), 1));
+      this.stored.set({ configProblem: problems.length ? problems.join('; ') : undefined, secretProblem: 'problem' in secret ? true : undefined });
       if (problems.length || !cfg) throw new ConfigInvalid(problems.join('; '));
       return cfg;
     });
+  }
+
+  /**
+   * The credentials in the secret the option names (the latest revision, which the unit then
+   * tracks), nothing when the option is empty, or what is wrong: each problem names the option,
+   * the secret and the Juju command that fixes it. The content itself is never shown.
+   */
+  private secretCredentials(uri: string | undefined): { credentials: Credentials } | { problem: string } | { none: true } {
+    if (!uri) return { none: true };
+    const app = this.model.appName;
+    const option = 'openstack-credentials-secret';
+    let content: Record<string, string>;
+    try {
+      content = this.model.getSecret({ id: uri }).getContent({ refresh: true });
+    } catch (err) {
+      if (err instanceof SecretPermissionError) return { problem: `${option}: this application may not read secret ${uri}; grant it: juju grant-secret ${uri} ${app}` };
+      if (err instanceof SecretNotFoundError) {
+        return { problem: `${option}: secret ${uri} does not exist; create one (juju add-secret openstack-credentials ${SECRET_KEYS.password}=...), grant it (juju grant-secret openstack-credentials ${app}) and set its URI (juju config ${app} ${option}=<uri>)` };
+      }
+      throw err;
+    }
+    const credentials = credentialsFrom(content);
+    if (!credentials) return { problem: `${option}: secret ${uri} has neither "${SECRET_KEYS.password}" nor "${SECRET_KEYS.applicationCredentialSecret}"; add one: juju update-secret ${uri} ${SECRET_KEYS.password}=...` };
+    return { credentials };
   }
 
   /** The status, from what the unit knows, once at the end of every dispatch. */
@@ -189,6 +229,13 @@ export class ImageBuilderCharm extends CharmBase<Events, CharmConfigOptions> {
       lastScheduleDigest: this.stored.data.scheduleDigest,
     });
     for (const w of cfg.cloudWarnings) this.log.warning(w);
+    const raw = this.model.config();
+    if (!raw['openstack-credentials-secret'] && hasPlainCredentials(raw['openstack-clouds-yaml'] ?? '', (raw['cloud-name'] ?? '').trim())) {
+      const app = this.model.appName;
+      this.log.warning(
+        `openstack-clouds-yaml holds the cloud's password in plain config, which anyone who can read the model sees; move it to a secret: juju add-secret openstack-credentials password=...; juju grant-secret openstack-credentials ${app}; juju config ${app} openstack-credentials-secret=<uri>; then remove it from openstack-clouds-yaml`,
+      );
+    }
     if (plan.setup) {
       this.model.unit.setStatus(MaintenanceStatus('Setting up the image builder'));
       this.framework.flushLogs(); // apt, pipx and init can take many minutes
@@ -219,6 +266,19 @@ export class ImageBuilderCharm extends CharmBase<Events, CharmConfigOptions> {
 
   onConfigChanged(event: HookEvent): Promise<void> {
     return this.reconcile(event);
+  }
+
+  /** A new revision of the credentials secret: clouds.yaml follows (no rebuild: it is not a build argument). */
+  onSecretChanged(event: HookEvent): Promise<void> {
+    return this.reconcile(event);
+  }
+
+  /**
+   * Retries the config while the credentials secret could not be read: granting access fires
+   * no hook. Otherwise nothing (the status is collected at the end of every dispatch).
+   */
+  async onUpdateStatus(event: HookEvent): Promise<void> {
+    if (this.stored.data.secretProblem) await this.reconcile(event);
   }
 
   /**

@@ -20,7 +20,8 @@ import {
   PIPX_HOME,
   SKIPPED_RUNS_PATH,
 } from '../../src/charm/paths.js';
-import { on, relation, state, type RunResult, type State } from '../../src/ops/testing/index.js';
+import { on, relation, secret, state, type RunResult, type SecretState, type State } from '../../src/ops/testing/index.js';
+import { parse } from 'yaml';
 import { CANARY, cloudsYaml } from '../support/clouds.js';
 import { diffTrees, snapshotTree } from '../support/host.js';
 import { MemoryMachine, charmContext } from '../support/memory-unit.js';
@@ -292,5 +293,92 @@ describe('build_success, build_failed and the image relation', () => {
     const down = await charmContext(m).run(on.relation('joined', s.relations[0]!), s);
     expect(down.exitCode).toBe(0);
     expect(down.logs.map((l) => l.message)).toContainEqual(expect.stringMatching(/^github-runner joined, but the cloud could not be asked/));
+  });
+});
+
+describe('credentials in a Juju secret (openstack-credentials-secret)', () => {
+  const noPassword = cloudsYaml().replace(/ *password:.*\n/, '');
+  const withSecret = (s: SecretState) => ({ ...config, 'openstack-clouds-yaml': noPassword, 'openstack-credentials-secret': s.id });
+  const cloudsAuth = (m: MemoryMachine) => (parse(readFileSync(m.hostPath(CLOUDS_YAML_PATH), 'utf8')) as { clouds: { testcloud: { auth: Record<string, string> } } }).clouds.testcloud.auth;
+
+  it('writes the secret’s password into the root-only clouds.yaml; the config holds none', async () => {
+    const m = machine();
+    const s = secret({ content: { password: CANARY } });
+    const r = await charmContext(m).run(on.install(), state({ config: withSecret(s), secrets: [s] }));
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(cloudsAuth(m).password).toBe(CANARY);
+    expect(JSON.stringify(r.state.config)).not.toContain(CANARY);
+    expect(JSON.stringify([r.logs, r.unitStatusHistory, r.state.stored, m.programs.calls])).not.toContain(CANARY);
+    expect(r.state.secrets![0]!.tracked, 'the unit tracks the latest revision').toBe(1);
+  });
+
+  it('follows a new revision on secret-changed without a rebuild', async () => {
+    const m = machine();
+    const s = secret({ content: { password: 'first' } });
+    const installed = await charmContext(m).run(on.install(), state({ config: withSecret(s), secrets: [s] }));
+    const rotated: SecretState = { ...installed.state.secrets![0]!, revisions: [{ password: 'first' }, { password: 'second' }] };
+    m.programs.builds.length = 0;
+    const r = await charmContext(m).run(on.secretChanged(rotated), { ...installed.state, secrets: [rotated] });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(cloudsAuth(m).password).toBe('second');
+    expect(r.state.secrets![0]!.tracked).toBe(2);
+    expect(m.programs.builds).toEqual([]);
+  });
+
+  it('application-credential secrets work too', async () => {
+    const m = machine();
+    const appCred = `clouds:\n  testcloud:\n    auth_type: v3applicationcredential\n    auth:\n      auth_url: http://127.0.0.1:1/v3\n      application_credential_id: 0123abcd\n    region_name: RegionOne\n`;
+    const s = secret({ content: { 'application-credential-secret': 'acs-canary' } });
+    const r = await charmContext(m).run(on.install(), state({ config: { ...config, 'openstack-clouds-yaml': appCred, 'openstack-credentials-secret': s.id }, secrets: [s] }));
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(cloudsAuth(m).application_credential_secret).toBe('acs-canary');
+  });
+
+  it('not granted: blocked with the grant command, nothing touched; granting, then update-status, recovers', async () => {
+    const { m, s: installedState } = await installed();
+    const s = secret({ content: { password: 'p' }, granted: false });
+    const before = snapshotTree(m.root);
+    const denied = await charmContext(m).run(on.configChanged(), { ...installedState, config: { ...withSecret(s), interval: 12 }, secrets: [s] });
+    expect(denied.exitCode).toBe(0);
+    expect(denied.state.unitStatus).toEqual({ status: 'blocked', message: `openstack-credentials-secret: this application may not read secret ${s.id}; grant it: juju grant-secret ${s.id} github-runner-image-builder` });
+    expect(m.programs.calls).toEqual([]);
+    expect(diffTrees(before, snapshotTree(m.root), { compareMtime: true }).changed.map((c) => c.path)).toEqual([]);
+
+    // Still not granted: a steady update-status retries (one secret-get) and stays blocked.
+    const still = await charmContext(m).run(on.updateStatus(), denied.state);
+    expect(still.state.unitStatus.status).toBe('blocked');
+
+    const granted = await charmContext(m).run(on.updateStatus(), { ...still.state, secrets: [{ ...s, granted: true }] });
+    expect(granted.exitCode, granted.stderr).toBe(0);
+    expect(granted.state.unitStatus).toEqual({ status: 'active', message: 'Waiting for first image' });
+    expect(readFileSync(m.hostPath(CRON_PATH), 'utf8'), 'the pending interval change is applied too').toMatch(/\*\/12 /);
+    expect(cloudsAuth(m).password).toBe('p');
+    // Recovered: update-status no longer reads anything.
+    const steady = await charmContext(m).run(on.updateStatus(), granted.state);
+    expect(steady.unitStatusHistory).toEqual([]);
+    expect(steady.logs.map((l) => l.message).join('\n')).not.toMatch(/secret/);
+  });
+
+  it('a missing secret or one without the keys: blocked naming the option, the secret and the fix', async () => {
+    const m = machine();
+    const missing = 'secret:cvh7kruupa1s46bqvuig';
+    const r = await charmContext(m).run(on.install(), state({ config: { ...config, 'openstack-credentials-secret': missing }, secrets: [] }));
+    expect(r.state.unitStatus.message).toBe(
+      `openstack-credentials-secret: secret ${missing} does not exist; create one (juju add-secret openstack-credentials password=...), grant it (juju grant-secret openstack-credentials github-runner-image-builder) and set its URI (juju config github-runner-image-builder openstack-credentials-secret=<uri>)`,
+    );
+    const empty = secret({ content: { user: 'x' } });
+    const r2 = await charmContext(m).run(on.install(), state({ config: withSecret(empty), secrets: [empty] }));
+    expect(r2.state.unitStatus.message).toMatch(new RegExp(`^openstack-credentials-secret: secret ${empty.id} has neither "password" nor "application-credential-secret"; add one: juju update-secret ${empty.id} password=\\.\\.\\.`));
+    expect(m.programs.calls).toEqual([]);
+  });
+
+  it('the secret wins over a password in plain config; a plain password alone gets a warning that says how to move it', async () => {
+    const m = machine();
+    const s = secret({ content: { password: 'from-secret' } });
+    const r = await charmContext(m).run(on.install(), state({ config: { ...config, 'openstack-credentials-secret': s.id }, secrets: [s] }));
+    expect(cloudsAuth(m).password).toBe('from-secret');
+    expect(r.logs.map((l) => l.message).join('\n')).not.toMatch(/plain config/);
+    const plain = await charmContext(machine()).run(on.install(), state({ config }));
+    expect(plain.logs.filter((l) => l.level === 'WARNING').map((l) => l.message).join('\n')).toMatch(/holds the cloud's password in plain config.*juju add-secret openstack-credentials password=\.\.\.; juju grant-secret openstack-credentials github-runner-image-builder; juju config github-runner-image-builder openstack-credentials-secret=<uri>/);
   });
 });

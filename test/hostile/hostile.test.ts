@@ -7,6 +7,7 @@ import { registerBadConfigs } from './bad-config.js';
 import { registerConcurrency } from './concurrency.js';
 import { registerCrashPoints } from './crash.js';
 import { registerFaults } from './faults.js';
+import { registerSecretLeaks } from './secrets.js';
 import { cleanupAll } from './support.js';
 import { summaryLine, tally } from './tally.js';
 
@@ -21,6 +22,7 @@ describe.concurrent('hostile', () => {
   registerConcurrency();
   registerFaults();
   registerCrashPoints();
+  registerSecretLeaks();
 });
 
 describe('hostile suite summary', () => {
