@@ -265,7 +265,8 @@ export class Framework<E extends string = string, C extends object = ConfigShape
       this.log.debug(`event ${event.name} has no observer; nothing to do`);
       return;
     }
-    this.log.debug(`Emitting event ${event.name}.`);
+    // collect_unit_status ends every dispatch: a line for it would cost a juju-log call of its own.
+    if (event.name !== COLLECT_UNIT_STATUS) this.log.debug(`Emitting event ${event.name}.`);
     for (const obs of observers) {
       event.resetDeferred();
       await obs.call(event);
