@@ -36,7 +36,7 @@ import { openstackCloud, type CloudAccess, type CloudPort, type ImageInfo } from
 // load only in the handlers that need them: every hook is a fresh process.
 import type { CharmConfig } from './config.js';
 import { Host, type Env } from './host.js';
-import { BUILD_LOG_PATH, BUILD_TIMEOUT_EXIT, BUILD_TIMEOUT_SECONDS, CALLBACK_SCRIPT_PATH } from './paths.js';
+import { BUILD_LOG_PATH, BUILD_TIMEOUT_EXIT, BUILD_TIMEOUT_SECONDS, CALLBACK_SCRIPT_PATH, CLOUDS_YAML_PATH } from './paths.js';
 import { credentialsFrom, hasPlainCredentials, SECRET_KEYS, withCredentials, type Credentials } from './credentials.js';
 import { clientProxy, proxyEnv, proxyProblems } from './proxy.js';
 import { unitStatus } from './status.js';
@@ -229,13 +229,6 @@ export class ImageBuilderCharm extends CharmBase<Events, CharmConfigOptions> {
       lastScheduleDigest: this.stored.data.scheduleDigest,
     });
     for (const w of cfg.cloudWarnings) this.log.warning(w);
-    const raw = this.model.config();
-    if (!raw['openstack-credentials-secret'] && hasPlainCredentials(raw['openstack-clouds-yaml'] ?? '', (raw['cloud-name'] ?? '').trim())) {
-      const app = this.model.appName;
-      this.log.warning(
-        `openstack-clouds-yaml holds the cloud's password in plain config, which anyone who can read the model sees; move it to a secret: juju add-secret openstack-credentials password=...; juju grant-secret openstack-credentials ${app}; juju config ${app} openstack-credentials-secret=<uri>; then remove it from openstack-clouds-yaml`,
-      );
-    }
     if (plan.setup) {
       this.model.unit.setStatus(MaintenanceStatus('Setting up the image builder'));
       this.framework.flushLogs(); // apt, pipx and init can take many minutes
@@ -249,6 +242,14 @@ export class ImageBuilderCharm extends CharmBase<Events, CharmConfigOptions> {
       const why = err instanceof BuilderSetupError ? 'Setup failed, Juju will retry' : 'Could not apply the configuration, Juju will retry';
       this.model.unit.setStatus(BlockedStatus(`${why}: ${(err as Error).message}`));
       throw err;
+    }
+    // Said when the clouds.yaml is written (not on every steady config-changed: a juju-log call each).
+    const raw = this.model.config();
+    if (outcome.written.includes(CLOUDS_YAML_PATH) && !raw['openstack-credentials-secret'] && hasPlainCredentials(raw['openstack-clouds-yaml'] ?? '', (raw['cloud-name'] ?? '').trim())) {
+      const app = this.model.appName;
+      this.log.warning(
+        `openstack-clouds-yaml holds the cloud's password in plain config, which anyone who can read the model sees; move it to a secret: juju add-secret openstack-credentials password=...; juju grant-secret openstack-credentials ${app}; juju config ${app} openstack-credentials-secret=<uri>; then remove it from openstack-clouds-yaml`,
+      );
     }
     this.stored.set({ scheduleDigest: plan.scheduleDigest, cloudWarnings: cfg.cloudWarnings.length ? [...cfg.cloudWarnings] : undefined, stopped: undefined });
     const written = outcome.written.length ? `wrote ${outcome.written.join(', ')}` : 'configuration unchanged';
