@@ -6,7 +6,8 @@ export type BaseImage = 'jammy' | 'noble';
 
 export interface BuildConfig {
   readonly arch: Arch;
-  readonly base: BaseImage;
+  /** Built in this order, each as its own image; the first is the one `id` and `tags` publish. */
+  readonly bases: readonly BaseImage[];
   readonly cloudName: string;
   readonly numRevisions: number;
   /** Production path of the callback script the builder calls with the new image id. */
@@ -15,6 +16,11 @@ export interface BuildConfig {
   readonly appName: string;
 }
 
-export function imageName(cfg: Pick<BuildConfig, 'arch' | 'base' | 'appName'>): string {
+export function imageName(cfg: Pick<BuildConfig, 'arch' | 'appName'> & { readonly base: BaseImage }): string {
   return IMAGE_NAME_TMPL.replace('{IMAGE_BASE}', cfg.base).replace('{APP_NAME}', cfg.appName).replace('{ARCH}', cfg.arch);
+}
+
+/** The consumer's runner labels for an image: `<arch>,<base>` (e.g. `x64,noble`). */
+export function imageTags(arch: Arch, base: BaseImage): string {
+  return `${arch},${base}`;
 }

@@ -19,7 +19,8 @@ import {
   type StoredState,
 } from '../ops/index.js';
 import type { CharmConfigOptions, CharmEventName } from './generated/charm-types.js';
-import { imageName, type BuildConfig } from './build-config.js';
+import { imageName, type Arch, type BaseImage, type BuildConfig } from './build-config.js';
+import { imageRelationData, mergeNewest, parseImages, sameImages, type ImagesByBase } from './images.js';
 import {
   BuilderSetupError,
   GetLatestImageError,
@@ -42,6 +43,12 @@ import { clientProxy, proxyEnv, proxyProblems } from './proxy.js';
 import { unitStatus } from './status.js';
 
 export const IMAGE_ENDPOINT = 'image';
+/** Units share the newest images, the leader's name and build requests here. */
+export const PEER_ENDPOINT = 'builder-peers';
+/** Peer data keys: the app bag (written by the leader) and each unit's bag. */
+const PEER = { images: 'images', leader: 'leader', served: 'served-requests', built: 'built-images', request: 'build-request' } as const;
+/** Forwarded build requests remembered as served (the newest ones). */
+const SERVED_KEPT = 50;
 const IMAGE_ID = /^[A-Za-z0-9-]{1,64}$/;
 
 type Stored = {
@@ -52,8 +59,14 @@ type Stored = {
    * when access is granted, so update-status retries while this is set.
    */
   secretProblem?: boolean;
-  /** The newest image this unit knows of; relations joined later get it even if the cloud is down. */
+  /** The newest image of each base this unit knows of; relations joined later get them even if the cloud is down. */
+  images?: ImagesByBase;
+  /** Before several bases: the one newest image (read once, as the first base's). */
   image?: ImageInfo;
+  /** What relation data is made of, from the last valid config: the bases in order, the arch. */
+  publishAs?: { bases: BaseImage[]; arch: Arch };
+  /** The leader's unit name, as it published it in the peer data (no hook tool tells a non-leader). */
+  leaderName?: string;
   lastFailure?: { at: string; reason: string };
   /** What is unsafe about the configured cloud, kept in the status until the config changes. */
   cloudWarnings?: string[];
@@ -83,8 +96,8 @@ export interface CharmDeps {
 export const REAL_DEPS: CharmDeps = { host: (env) => new Host(env), cloud: openstackCloud };
 
 const CUSTOM_EVENTS = {
-  build_success: { env: ['OPENSTACK_IMAGE_ID'] },
-  build_failed: { env: ['BUILD_EXIT_CODE', 'BUILD_FAILURE'] },
+  build_success: { env: ['OPENSTACK_IMAGE_ID', 'IMAGE_BASE'] },
+  build_failed: { env: ['BUILD_EXIT_CODE', 'BUILD_FAILURE', 'IMAGE_BASE'] },
 } as const;
 type Events = CharmEventName<keyof typeof CUSTOM_EVENTS>;
 
@@ -111,6 +124,10 @@ export class ImageBuilderCharm extends CharmBase<Events, CharmConfigOptions> {
     framework.observe('build_failed', this, this.onBuildFailed);
     framework.observe('image_relation_joined', this, this.onImageRelationJoined);
     framework.observe('secret_changed', this, this.onSecretChanged);
+    framework.observe('leader_elected', this, this.onLeaderElected);
+    framework.observe('builder_peers_relation_joined', this, this.onPeersChanged);
+    framework.observe('builder_peers_relation_changed', this, this.onPeersChanged);
+    framework.observe('builder_peers_relation_departed', this, this.onPeersChanged);
     framework.observe('update_status', this, this.onUpdateStatus);
     framework.observe('collect_unit_status', this, this.onCollectStatus);
   }
@@ -126,7 +143,7 @@ export class ImageBuilderCharm extends CharmBase<Events, CharmConfigOptions> {
   private buildConfig(cfg: CharmConfig): BuildConfig {
     return {
       arch: cfg.arch,
-      base: cfg.base,
+      bases: cfg.bases,
       cloudName: cfg.cloudName,
       numRevisions: cfg.revisionHistoryLimit,
       callbackScript: CALLBACK_SCRIPT_PATH,
@@ -193,10 +210,11 @@ export class ImageBuilderCharm extends CharmBase<Events, CharmConfigOptions> {
 
   /** The status, from what the unit knows, once at the end of every dispatch. */
   onCollectStatus(event: CollectStatusEvent): void {
-    const { configProblem, stopped, image, lastFailure, cloudWarnings } = this.stored.data;
+    const { configProblem, stopped, lastFailure, cloudWarnings, leaderName } = this.stored.data;
     const host = this.host;
+    const standingBy = this.model.unit.isLeader() ? undefined : { leader: leaderName };
     event.addStatus(
-      unitStatus({ configProblem, stopped, image, lastFailure, cloudWarnings: cloudWarnings ?? [], running: runningBuild(host), skippedRuns: skippedRuns(host), now: new Date() }),
+      unitStatus({ configProblem, stopped, image: this.servedImage(), standingBy, lastFailure, cloudWarnings: cloudWarnings ?? [], running: runningBuild(host), skippedRuns: skippedRuns(host), now: new Date() }),
     );
   }
 
@@ -251,6 +269,10 @@ export class ImageBuilderCharm extends CharmBase<Events, CharmConfigOptions> {
         `openstack-clouds-yaml holds the cloud's password in plain config, which anyone who can read the model sees; move it to a secret: juju add-secret openstack-credentials password=...; juju grant-secret openstack-credentials ${app}; juju config ${app} openstack-credentials-secret=<uri>; then remove it from openstack-clouds-yaml`,
       );
     }
+    const publishAs = { bases: [...cfg.bases], arch: cfg.arch };
+    const reshaped = JSON.stringify(publishAs) !== JSON.stringify(this.stored.data.publishAs);
+    this.stored.set({ publishAs });
+    if (reshaped) this.publish(); // other bases (or their order): id, tags and images change
     this.stored.set({ scheduleDigest: plan.scheduleDigest, cloudWarnings: cfg.cloudWarnings.length ? [...cfg.cloudWarnings] : undefined, stopped: undefined });
     const written = outcome.written.length ? `wrote ${outcome.written.join(', ')}` : 'configuration unchanged';
     this.log.info(`${event.name}: ${written}${outcome.build ? `; build ${outcome.build} (the schedule or build arguments changed)` : ''}`);
@@ -282,22 +304,119 @@ export class ImageBuilderCharm extends CharmBase<Events, CharmConfigOptions> {
     if (this.stored.data.secretProblem) await this.reconcile(event);
   }
 
+  /** The newest image per base this unit knows (stored state from before several bases included). */
+  private knownImages(): ImagesByBase {
+    const { images, image } = this.stored.data;
+    if (images) return images;
+    const base = image?.name.split('-')[0];
+    return image && (base === 'jammy' || base === 'noble') ? { [base]: image } : {};
+  }
+
+  /** The image `id` publishes: the first configured base's that exists. */
+  private servedImage(): ImageInfo | undefined {
+    const images = this.knownImages();
+    const base = (this.stored.data.publishAs?.bases ?? []).find((b) => images[b]);
+    return base ? images[base] : undefined;
+  }
+
   /**
-   * The stored image is committed by the framework as the hook ends, relation data by Juju after
-   * it exited 0: a hook killed in between leaves the relations on the previous image. Juju runs
-   * config-changed whenever the agent starts, so that is where it is repaired, once per image
-   * published by build_success (a steady config-changed makes no relation calls).
+   * The stored images are committed by the framework as the hook ends, relation data by Juju
+   * after it exited 0: a hook killed in between leaves the relations on the previous image. Juju
+   * runs config-changed whenever the agent starts, so that is where it is repaired, once per
+   * image published by build_success (a steady config-changed makes no relation calls).
    */
   private republishIfStale(): void {
-    const image = this.stored.data.image;
-    if (!image || !this.stored.data.publishUnconfirmed) return;
+    if (!this.stored.data.publishUnconfirmed) return;
     this.stored.set({ publishUnconfirmed: undefined });
+    const want = this.relationData();
     for (const relation of this.model.relations(IMAGE_ENDPOINT)) {
-      if (relation.localUnitData().id !== image.id) {
-        this.log.warning(`relation ${relation.ref} was not on image ${image.id} (an interrupted hook?); publishing it again`);
-        relation.updateLocalUnitData({ id: image.id, name: image.name, 'created-at': image.createdAt });
+      if (want.id && relation.localUnitData().id !== want.id) {
+        this.log.warning(`relation ${relation.ref} was not on image ${want.id} (an interrupted hook?); publishing it again`);
+        relation.updateLocalUnitData(want);
       }
     }
+  }
+
+  private relationData(): Record<string, string> {
+    const as = this.stored.data.publishAs;
+    return as ? imageRelationData(this.knownImages(), as.bases, as.arch) : {};
+  }
+
+  /** Every image relation's unit databag gets `id`, `tags`, `images`, `name` and `created-at`. */
+  private publish(): void {
+    const data = this.relationData();
+    if (!data.id) return;
+    for (const relation of this.model.relations(IMAGE_ENDPOINT)) relation.updateLocalUnitData(data);
+  }
+
+  /** The peer relation (one per application), or undefined while there is none. */
+  private peers() {
+    return this.model.relations(PEER_ENDPOINT)[0];
+  }
+
+  /**
+   * Takes in newer images: stores them, publishes them on the image relations, and shares them:
+   * the leader in the peer app data (every unit reads it), another unit in its own peer data
+   * (an image it built before it lost leadership reaches the leader that way).
+   */
+  private learnImages(images: ImagesByBase, why: string): void {
+    const known = this.knownImages();
+    const merged = mergeNewest(known, images);
+    if (sameImages(known, merged) && this.stored.data.images) return;
+    this.stored.set({ images: merged, image: undefined });
+    this.publish();
+    const peers = this.peers();
+    if (peers) {
+      if (this.model.unit.isLeader()) peers.updateLocalAppData({ [PEER.images]: JSON.stringify(merged), [PEER.leader]: this.model.context.unitName });
+      else peers.updateLocalUnitData({ [PEER.built]: JSON.stringify(merged) });
+    }
+    this.log.info(`${why}: now serving ${JSON.stringify(Object.fromEntries(Object.entries(merged).map(([b, i]) => [b, i.id])))}`);
+  }
+
+  /**
+   * Peer data changed (or a unit joined or left): take the leader's images and name; the leader
+   * also takes what other units built and serves their forwarded build requests.
+   */
+  async onPeersChanged(): Promise<void> {
+    const peers = this.peers();
+    if (!peers) return;
+    const app = peers.localAppData();
+    if (app[PEER.leader] && app[PEER.leader] !== this.stored.data.leaderName) this.stored.set({ leaderName: app[PEER.leader] });
+    let images = parseImages(app[PEER.images]);
+    if (this.model.unit.isLeader()) {
+      for (const unit of peers.units) images = mergeNewest(images, parseImages(peers.remoteUnitData(unit)[PEER.built]));
+      await this.serveForwardedBuilds();
+    }
+    this.learnImages(images, 'peer data');
+  }
+
+  /** This unit leads now: it says so in the peer data, takes over what the last leader knew and serves waiting requests. */
+  async onLeaderElected(): Promise<void> {
+    this.stored.set({ leaderName: this.model.context.unitName });
+    const peers = this.peers();
+    if (!peers) return;
+    peers.updateLocalAppData({ [PEER.leader]: this.model.context.unitName });
+    await this.onPeersChanged();
+  }
+
+  /** The leader starts each build request a non-leader forwarded, once (the served ids live in the peer app data). */
+  private async serveForwardedBuilds(): Promise<void> {
+    const peers = this.peers();
+    if (!peers || !isBuilderInstalled(this.host)) return;
+    const app = peers.localAppData();
+    let served: string[] = [];
+    try {
+      const parsed: unknown = JSON.parse(app[PEER.served] ?? '[]');
+      if (Array.isArray(parsed)) served = parsed.filter((x): x is string => typeof x === 'string');
+    } catch {
+      // junk: start over
+    }
+    const waiting = peers.units.map((u) => [u, peers.remoteUnitData(u)[PEER.request]] as const).filter((e): e is readonly [string, string] => !!e[1] && !served.includes(e[1]));
+    if (waiting.length === 0) return;
+    const status = await buildImmediate(this.unit);
+    for (const [unit, request] of waiting) this.log.info(`build request ${request} from ${unit}: build ${status}`);
+    served = [...served, ...waiting.map((w) => w[1])].slice(-SERVED_KEPT);
+    peers.updateLocalAppData({ [PEER.served]: JSON.stringify(served) });
   }
 
   async onStop(event: EventBase): Promise<void> {
@@ -307,39 +426,73 @@ export class ImageBuilderCharm extends CharmBase<Events, CharmConfigOptions> {
     this.stored.set({ stopped: true });
   }
 
+  /**
+   * The leader builds now; another unit hands the request to the leader through the peer data
+   * (the leader starts it once, on its next peer hook) and says so.
+   */
   async onBuildImmediate(event: ActionEvent): Promise<void> {
     const cfg = await this.checkedConfig();
     if (!cfg) return event.fail(`cannot build: ${this.stored.data.configProblem}`);
+    const names = cfg.bases.map((base) => imageName({ ...this.buildConfig(cfg), base })).join(', ');
+    if (!this.model.unit.isLeader()) {
+      const peers = this.peers();
+      const leader = peers?.localAppData()[PEER.leader] ?? this.stored.data.leaderName;
+      if (!peers || !leader) return event.fail('cannot build: this unit is not the leader and no leader has published itself yet; run the action on the leader unit (juju status shows it with a *)');
+      const request = this.model.context.action?.id ?? `${Date.now()}`;
+      peers.updateLocalUnitData({ [PEER.request]: request });
+      return event.setResults({ status: 'forwarded', leader, message: `only the leader builds: forwarded to ${leader} (request ${request}); it builds ${names} next; log there: ${BUILD_LOG_PATH}` });
+    }
     if (!isBuilderInstalled(this.host)) return event.fail('cannot build: the image builder is not set up yet (see `juju status` for why)');
     const status = await buildImmediate(this.unit);
     event.setResults({
       status,
-      message: status === 'started' ? `build of ${imageName(this.buildConfig(cfg))} started; log: ${BUILD_LOG_PATH}` : 'a build is already running; not starting another',
+      message: status === 'started' ? `build of ${names} started; log: ${BUILD_LOG_PATH}` : 'a build is already running; not starting another',
     });
   }
 
+  /** The newest image of every base: `id`, `name`, `created-at` of the first, `images` (JSON) of all. */
   async onGetLatest(event: ActionEvent): Promise<void> {
     const cfg = await this.checkedConfig();
     if (!cfg) return event.fail(`cannot query the cloud: ${this.stored.data.configProblem}`);
-    try {
-      const image = await getLatestImage(this.deps.cloud, this.cloudAccess(cfg), imageName(this.buildConfig(cfg)));
-      event.setResults({ id: image.id, name: image.name, 'created-at': image.createdAt });
-    } catch (err) {
-      if (!(err instanceof GetLatestImageError)) throw err;
-      event.fail(`${err.message}${err.message.startsWith('no active image') ? ` (log: ${BUILD_LOG_PATH})` : ''}`);
+    const found: { base: BaseImage; image: ImageInfo }[] = [];
+    const missing: string[] = [];
+    for (const base of cfg.bases) {
+      try {
+        found.push({ base, image: await getLatestImage(this.deps.cloud, this.cloudAccess(cfg), imageName({ ...this.buildConfig(cfg), base })) });
+      } catch (err) {
+        if (!(err instanceof GetLatestImageError)) throw err;
+        if (!err.message.startsWith('no active image')) return event.fail(err.message);
+        missing.push(err.message);
+      }
     }
+    const first = found[0];
+    if (!first) return event.fail(`${missing.join('; ')} (log: ${BUILD_LOG_PATH})`);
+    event.setResults({
+      id: first.image.id,
+      name: first.image.name,
+      'created-at': first.image.createdAt,
+      images: JSON.stringify(found.map((f) => ({ base: f.base, id: f.image.id, name: f.image.name, 'created-at': f.image.createdAt }))),
+    });
+  }
+
+  /** The base a build reported for (the callback passes it; older callbacks did not: the first base). */
+  private reportedBase(event: CustomEvent, cfg: CharmConfig | undefined): BaseImage | undefined {
+    const base = event.data.IMAGE_BASE;
+    if (base === 'jammy' || base === 'noble') return base;
+    return cfg?.bases[0] ?? this.stored.data.publishAs?.bases[0];
   }
 
   /**
-   * Publishes the image the builder reported, once the cloud confirms it is active under this
-   * unit's image name; an id the cloud does not have (or not as that image) is a failed build.
-   * When the cloud cannot be asked, the id is published with a warning.
+   * Publishes the image the builder reported, once the cloud confirms it is active under the
+   * image name of its base; an id the cloud does not have (or not as that image) is a failed
+   * build. When the cloud cannot be asked, the id is published with a warning.
    */
   async onBuildSuccess(event: CustomEvent): Promise<void> {
     const id = event.data.OPENSTACK_IMAGE_ID ?? '';
-    if (!IMAGE_ID.test(id)) return this.recordFailure('the builder reported a malformed image id');
     const cfg = await this.checkedConfig();
-    const name = cfg ? imageName(this.buildConfig(cfg)) : '';
+    const base = this.reportedBase(event, cfg);
+    if (!IMAGE_ID.test(id) || !base) return this.recordFailure(this.ofBase(base, 'the builder reported a malformed image id'));
+    const name = cfg ? imageName({ ...this.buildConfig(cfg), base }) : '';
     let image: ImageInfo = { id, name, createdAt: new Date().toISOString() };
     if (cfg) {
       let found;
@@ -354,17 +507,22 @@ export class ImageBuilderCharm extends CharmBase<Events, CharmConfigOptions> {
       }
       if (found) image = { id: found.id, name: found.name, createdAt: found.createdAt };
     }
-    this.stored.set({ image, publishUnconfirmed: true });
-    this.publish(image);
-    this.log.info(`new image ${id} published`);
+    this.stored.set({ publishUnconfirmed: true });
+    this.learnImages({ [base]: image }, `new ${base} image ${id}`);
   }
 
   onBuildFailed(event: CustomEvent): void {
     const { BUILD_EXIT_CODE: code, BUILD_FAILURE: failure } = event.data;
+    const base = this.reportedBase(event, undefined);
     let reason = `exit code ${code || 'unknown'}`;
     if (failure === 'malformed-image-id') reason = 'the builder reported a malformed image id';
     else if (code === String(BUILD_TIMEOUT_EXIT)) reason = `timed out after ${BUILD_TIMEOUT_SECONDS / 3600} h, exit code ${code}`;
-    this.recordFailure(reason);
+    this.recordFailure(this.ofBase(base, reason));
+  }
+
+  /** A failure's reason, naming its base when several are built. */
+  private ofBase(base: BaseImage | undefined, reason: string): string {
+    return base && (this.stored.data.publishAs?.bases.length ?? 1) > 1 ? `${base}: ${reason}` : reason;
   }
 
   private recordFailure(reason: string): void {
@@ -372,26 +530,24 @@ export class ImageBuilderCharm extends CharmBase<Events, CharmConfigOptions> {
     this.log.warning(`image build failed: ${reason}; see ${BUILD_LOG_PATH}`);
   }
 
+  /** A consumer joined: it gets the images this unit knows, or the cloud's newest when it knows none. */
   async onImageRelationJoined(event: RelationEvent): Promise<void> {
-    let image = this.stored.data.image;
-    if (!image) {
+    if (!this.relationData().id) {
       const cfg = await this.checkedConfig();
       if (!cfg) return;
+      let images: ImagesByBase = {};
       try {
-        image = (await this.deps.cloud.findLatestImage(this.cloudAccess(cfg), imageName(this.buildConfig(cfg)))) ?? undefined;
+        for (const base of cfg.bases) {
+          const found = await this.deps.cloud.findLatestImage(this.cloudAccess(cfg), imageName({ ...this.buildConfig(cfg), base }));
+          if (found) images = { ...images, [base]: found };
+        }
       } catch (err) {
         this.log.warning(`${event.app} joined, but the cloud could not be asked for the latest image (${(err as Error).message}); it gets the next one built`);
       }
-      if (!image) return;
-      this.stored.set({ image });
+      if (Object.keys(images).length === 0) return;
+      this.learnImages(images, `${event.app} joined`);
+      return;
     }
-    this.publish(image);
-  }
-
-  /** Every image relation's unit databag gets the image. */
-  private publish(image: ImageInfo): void {
-    for (const relation of this.model.relations(IMAGE_ENDPOINT)) {
-      relation.updateLocalUnitData({ id: image.id, name: image.name, 'created-at': image.createdAt });
-    }
+    event.relation.updateLocalUnitData(this.relationData());
   }
 }

@@ -5,7 +5,8 @@ import type { Arch, BaseImage } from './builder.js';
 
 export interface CharmConfig {
   readonly arch: Arch;
-  readonly base: BaseImage;
+  /** The bases to build, in the operator's order, duplicates folded; the first is `id`/`tags`'s. */
+  readonly bases: readonly BaseImage[];
   readonly interval: number;
   /** The clouds.yaml text exactly as the operator gave it (written to the host verbatim). */
   readonly cloudsYaml: string;
@@ -35,15 +36,37 @@ export function machineArch(nodeArch: string = process.arch): Arch | undefined {
   return nodeArch === 'x64' ? 'x64' : nodeArch === 'arm64' ? 'arm64' : undefined;
 }
 
+const BASES_ACCEPTED = 'use jammy, noble, 22.04 or 24.04';
+
+/** base-image: one base, or a comma-separated list of them; each problem names the entry. */
+function parseBases(raw: unknown, problems: string[]): BaseImage[] {
+  if (typeof raw !== 'string') {
+    problems.push(`base-image ${shown(raw)} is not supported; ${BASES_ACCEPTED}`);
+    return [];
+  }
+  const entries = raw.split(',');
+  if (entries.length === 1) {
+    const base = BASES[raw.trim().toLowerCase()];
+    if (!base) problems.push(`base-image ${shown(raw)} is not supported; ${BASES_ACCEPTED}`);
+    return base ? [base] : [];
+  }
+  const bases: BaseImage[] = [];
+  if (entries.some((e) => e.trim() === '')) problems.push(`base-image ${shown(raw)} has an empty entry; separate bases with single commas, e.g. "jammy, noble"`);
+  for (const entry of entries.filter((e) => e.trim() !== '')) {
+    const base = BASES[entry.trim().toLowerCase()];
+    if (!base) problems.push(`base-image entry ${shown(entry.trim())} is not supported; ${BASES_ACCEPTED}`);
+    else if (!bases.includes(base)) bases.push(base);
+  }
+  return bases;
+}
+
 export function parseConfig(raw: Readonly<Record<string, unknown>>, nodeArch: string = process.arch): CharmConfig {
   const problems: string[] = [];
 
   const arch = machineArch(nodeArch);
   if (!arch) problems.push(`unsupported machine architecture ${nodeArch}; deploy on amd64 or arm64`);
 
-  const baseRaw = raw['base-image'] ?? 'noble';
-  const base = typeof baseRaw === 'string' ? BASES[baseRaw.trim().toLowerCase()] : undefined;
-  if (!base) problems.push(`base-image ${shown(baseRaw)} is not supported; use jammy, noble, 22.04 or 24.04`);
+  const bases = parseBases(raw['base-image'] ?? 'noble', problems);
 
   const interval = raw.interval ?? 6;
   if (!Number.isInteger(interval) || (interval as number) < 1 || (interval as number) > 24) {
@@ -68,5 +91,5 @@ export function parseConfig(raw: Readonly<Record<string, unknown>>, nodeArch: st
   }
 
   if (problems.length > 0) throw new ConfigError(problems);
-  return { arch: arch!, base: base!, interval: interval as number, cloudsYaml, cloudName, revisionHistoryLimit: limit as number, cloudWarnings };
+  return { arch: arch!, bases, interval: interval as number, cloudsYaml, cloudName, revisionHistoryLimit: limit as number, cloudWarnings };
 }

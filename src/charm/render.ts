@@ -43,18 +43,20 @@ export function renderCallbackScript(unit: RenderContext): string {
   return `#!/bin/sh
 # Written by the github-runner-image-builder charm; changes are overwritten.
 # The builder runs "$0 <image-id>" after a successful upload; the build script runs
-# "$0 --failed <exit-code>" when a build fails. Each fires a hook on ${unit.unitName}.
+# "$0 --failed <exit-code>" when a build fails. Each fires a hook on ${unit.unitName}; the
+# base comes from IMAGE_BUILD_BASE, which the build script sets for each base it builds.
 set -u
 unit=${shQuote(unit.unitName)}
+case "\${IMAGE_BUILD_BASE:-}" in ''|*[!a-z0-9.]*) base= ;; *) base=$IMAGE_BUILD_BASE ;; esac
 if [ "\${1:-}" = --failed ]; then
   case "\${2:-}" in ''|*[!0-9]*) code=unknown ;; *) code=$2 ;; esac
-  exec ${shQuote(jujuExec)} "$unit" "JUJU_DISPATCH_PATH=hooks/build_failed BUILD_EXIT_CODE=$code "${shQuote(dispatch)}
+  exec ${shQuote(jujuExec)} "$unit" "JUJU_DISPATCH_PATH=hooks/build_failed BUILD_EXIT_CODE=$code IMAGE_BASE=$base "${shQuote(dispatch)}
 fi
 case "\${1:-}" in
   ''|*[!A-Za-z0-9-]*)
-    exec ${shQuote(jujuExec)} "$unit" "JUJU_DISPATCH_PATH=hooks/build_failed BUILD_FAILURE=malformed-image-id "${shQuote(dispatch)} ;;
+    exec ${shQuote(jujuExec)} "$unit" "JUJU_DISPATCH_PATH=hooks/build_failed BUILD_FAILURE=malformed-image-id IMAGE_BASE=$base "${shQuote(dispatch)} ;;
 esac
-exec ${shQuote(jujuExec)} "$unit" "JUJU_DISPATCH_PATH=hooks/build_success OPENSTACK_IMAGE_ID=$1 "${shQuote(dispatch)}
+exec ${shQuote(jujuExec)} "$unit" "JUJU_DISPATCH_PATH=hooks/build_success OPENSTACK_IMAGE_ID=$1 IMAGE_BASE=$base "${shQuote(dispatch)}
 `;
 }
 
@@ -78,19 +80,21 @@ export function renderBuildEnv(unit: RenderContext): string {
 }
 
 /**
- * One build, as cron runs it (scheduled) and as build-immediate starts it (`--now`). It runs in
- * its own session (stop ends the whole session), takes the build lock (a scheduled run that
- * finds it taken counts a skipped run), records itself in build-running, runs the builder under
- * `timeout`, appends to the log, and tells the callback when the build fails.
+ * One build run, as cron runs it (scheduled) and as build-immediate starts it (`--now`). It runs
+ * in its own session (stop ends the whole session); a scheduled run first asks Juju whether
+ * this unit leads (only the leader builds, and leadership can go without a hook); it takes the
+ * build lock (a scheduled run that finds it taken counts a skipped run), records itself in
+ * build-running, builds every base in turn under `timeout` (a failed base does not stop the
+ * others), appends to the log, and tells the callback when a base fails.
  */
 export function renderBuildScript(cfg: BuildConfig, unit: RenderContext): string {
   const host = unit;
   const q = (prodPath: string) => shQuote(host.path(prodPath));
-  const image = imageName(cfg);
-  const run = [q(BUILDER_BIN), 'run', shQuote(cfg.cloudName), shQuote(image), '--base-image', shQuote(cfg.base), '--keep-revisions', shQuote(String(cfg.numRevisions)), '--callback-script', q(cfg.callbackScript)].join(' ');
+  const names = cfg.bases.map((base) => imageName({ ...cfg, base }));
+  const run = [q(BUILDER_BIN), 'run', shQuote(cfg.cloudName), '"$2"', '--base-image', '"$1"', '--keep-revisions', shQuote(String(cfg.numRevisions)), '--callback-script', '"$callback"'].join(' ');
   return `#!/bin/sh
 # Written by the github-runner-image-builder charm (${unit.unitName}); changes are overwritten.
-# Builds ${image}: cron runs "$0" on schedule, build-immediate runs "$0 --now".
+# Builds ${names.join(', ')}: cron runs "$0" on schedule, build-immediate runs "$0 --now".
 set -u
 umask 027
 if [ -z "\${IMAGE_BUILD_SESSION:-}" ]; then
@@ -107,13 +111,22 @@ callback=${q(cfg.callbackScript)}
 trigger=scheduled
 [ "\${1:-}" = --now ] && trigger=immediate
 stamp() { date -u +%Y-%m-%dT%H:%M:%SZ; }
+if [ "$trigger" = scheduled ]; then
+  # Only the leader builds on schedule. Juju 3 runs no hook when a unit loses leadership, so
+  # this asks at run time; a unit that cannot tell does not build.
+  leader=$(${shQuote(unit.jujuExec)} ${shQuote(unit.unitName)} 'is-leader --format=json' 2>>"$log") || leader=unknown
+  if [ "$leader" != true ]; then
+    echo "$(stamp) scheduled build skipped: ${unit.unitName} is not the leader (is-leader: $leader)" >> "$log"
+    exit 0
+  fi
+fi
 exec 9>>${q(BUILD_LOCK_PATH)}
 if ! flock -w ${LOCK_WAIT_SECONDS} 9; then
   if [ "$trigger" = scheduled ]; then
     n=$(cat "$skipped" 2>/dev/null) || n=0
     case $n in ''|*[!0-9]*) n=0 ;; esac
     echo $((n + 1)) > "$skipped.tmp" && mv -f "$skipped.tmp" "$skipped"
-    echo "$(stamp) scheduled build of ${image} skipped: another build holds the build lock" >> "$log"
+    echo "$(stamp) scheduled build skipped: another build holds the build lock" >> "$log"
   fi
   exit ${LOCK_BUSY_EXIT}
 fi
@@ -121,17 +134,24 @@ rm -f "$skipped"
 echo "$$ $(date +%s) $trigger" > "$running.tmp" && mv -f "$running.tmp" "$running"
 trap 'rm -f "$running"' EXIT
 trap 'exit 143' TERM
-echo "$(stamp) build of ${image} started ($trigger)" >> "$log"
-rc=0
-timeout -k 60 "$BUILD_TIMEOUT" ${run} >> "$log" 2>&1 || rc=$?
-[ $rc -eq ${BUILD_TIMEOUT_EXIT} ] && echo "$(stamp) build timed out after $BUILD_TIMEOUT s and was stopped" >> "$log"
-echo "$(stamp) build of ${image} ended with exit code $rc" >> "$log"
-if [ $rc -ne 0 ]; then
-  # In the background, without the lock: the callback's juju-exec waits for the machine lock,
-  # which build-immediate's own hook may hold while it waits for this build to take the lock.
-  "$callback" --failed $rc 9>&- >> "$log" 2>&1 &
-fi
-exit $rc
+failed=0
+# build_base <base> <image name>
+build_base() {
+  export IMAGE_BUILD_BASE="$1"
+  echo "$(stamp) build of $2 started ($trigger)" >> "$log"
+  rc=0
+  timeout -k 60 "$BUILD_TIMEOUT" ${run} >> "$log" 2>&1 || rc=$?
+  [ $rc -eq ${BUILD_TIMEOUT_EXIT} ] && echo "$(stamp) build of $2 timed out after $BUILD_TIMEOUT s and was stopped" >> "$log"
+  echo "$(stamp) build of $2 ended with exit code $rc" >> "$log"
+  if [ $rc -ne 0 ]; then
+    failed=$rc
+    # In the background, without the lock: the callback's juju-exec waits for the machine lock,
+    # which build-immediate's own hook may hold while it waits for this build to take the lock.
+    "$callback" --failed $rc 9>&- >> "$log" 2>&1 &
+  fi
+}
+${cfg.bases.map((base, i) => `build_base ${shQuote(base)} ${shQuote(names[i]!)}`).join('\n')}
+exit $failed
 `;
 }
 
@@ -149,7 +169,7 @@ export function renderCron(cfg: BuildConfig, interval: number, unit: RenderConte
   const script = escapeCronPercent(shQuote(unit.path(BUILD_SCRIPT_PATH)));
   return (
     `# Written by the github-runner-image-builder charm (${unit.unitName}); changes are overwritten.\n` +
-    `# Builds the ${imageName(cfg)} image every ${interval} hour(s) at minute ${minute}; log: ${BUILD_LOG_PATH}\n` +
+    `# Builds ${cfg.bases.map((base) => imageName({ ...cfg, base })).join(', ')} every ${interval} hour(s) at minute ${minute}, on the leader; log: ${BUILD_LOG_PATH}\n` +
     `${minute} */${interval} * * * root ${script}\n`
   );
 }

@@ -10,7 +10,10 @@ export interface StatusInput {
   readonly configProblem?: string | undefined;
   /** The unit was stopped: no more scheduled builds. */
   readonly stopped?: boolean | undefined;
+  /** The image `id` publishes (the first configured base's). */
   readonly image?: ImageInfo | undefined;
+  /** This unit does not lead: it serves what the leader built (named when it published itself). */
+  readonly standingBy?: { readonly leader?: string | undefined } | undefined;
   readonly lastFailure?: { readonly at: string; readonly reason: string } | undefined;
   readonly running?: RunningBuild | undefined;
   readonly skippedRuns: number;
@@ -23,7 +26,10 @@ export function unitStatus(s: StatusInput): Status {
   if (s.configProblem) return BlockedStatus(s.configProblem);
   const serving = s.image ? `image ${s.image.id} (${s.image.createdAt})` : undefined;
   let msg: string;
-  if (s.lastFailure && (!s.image || s.lastFailure.at > s.image.createdAt)) {
+  if (s.standingBy) {
+    const who = s.standingBy.leader ? `${s.standingBy.leader} (the leader)` : 'the leader';
+    msg = `Standing by: ${who} builds; ${serving ? `serving ${serving}` : 'waiting for the first image'}`;
+  } else if (s.lastFailure && (!s.image || s.lastFailure.at > s.image.createdAt)) {
     msg = `Last build failed at ${s.lastFailure.at} (${s.lastFailure.reason}); see ${BUILD_LOG_PATH}`;
     if (serving) msg += `; serving ${serving}`;
   } else {

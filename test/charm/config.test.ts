@@ -36,7 +36,7 @@ function problems(patch: Record<string, unknown>, arch = 'x64'): string {
 
 describe('parseConfig', () => {
   it('accepts a good config; the first cloud is the default', () => {
-    expect(parseConfig(good, 'x64')).toEqual({ arch: 'x64', base: 'noble', interval: 6, cloudsYaml: clouds, cloudName: 'prod', revisionHistoryLimit: 5, cloudWarnings: [] });
+    expect(parseConfig(good, 'x64')).toEqual({ arch: 'x64', bases: ['noble'], interval: 6, cloudsYaml: clouds, cloudName: 'prod', revisionHistoryLimit: 5, cloudWarnings: [] });
     expect(parseConfig({ ...good, 'cloud-name': 'backup' }, 'arm64')).toMatchObject({ arch: 'arm64', cloudName: 'backup' });
   });
 
@@ -45,7 +45,18 @@ describe('parseConfig', () => {
     ['22.04', 'jammy'],
     ['NOBLE ', 'noble'],
     [' 24.04', 'noble'],
-  ])('base-image %j means %s', (value, base) => expect(parseConfig({ ...good, 'base-image': value }, 'x64').base).toBe(base));
+  ])('base-image %j means %s', (value, base) => expect(parseConfig({ ...good, 'base-image': value }, 'x64').bases).toEqual([base]));
+
+  it.each([
+    ['jammy, noble', ['jammy', 'noble']],
+    [' NOBLE ,22.04', ['noble', 'jammy']],
+    ['noble,24.04,noble', ['noble']],
+  ])('base-image %j builds %j, in that order, duplicates folded', (value, bases) => expect(parseConfig({ ...good, 'base-image': value }, 'x64').bases).toEqual(bases));
+
+  it('names each bad entry of a base-image list, and an empty one', () => {
+    expect(problems({ 'base-image': 'jammy, focal' })).toBe('base-image entry "focal" is not supported; use jammy, noble, 22.04 or 24.04');
+    expect(problems({ 'base-image': 'jammy,,noble' })).toBe('base-image "jammy,,noble" has an empty entry; separate bases with single commas, e.g. "jammy, noble"');
+  });
 
   it.each([['focal'], [''], ['noble;id']])('refuses base-image %j', (value) => {
     expect(problems({ 'base-image': value })).toBe(`base-image ${JSON.stringify(value)} is not supported; use jammy, noble, 22.04 or 24.04`);

@@ -28,6 +28,8 @@ import { MemoryMachine, charmContext } from '../support/memory-unit.js';
 
 const IMAGE = 'noble-github-runner-image-builder-x64';
 const config = { 'base-image': 'noble', interval: 6, 'openstack-clouds-yaml': cloudsYaml(), 'cloud-name': '', 'revision-history-limit': 5 };
+/** The unit leads unless a test says otherwise (a single unit always does). */
+const unitState = (partial: Partial<State> = {}) => state({ leader: true, ...partial });
 const imageRelation = () => relation('image', { id: 1, remoteApp: 'github-runner' });
 
 const machines: MemoryMachine[] = [];
@@ -47,7 +49,7 @@ const statuses = (r: RunResult) => r.unitStatusHistory.map((s) => `${s.status}: 
 /** A machine after a successful install, and the state Juju would hand the next hook. */
 async function installed(extra: Partial<State> = {}): Promise<{ m: MemoryMachine; s: State }> {
   const m = machine();
-  const r = await charmContext(m).run(on.install(), state({ config, relations: [imageRelation()], ...extra }));
+  const r = await charmContext(m).run(on.install(), unitState({ config, relations: [imageRelation()], ...extra }));
   expect(r.exitCode, r.stderr).toBe(0);
   m.programs.calls.length = 0;
   m.programs.builds.length = 0;
@@ -57,7 +59,7 @@ async function installed(extra: Partial<State> = {}): Promise<{ m: MemoryMachine
 describe('install', () => {
   it('sets the builder up root-owned, writes every file with its mode, and starts the first build', async () => {
     const m = machine();
-    const r = await charmContext(m).run(on.install(), state({ config }));
+    const r = await charmContext(m).run(on.install(), unitState({ config }));
     expect(r.exitCode, r.stderr).toBe(0);
     expect(statuses(r)).toEqual(['maintenance: Setting up the image builder', 'active: Waiting for first image']);
     const pipx = m.programs.called('pipx')[0]!;
@@ -76,7 +78,7 @@ describe('install', () => {
     const m = machine();
     const ctx = charmContext(m);
     const before = snapshotTree(m.root);
-    const r = await ctx.run(on.install(), state({ config: { ...config, interval: 0 } }));
+    const r = await ctx.run(on.install(), unitState({ config: { ...config, interval: 0 } }));
     expect(r.exitCode).toBe(0);
     expect(r.state.unitStatus).toEqual({ status: 'blocked', message: 'interval must be a whole number of hours from 1 to 24, got 0' });
     expect(r.state.deferred.map((n) => n.event)).toEqual(['install']);
@@ -93,7 +95,7 @@ describe('install', () => {
   it('fails the hook when apt fails (Juju retries), with a status naming the step and the command', async () => {
     const m = machine();
     m.programs.fail(['apt-get', 'update'], { exitCode: 100, stdout: '', stderr: 'E: Could not get lock /var/lib/apt/lists/lock' });
-    const r = await charmContext(m).run(on.install(), state({ config }));
+    const r = await charmContext(m).run(on.install(), unitState({ config }));
     expect(r.exitCode).toBe(1);
     expect(r.state.unitStatus).toEqual({ status: 'blocked', message: 'Setup failed, Juju will retry: installing apt packages failed: `apt-get update` exited with code 100: E: Could not get lock /var/lib/apt/lists/lock' });
     expect(existsSync(m.hostPath(CRON_PATH))).toBe(false);
@@ -101,7 +103,7 @@ describe('install', () => {
 
   it('refuses a model proxy with a newline like bad config, without showing its value', async () => {
     const m = machine();
-    const r = await charmContext(m, { env: { JUJU_CHARM_HTTPS_PROXY: 'http://u:secret@p:3128\n* * * * * root id' } }).run(on.install(), state({ config }));
+    const r = await charmContext(m, { env: { JUJU_CHARM_HTTPS_PROXY: 'http://u:secret@p:3128\n* * * * * root id' } }).run(on.install(), unitState({ config }));
     expect(r.state.unitStatus.status).toBe('blocked');
     expect(r.state.unitStatus.message).toMatch(/^the model's juju-https-proxy contains a control character/);
     expect(JSON.stringify(r)).not.toContain('secret');
@@ -153,7 +155,7 @@ describe('config-changed', () => {
   it('warns in the log and the status about verify: false and plain http to a remote Keystone', async () => {
     const insecure = cloudsYaml('http://keystone.example:5000/v3').replace('    region_name: RegionOne\n', '    region_name: RegionOne\n    verify: false\n');
     const m = machine();
-    const r = await charmContext(m).run(on.install(), state({ config: { ...config, 'openstack-clouds-yaml': insecure } }));
+    const r = await charmContext(m).run(on.install(), unitState({ config: { ...config, 'openstack-clouds-yaml': insecure } }));
     expect(r.state.unitStatus.message).toMatch(/^Waiting for first image; warning: cloud "testcloud" uses plain http .*; warning: TLS verification is off for cloud "testcloud"/);
     expect(r.logs.filter((l) => l.level === 'WARNING').map((l) => l.message).join('\n')).toMatch(/verify: false/);
   });
@@ -222,9 +224,9 @@ describe('actions', () => {
 
   it('build-immediate fails clearly before setup and on bad config', async () => {
     const m = machine();
-    const r = await charmContext(m).run(on.action('build-immediate'), state({ config }));
+    const r = await charmContext(m).run(on.action('build-immediate'), unitState({ config }));
     expect(r.actionFailure).toBe('cannot build: the image builder is not set up yet (see `juju status` for why)');
-    const bad = await charmContext(m).run(on.action('build-immediate'), state({ config: { ...config, 'openstack-clouds-yaml': '' } }));
+    const bad = await charmContext(m).run(on.action('build-immediate'), unitState({ config: { ...config, 'openstack-clouds-yaml': '' } }));
     expect(bad.actionFailure).toMatch(/^cannot build: openstack-clouds-yaml is empty/);
   });
 
@@ -234,7 +236,7 @@ describe('actions', () => {
     expect(none.actionFailure).toBe(`no active image named ${IMAGE} in cloud testcloud yet; the first build takes a while (log: /var/log/github-runner-image-builder/build.log)`);
     m.cloud.images.push({ id: 'old', name: IMAGE, createdAt: '2030-01-01T00:00:00Z', status: 'active' }, { id: 'new', name: IMAGE, createdAt: '2030-01-02T00:00:00Z', status: 'active' });
     const r = await charmContext(m).run(on.action('get-latest'), s);
-    expect(r.actionResults).toEqual({ id: 'new', name: IMAGE, 'created-at': '2030-01-02T00:00:00Z' });
+    expect(r.actionResults).toEqual({ id: 'new', name: IMAGE, 'created-at': '2030-01-02T00:00:00Z', images: JSON.stringify([{ base: 'noble', id: 'new', name: IMAGE, 'created-at': '2030-01-02T00:00:00Z' }]) });
     m.cloud.fail = Object.assign(new Error('cloud "testcloud": POST http://k/v3/auth/tokens: cannot connect (ECONNREFUSED)'), { kind: 'network' });
     const down = await charmContext(m).run(on.action('get-latest'), s);
     expect(down.actionFailure).toBe('could not get the latest image: cloud "testcloud": POST http://k/v3/auth/tokens: cannot connect (ECONNREFUSED); check that the cloud is up and reachable from this machine (and the model proxy settings), then run the action again');
@@ -247,7 +249,7 @@ describe('build_success, build_failed and the image relation', () => {
     const { m, s } = await installed();
     m.cloud.images.push({ id: 'img-1', name: IMAGE, createdAt: '2030-01-01T00:00:00Z', status: 'active' });
     const r = await charmContext(m).run(on.custom('build_success', { OPENSTACK_IMAGE_ID: 'img-1' }), s);
-    expect(r.state.relations[0]!.localUnitData).toEqual({ id: 'img-1', name: IMAGE, 'created-at': '2030-01-01T00:00:00Z' });
+    expect(r.state.relations[0]!.localUnitData).toEqual({ id: 'img-1', tags: 'x64,noble', images: '[{"id":"img-1","tags":"x64,noble"}]', name: IMAGE, 'created-at': '2030-01-01T00:00:00Z' });
     expect(r.state.unitStatus).toEqual({ status: 'active', message: 'Serving image img-1 (2030-01-01T00:00:00Z)' });
     const late = relation('image', { id: 2, remoteApp: 'other-runner' });
     m.cloud.fail = new Error('cloud down');
@@ -304,7 +306,7 @@ describe('credentials in a Juju secret (openstack-credentials-secret)', () => {
   it('writes the secret’s password into the root-only clouds.yaml; the config holds none', async () => {
     const m = machine();
     const s = secret({ content: { password: CANARY } });
-    const r = await charmContext(m).run(on.install(), state({ config: withSecret(s), secrets: [s] }));
+    const r = await charmContext(m).run(on.install(), unitState({ config: withSecret(s), secrets: [s] }));
     expect(r.exitCode, r.stderr).toBe(0);
     expect(cloudsAuth(m).password).toBe(CANARY);
     expect(JSON.stringify(r.state.config)).not.toContain(CANARY);
@@ -315,7 +317,7 @@ describe('credentials in a Juju secret (openstack-credentials-secret)', () => {
   it('follows a new revision on secret-changed without a rebuild', async () => {
     const m = machine();
     const s = secret({ content: { password: 'first' } });
-    const installed = await charmContext(m).run(on.install(), state({ config: withSecret(s), secrets: [s] }));
+    const installed = await charmContext(m).run(on.install(), unitState({ config: withSecret(s), secrets: [s] }));
     const rotated: SecretState = { ...installed.state.secrets![0]!, revisions: [{ password: 'first' }, { password: 'second' }] };
     m.programs.builds.length = 0;
     const r = await charmContext(m).run(on.secretChanged(rotated), { ...installed.state, secrets: [rotated] });
@@ -329,7 +331,7 @@ describe('credentials in a Juju secret (openstack-credentials-secret)', () => {
     const m = machine();
     const appCred = `clouds:\n  testcloud:\n    auth_type: v3applicationcredential\n    auth:\n      auth_url: http://127.0.0.1:1/v3\n      application_credential_id: 0123abcd\n    region_name: RegionOne\n`;
     const s = secret({ content: { 'application-credential-secret': 'acs-canary' } });
-    const r = await charmContext(m).run(on.install(), state({ config: { ...config, 'openstack-clouds-yaml': appCred, 'openstack-credentials-secret': s.id }, secrets: [s] }));
+    const r = await charmContext(m).run(on.install(), unitState({ config: { ...config, 'openstack-clouds-yaml': appCred, 'openstack-credentials-secret': s.id }, secrets: [s] }));
     expect(r.exitCode, r.stderr).toBe(0);
     expect(cloudsAuth(m).application_credential_secret).toBe('acs-canary');
   });
@@ -362,12 +364,12 @@ describe('credentials in a Juju secret (openstack-credentials-secret)', () => {
   it('a missing secret or one without the keys: blocked naming the option, the secret and the fix', async () => {
     const m = machine();
     const missing = 'secret:cvh7kruupa1s46bqvuig';
-    const r = await charmContext(m).run(on.install(), state({ config: { ...config, 'openstack-credentials-secret': missing }, secrets: [] }));
+    const r = await charmContext(m).run(on.install(), unitState({ config: { ...config, 'openstack-credentials-secret': missing }, secrets: [] }));
     expect(r.state.unitStatus.message).toBe(
       `openstack-credentials-secret: secret ${missing} does not exist; create one (juju add-secret openstack-credentials password=...), grant it (juju grant-secret openstack-credentials github-runner-image-builder) and set its URI (juju config github-runner-image-builder openstack-credentials-secret=<uri>)`,
     );
     const empty = secret({ content: { user: 'x' } });
-    const r2 = await charmContext(m).run(on.install(), state({ config: withSecret(empty), secrets: [empty] }));
+    const r2 = await charmContext(m).run(on.install(), unitState({ config: withSecret(empty), secrets: [empty] }));
     expect(r2.state.unitStatus.message).toMatch(new RegExp(`^openstack-credentials-secret: secret ${empty.id} has neither "password" nor "application-credential-secret"; add one: juju update-secret ${empty.id} password=\\.\\.\\.`));
     expect(m.programs.calls).toEqual([]);
   });
@@ -375,10 +377,10 @@ describe('credentials in a Juju secret (openstack-credentials-secret)', () => {
   it('the secret wins over a password in plain config; a plain password alone gets a warning that says how to move it', async () => {
     const m = machine();
     const s = secret({ content: { password: 'from-secret' } });
-    const r = await charmContext(m).run(on.install(), state({ config: { ...config, 'openstack-credentials-secret': s.id }, secrets: [s] }));
+    const r = await charmContext(m).run(on.install(), unitState({ config: { ...config, 'openstack-credentials-secret': s.id }, secrets: [s] }));
     expect(cloudsAuth(m).password).toBe('from-secret');
     expect(r.logs.map((l) => l.message).join('\n')).not.toMatch(/plain config/);
-    const plain = await charmContext(machine()).run(on.install(), state({ config }));
+    const plain = await charmContext(machine()).run(on.install(), unitState({ config }));
     expect(plain.logs.filter((l) => l.level === 'WARNING').map((l) => l.message).join('\n')).toMatch(/holds the cloud's password in plain config.*juju add-secret openstack-credentials password=\.\.\.; juju grant-secret openstack-credentials github-runner-image-builder; juju config github-runner-image-builder openstack-credentials-secret=<uri>/);
   });
 });

@@ -12,7 +12,7 @@ import { BUILD_TIMEOUT_SECONDS, CALLBACK_SCRIPT_PATH } from '../../src/charm/pat
 import { Host } from '../../src/charm/host.js';
 import { escapeCronPercent, shQuote } from '../../src/charm/shell.js';
 
-const cfg: BuildConfig = { arch: 'x64', base: 'noble', cloudName: 'prod-1', numRevisions: 5, callbackScript: CALLBACK_SCRIPT_PATH, appName: 'image-builder' };
+const cfg: BuildConfig = { arch: 'x64', bases: ['noble'], cloudName: 'prod-1', numRevisions: 5, callbackScript: CALLBACK_SCRIPT_PATH, appName: 'image-builder' };
 const unit = (env: Record<string, string> = {}, modelUuid = 'c0ffee00-0000-4000-8000-000000000001', jujuExec = '/usr/bin/juju-exec'): RenderContext => {
   const host = new Host({ PATH: '/nonexistent', ...env });
   return { unitName: 'image-builder/0', charmDir: '/var/lib/juju/agents/unit-image-builder-0/charm', modelUuid, jujuExec, path: (p) => host.path(p), proxyEnv: proxyEnv(env) };
@@ -28,7 +28,7 @@ describe('shQuote', () => {
 
 describe('renderCron', () => {
   it('names the image per application, base and arch', () => {
-    expect(imageName(cfg)).toBe('noble-image-builder-x64');
+    expect(imageName({ ...cfg, base: 'noble' })).toBe('noble-image-builder-x64');
   });
 
   it('is one job every interval hours running the root-only build script, and nothing else', async () => {
@@ -59,18 +59,26 @@ describe('renderBuildScript and renderBuildEnv', () => {
   it('runs the root-owned builder with quoted arguments under the lock and the timeout', () => {
     const script = renderBuildScript(cfg, unit());
     expect(script).toContain(
-      "timeout -k 60 \"$BUILD_TIMEOUT\" '/opt/github-runner-image-builder/bin/github-runner-image-builder' run 'prod-1' 'noble-image-builder-x64' --base-image 'noble' --keep-revisions '5' --callback-script '/var/lib/github-runner-image-builder/build-callback' >> \"$log\" 2>&1",
+      "timeout -k 60 \"$BUILD_TIMEOUT\" '/opt/github-runner-image-builder/bin/github-runner-image-builder' run 'prod-1' \"$2\" --base-image \"$1\" --keep-revisions '5' --callback-script \"$callback\" >> \"$log\" 2>&1",
     );
+    expect(script).toContain("callback='/var/lib/github-runner-image-builder/build-callback'");
+    expect(script).toContain("\nbuild_base 'noble' 'noble-image-builder-x64'\nexit $failed\n");
+    expect(script).toContain("'/usr/bin/juju-exec' 'image-builder/0' 'is-leader --format=json'");
     expect(script).toContain("exec 9>>'/var/lib/github-runner-image-builder/build.lock'");
     expect(script).toContain("log='/var/log/github-runner-image-builder/build.log'");
     expect(script).toContain(". '/etc/github-runner-image-builder/build.env'");
     expect(script).not.toContain('/home/');
   });
 
+  it('builds every base in turn, in the configured order', () => {
+    const script = renderBuildScript({ ...cfg, bases: ['jammy', 'noble'] }, unit());
+    expect(script).toContain("\nbuild_base 'jammy' 'jammy-image-builder-x64'\nbuild_base 'noble' 'noble-image-builder-x64'\nexit $failed\n");
+  });
+
   it('changes when any build argument changes, and only then', () => {
     const base = renderBuildScript(cfg, unit());
     expect(renderBuildScript({ ...cfg }, unit())).toBe(base);
-    for (const changed of [renderBuildScript({ ...cfg, base: 'jammy' }, unit()), renderBuildScript({ ...cfg, cloudName: 'other' }, unit()), renderBuildScript({ ...cfg, numRevisions: 9 }, unit())]) {
+    for (const changed of [renderBuildScript({ ...cfg, bases: ['jammy'] }, unit()), renderBuildScript({ ...cfg, cloudName: 'other' }, unit()), renderBuildScript({ ...cfg, numRevisions: 9 }, unit())]) {
       expect(changed).not.toBe(base);
     }
   });
@@ -90,8 +98,8 @@ describe('renderCallbackScript', () => {
   it('dispatches build_success and build_failed to this unit through juju-exec', () => {
     const script = renderCallbackScript(unit());
     expect(script.startsWith('#!/bin/sh\n')).toBe(true);
-    expect(script).toContain(`"JUJU_DISPATCH_PATH=hooks/build_success OPENSTACK_IMAGE_ID=$1 "''\\''/var/lib/juju/agents/unit-image-builder-0/charm/dispatch'\\'''`);
-    expect(script).toContain('JUJU_DISPATCH_PATH=hooks/build_failed BUILD_EXIT_CODE=$code');
+    expect(script).toContain(`"JUJU_DISPATCH_PATH=hooks/build_success OPENSTACK_IMAGE_ID=$1 IMAGE_BASE=$base "''\\''/var/lib/juju/agents/unit-image-builder-0/charm/dispatch'\\'''`);
+    expect(script).toContain('JUJU_DISPATCH_PATH=hooks/build_failed BUILD_EXIT_CODE=$code IMAGE_BASE=$base');
     expect(script).toContain("unit='image-builder/0'");
   });
 });
@@ -104,16 +112,16 @@ describe('the callback script, run', () => {
   const script = path.join(bin, 'callback');
   writeFileSync(script, renderCallbackScript({ ...unit({}, undefined, path.join(bin, 'juju-exec')), charmDir: '/charm' }));
   chmodSync(script, 0o755);
-  const run = (...args: string[]) => execFileSync(script, args, { encoding: 'utf8' }).trim().split('\n');
+  const run = (...args: string[]) => execFileSync(script, args, { encoding: 'utf8', env: { PATH: '/usr/bin:/bin', IMAGE_BUILD_BASE: 'noble' } }).trim().split('\n');
 
   it('passes a valid image id to build_success as one verbatim snippet', () => {
-    expect(run('0f7c-44aa')).toEqual(['image-builder/0', "JUJU_DISPATCH_PATH=hooks/build_success OPENSTACK_IMAGE_ID=0f7c-44aa '/charm/dispatch'"]);
+    expect(run('0f7c-44aa')).toEqual(['image-builder/0', "JUJU_DISPATCH_PATH=hooks/build_success OPENSTACK_IMAGE_ID=0f7c-44aa IMAGE_BASE=noble '/charm/dispatch'"]);
   });
   it.each([[''], ['a;touch /tmp/x'], ['$(id)'], ['a b']])('turns a malformed id %j into build_failed', (id) => {
-    expect(run(id)).toEqual(['image-builder/0', "JUJU_DISPATCH_PATH=hooks/build_failed BUILD_FAILURE=malformed-image-id '/charm/dispatch'"]);
+    expect(run(id)).toEqual(['image-builder/0', "JUJU_DISPATCH_PATH=hooks/build_failed BUILD_FAILURE=malformed-image-id IMAGE_BASE=noble '/charm/dispatch'"]);
   });
   it('reports a failed build with its exit code, and only digits', () => {
-    expect(run('--failed', '3')).toEqual(['image-builder/0', "JUJU_DISPATCH_PATH=hooks/build_failed BUILD_EXIT_CODE=3 '/charm/dispatch'"]);
-    expect(run('--failed', '1;id')).toEqual(['image-builder/0', "JUJU_DISPATCH_PATH=hooks/build_failed BUILD_EXIT_CODE=unknown '/charm/dispatch'"]);
+    expect(run('--failed', '3')).toEqual(['image-builder/0', "JUJU_DISPATCH_PATH=hooks/build_failed BUILD_EXIT_CODE=3 IMAGE_BASE=noble '/charm/dispatch'"]);
+    expect(run('--failed', '1;id')).toEqual(['image-builder/0', "JUJU_DISPATCH_PATH=hooks/build_failed BUILD_EXIT_CODE=unknown IMAGE_BASE=noble '/charm/dispatch'"]);
   });
 });

@@ -224,7 +224,7 @@ async function runInMemory(expect: ExpectStatic, cases: readonly ConfigCase[], a
   const m = new MemoryMachine();
   try {
     const ctx = charmContext(m);
-    const installed = await ctx.run(on.install(), state({ config: goodConfig() }));
+    const installed = await ctx.run(on.install(), state({ leader: true, config: goodConfig() }));
     m.cloud.images.push({ id: 'img-first', name: IMAGE, createdAt: '2030-01-01T00:00:00Z', status: 'active' });
     const settled = (await ctx.run(on.custom('build_success', { OPENSTACK_IMAGE_ID: 'img-first' }), installed.state)).state;
     const serving = settled.unitStatus;
