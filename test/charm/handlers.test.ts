@@ -384,3 +384,85 @@ describe('credentials in a Juju secret (openstack-credentials-secret)', () => {
     expect(plain.logs.filter((l) => l.level === 'WARNING').map((l) => l.message).join('\n')).toMatch(/holds the cloud's password in plain config.*juju add-secret openstack-credentials password=\.\.\.; juju grant-secret openstack-credentials github-runner-image-builder; juju config github-runner-image-builder openstack-credentials-secret=<uri>/);
   });
 });
+
+describe('several bases and several units', () => {
+  const APP = 'github-runner-image-builder';
+  const peers = (opts: Partial<Parameters<typeof relation>[1]> = {}) => relation('builder-peers', { id: 9, remoteApp: APP, remoteUnits: [`${APP}/1`, `${APP}/2`], ...opts });
+  const img = (id: string, base: string, day: number) => ({ id, name: `${base}-${APP}-x64`, createdAt: `2020-01-0${day}T00:00:00Z`, status: 'active' });
+  const bag = (s: State, endpoint: string) => s.relations.find((r) => r.endpoint === endpoint)!;
+
+  it('two bases: each report is attributed to its base; id and tags are the first base’s, images lists both', async () => {
+    const { m, s } = await installed({ config: { ...config, 'base-image': 'noble, jammy' }, relations: [imageRelation(), peers()] });
+    m.cloud.images.push(img('img-jammy', 'jammy', 2), img('img-noble', 'noble', 1));
+    const jammy = await charmContext(m).run(on.custom('build_success', { OPENSTACK_IMAGE_ID: 'img-jammy', IMAGE_BASE: 'jammy' }), s);
+    expect(bag(jammy.state, 'image').localUnitData).toMatchObject({ id: 'img-jammy', tags: 'x64,jammy' }); // noble has none yet
+    const both = await charmContext(m).run(on.custom('build_success', { OPENSTACK_IMAGE_ID: 'img-noble', IMAGE_BASE: 'noble' }), jammy.state);
+    expect(bag(both.state, 'image').localUnitData).toMatchObject({
+      id: 'img-noble',
+      tags: 'x64,noble',
+      images: JSON.stringify([{ id: 'img-noble', tags: 'x64,noble' }, { id: 'img-jammy', tags: 'x64,jammy' }]),
+    });
+    // The leader shares them, and its name, with the other units.
+    expect(JSON.parse(bag(both.state, 'builder-peers').localAppData.images!)).toMatchObject({ noble: { id: 'img-noble' }, jammy: { id: 'img-jammy' } });
+    expect(bag(both.state, 'builder-peers').localAppData.leader).toBe(`${APP}/0`);
+    const failed = await charmContext(m).run(on.custom('build_failed', { BUILD_EXIT_CODE: '3', IMAGE_BASE: 'jammy' }), both.state);
+    expect(failed.state.unitStatus.message).toMatch(/\(jammy: exit code 3\)/);
+  });
+
+  it('a non-leader publishes what the leader shares, and says it stands by', async () => {
+    const m = machine();
+    const shared = { noble: { id: 'img-l', name: `noble-${APP}-x64`, createdAt: '2030-01-01T00:00:00Z' } };
+    const start = unitState({ leader: false, config, relations: [imageRelation(), peers({ localAppData: { images: JSON.stringify(shared), leader: `${APP}/1` } })] });
+    const installedRun = await charmContext(m).run(on.install(), start);
+    const r = await charmContext(m).run(on.relation('changed', bag(installedRun.state, 'builder-peers')), installedRun.state);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(bag(r.state, 'image').localUnitData).toMatchObject({ id: 'img-l', tags: 'x64,noble' });
+    expect(r.state.unitStatus).toEqual({ status: 'active', message: `Standing by: ${APP}/1 (the leader) builds; serving image img-l (2030-01-01T00:00:00Z)` });
+  });
+
+  it('build-immediate on a non-leader is forwarded to the leader, which builds once, even across a leader change', async () => {
+    const m = machine();
+    const follower = await charmContext(m).run(on.install(), unitState({ leader: false, config, relations: [peers({ localAppData: { leader: `${APP}/1` } })] }));
+    m.programs.builds.length = 0;
+    const forwarded = await charmContext(m).run(on.action('build-immediate'), follower.state);
+    expect(forwarded.actionResults).toMatchObject({ status: 'forwarded', leader: `${APP}/1` });
+    expect(forwarded.actionResults.message).toMatch(/^only the leader builds: forwarded to github-runner-image-builder\/1 \(request 1\)/);
+    expect(bag(forwarded.state, 'builder-peers').localUnitData['build-request']).toBe('1');
+    expect(m.programs.builds, 'never builds locally').toEqual([]);
+
+    // The leader sees the request in the peer data.
+    const leaderM = machine();
+    const leader = await charmContext(leaderM).run(on.install(), unitState({ config, relations: [peers({ remoteUnitsData: { [`${APP}/1`]: { 'build-request': '1' }, [`${APP}/2`]: {} } })] }));
+    leaderM.programs.builds.length = 0;
+    const changed = await charmContext(leaderM).run(on.relation('changed', bag(leader.state, 'builder-peers'), { remoteUnit: `${APP}/1` }), leader.state);
+    expect(leaderM.programs.builds).toHaveLength(1);
+    expect(JSON.parse(bag(changed.state, 'builder-peers').localAppData['served-requests']!)).toEqual(['1']);
+    await charmContext(leaderM).run(on.relation('changed', bag(changed.state, 'builder-peers'), { remoteUnit: `${APP}/2` }), changed.state);
+    expect(leaderM.programs.builds, 'served once').toHaveLength(1);
+    // A new leader reads the served list from the app data: no second build.
+    const newLeaderM = machine();
+    const next = await charmContext(newLeaderM).run(on.install(), unitState({ config, relations: [bag(changed.state, 'builder-peers')] }));
+    newLeaderM.programs.builds.length = 0;
+    await charmContext(newLeaderM).run(on.leaderElected(), next.state);
+    expect(newLeaderM.programs.builds).toEqual([]);
+  });
+
+  it('an image built by a unit that lost leadership meanwhile reaches the leader, who shares it', async () => {
+    const m = machine();
+    const deposed = await charmContext(m).run(on.install(), unitState({ leader: false, config, relations: [imageRelation(), peers({ localAppData: { leader: `${APP}/1` } })] }));
+    m.cloud.images.push(img('img-late', 'noble', 5));
+    const built = await charmContext(m).run(on.custom('build_success', { OPENSTACK_IMAGE_ID: 'img-late', IMAGE_BASE: 'noble' }), deposed.state);
+    expect(JSON.parse(bag(built.state, 'builder-peers').localUnitData['built-images']!)).toMatchObject({ noble: { id: 'img-late' } });
+    expect(bag(built.state, 'image').localUnitData.id).toBe('img-late');
+
+    const leaderM = machine();
+    const old = { noble: { id: 'img-old', name: `noble-${APP}-x64`, createdAt: '2019-01-01T00:00:00Z' } };
+    const leader = await charmContext(leaderM).run(
+      on.install(),
+      unitState({ config, relations: [imageRelation(), peers({ localAppData: { images: JSON.stringify(old) }, remoteUnitsData: { [`${APP}/1`]: { 'built-images': bag(built.state, 'builder-peers').localUnitData['built-images']! }, [`${APP}/2`]: {} } })] }),
+    );
+    const merged = await charmContext(leaderM).run(on.relation('changed', bag(leader.state, 'builder-peers'), { remoteUnit: `${APP}/1` }), leader.state);
+    expect(JSON.parse(bag(merged.state, 'builder-peers').localAppData.images!).noble.id).toBe('img-late');
+    expect(bag(merged.state, 'image').localUnitData.id).toBe('img-late');
+  });
+});

@@ -99,7 +99,7 @@ function finish(expect: ExpectStatic, h: Hostile, what: string, next: DispatchRe
   expect.soft(checkLeaks(h, what)).toEqual([]);
 }
 
-const stored = (s: Record<string, unknown>) => ((s.stored as Record<string, Record<string, unknown>> | undefined)?.['image-builder'] ?? {}) as { image?: { id?: string } };
+const stored = (s: Record<string, unknown>) => ((s.stored as Record<string, Record<string, unknown>> | undefined)?.['image-builder'] ?? {}) as { images?: { noble?: { id?: string } } };
 
 export function registerCrashPoints(): void {
   const rotated = cloudsYaml().replace(CANARY, `${CANARY}-rotated`);
@@ -163,7 +163,7 @@ export function registerCrashPoints(): void {
       const env = { OPENSTACK_IMAGE_ID: 'img-second' };
       await killDuring(expect, h, event, { at }, env);
       const now = files(h);
-      checkOldOrNew(expect, point, old, now, {}, (s) => stored(s).image?.id === 'img-second');
+      checkOldOrNew(expect, point, old, now, {}, (s) => stored(s).images?.noble?.id === 'img-second');
       expect(h.imageId(), 'relation data is committed only when the hook exits 0').toBe('img-first');
 
       // Juju runs config-changed whenever the agent starts; it repairs the relation data.
@@ -171,7 +171,7 @@ export function registerCrashPoints(): void {
       expect(next.code).toBe(0);
       const again = at.startsWith('renamed') ? next : await h.dispatch(event, { env });
       expect(h.imageId()).toBe('img-second');
-      expect(stored(JSON.parse(h.stateText()!)).image?.id).toBe('img-second');
+      expect(stored(JSON.parse(h.stateText()!)).images?.noble?.id).toBe('img-second');
       expect(u.unitStatus().message).toMatch(/^Serving image img-second /);
       finish(expect, h, `state commit killed ${point}`, again);
     });
