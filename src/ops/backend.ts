@@ -1,6 +1,6 @@
 // The model's view of Juju: one typed method per hook-tool operation. ProcessBackend speaks the
 // real tools through a ToolRunner; the testing package has an in-memory one with Juju's rules.
-import { HookToolError, RelationNotFoundError, SecretNotFoundError, SecretPermissionError } from './errors.js';
+import { HookToolError, RelationDataAccessError, RelationNotFoundError, SecretNotFoundError, SecretPermissionError } from './errors.js';
 import { hookcmds, type LogLevel, type SecretRef, type StatusName, type ToolCall } from './hookcmds.js';
 import type { ToolResult, ToolRunner } from './runner.js';
 
@@ -47,10 +47,14 @@ export interface Backend {
   secretInfoGet(ref: SecretRef): SecretMetadataValue;
 }
 
-/** The error a failed call becomes: relation and secret tools' "not found" and "permission denied" are typed. */
+/**
+ * The error a failed call becomes: relation and secret tools' "not found" and "permission
+ * denied", and relation-set's "cannot write relation settings", are typed.
+ */
 function errorTypeFor(call: ToolCall, res: ToolResult): typeof HookToolError {
   if (res.code === null) return HookToolError;
   if (call.tool.startsWith('relation-') && /relation not found/.test(res.stderr)) return RelationNotFoundError;
+  if ((call.tool === 'relation-set' || call.tool === 'relation-get') && /cannot write relation settings|permission denied/.test(res.stderr)) return RelationDataAccessError;
   if (call.tool.startsWith('secret-')) {
     if (/not found/.test(res.stderr)) return SecretNotFoundError;
     if (/permission denied/.test(res.stderr)) return SecretPermissionError;

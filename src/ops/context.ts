@@ -20,6 +20,7 @@ export interface JujuContext {
     readonly endpoint: string;
     readonly id: number;
     readonly remoteApp: string;
+    /** Absent in created and broken, and in changed when the remote application's databag changed. */
     readonly remoteUnit?: string;
     readonly departingUnit?: string;
   };
@@ -106,7 +107,10 @@ export function readContext(
     if (!m) throw new ContextError(`JUJU_RELATION_ID ${JSON.stringify(relId)} is not of the form "<endpoint>:<id>"`);
     const remoteApp = env.JUJU_REMOTE_APP || (env.JUJU_REMOTE_UNIT ?? '').split('/')[0] || '';
     if (!remoteApp) required(env, 'JUJU_REMOTE_APP', `relation event ${eventName}`);
-    if ((rel.phase === 'joined' || rel.phase === 'changed' || rel.phase === 'departed') && !env.JUJU_REMOTE_UNIT) {
+    // relation-changed with JUJU_REMOTE_UNIT empty is a change of the remote application's
+    // databag (on a peer relation: this application's, written by the leader); joined and
+    // departed always name a unit (docs/juju-hook-contract.md §2, §7).
+    if ((rel.phase === 'joined' || rel.phase === 'departed') && !env.JUJU_REMOTE_UNIT) {
       required(env, 'JUJU_REMOTE_UNIT', `relation event ${eventName}`);
     }
     if (rel.phase === 'departed') required(env, 'JUJU_DEPARTING_UNIT', `relation event ${eventName}`);

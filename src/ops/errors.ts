@@ -142,6 +142,17 @@ export class RelationNotFoundError extends HookToolError {
 }
 
 /**
+ * Juju refused a databag read or write: `relation-set --app` by a unit that is not the leader
+ * (`cannot write relation settings`), or `relation-get` of this application's databag of a
+ * provides/requires relation by a non-leader (`permission denied`). ops raises its
+ * RelationDataAccessError for the same cases. Every unit may read a peer relation's application
+ * databag; only the leader writes it.
+ */
+export class RelationDataAccessError extends HookToolError {
+  override name = 'RelationDataAccessError';
+}
+
+/**
  * A secret tool said "not found": no secret with that id (it was removed, or the id is wrong),
  * no secret with that label for this unit, or no such key. The message names the tool's argv
  * (the secret's id or label) and Juju's answer, never content: e.g. ``hook tool `secret-get

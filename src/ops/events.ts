@@ -99,7 +99,11 @@ export class RelationEvent extends HookEvent {
     readonly relation: Relation,
     /** The remote application. */
     readonly app: string,
-    /** The remote unit (absent in created and broken). */
+    /**
+     * The remote unit: absent in created and broken, and in changed when it is the remote
+     * application's databag that changed (JUJU_REMOTE_UNIT empty; on a peer relation the remote
+     * application is this one, and the leader wrote its databag).
+     */
     readonly unit?: string,
     readonly departingUnit?: string,
   ) {

@@ -31,6 +31,7 @@ export {
   HookToolError,
   ModelError,
   ProcessError,
+  RelationDataAccessError,
   RelationNotFoundError,
   SecretNotFoundError,
   SecretPermissionError,

@@ -40,6 +40,12 @@ function checkType(name: string, type: ConfigType, value: unknown): void {
   if (!ok) throw new ModelError(`config option "${name}" is declared ${type} in config.yaml but Juju gave ${JSON.stringify(value)}`);
 }
 
+/**
+ * One relation of this unit. On a peer relation (`peers:` in metadata.yaml) the remote
+ * application is this one, `units` are the application's other units, and the application
+ * databag is one bag that every unit reads (`localAppData()`, the same as `remoteAppData()`) and
+ * only the leader writes (docs/juju-hook-contract.md §7).
+ */
 export class Relation {
   private unitsCache?: string[];
   private appCache?: string;
@@ -50,19 +56,23 @@ export class Relation {
     readonly endpoint: string,
     readonly id: number,
     remoteApp?: string,
+    /** A peer relation: its endpoint is under `peers:` in metadata.yaml. */
+    readonly isPeer = false,
   ) {
-    if (remoteApp) this.appCache = remoteApp;
+    // A peer relation's remote application is this unit's own: no relation-list --app call.
+    if (isPeer) this.appCache = localUnit.replace(/\/\d+$/, '');
+    else if (remoteApp) this.appCache = remoteApp;
   }
 
   /** The relation id as the tools take it: `image:3`. */
   get ref(): string {
     return `${this.endpoint}:${this.id}`;
   }
-  /** The remote application's name. */
+  /** The remote application's name (on a peer relation, this unit's own application). */
   get app(): string {
     return (this.appCache ??= this.backend.relationRemoteApp(this.ref));
   }
-  /** The remote units currently in the relation. */
+  /** The remote units currently in the relation (on a peer relation, the application's other units). */
   get units(): readonly string[] {
     return (this.unitsCache ??= this.backend.relationList(this.ref));
   }
@@ -73,15 +83,24 @@ export class Relation {
   updateLocalUnitData(patch: Readonly<Databag>): void {
     this.backend.relationSet(this.ref, patch, false);
   }
+  /**
+   * This application's databag. Juju lets only the leader read it on a provides/requires
+   * relation, and every unit on a peer relation; otherwise RelationDataAccessError.
+   */
   localAppData(): Databag {
     return this.backend.relationGet(this.ref, this.localUnit, true);
   }
+  /**
+   * Sets keys of this application's databag (an empty string deletes a key). Only the leader
+   * may: Juju refuses anyone else (`cannot write relation settings`), a RelationDataAccessError.
+   */
   updateLocalAppData(patch: Readonly<Databag>): void {
     this.backend.relationSet(this.ref, patch, true);
   }
   remoteUnitData(unit: string): Databag {
     return this.backend.relationGet(this.ref, unit, false);
   }
+  /** The remote application's databag (on a peer relation, this application's: localAppData). */
   remoteAppData(): Databag {
     return this.backend.relationGet(this.ref, this.app, true);
   }
@@ -307,7 +326,7 @@ export class Model<C extends object = ConfigShape> {
     this.backend.statusSet(status.status, status.message, true);
   }
 
-  /** Every established relation on an endpoint declared in metadata.yaml. */
+  /** Every established relation on an endpoint declared in metadata.yaml (a peers endpoint has one, from deploy). */
   relations(endpoint: string): readonly Relation[] {
     if (!this.meta.endpoints[endpoint]) throw new ModelError(`endpoint "${endpoint}" is not declared in metadata.yaml`);
     let list = this.relationCache.get(endpoint);
@@ -316,18 +335,34 @@ export class Model<C extends object = ConfigShape> {
       list = this.backend.relationIds(endpoint).map((ref) => {
         const id = Number(ref.split(':').pop());
         const remoteApp = current && current.endpoint === endpoint && current.id === id ? current.remoteApp : undefined;
-        return new Relation(this.backend, this.context.unitName, endpoint, id, remoteApp);
+        return new Relation(this.backend, this.context.unitName, endpoint, id, remoteApp, this.isPeerEndpoint(endpoint));
       });
       this.relationCache.set(endpoint, list);
     }
     return list;
   }
 
+  /**
+   * The one relation on an endpoint (ops' get_relation without an id), or undefined when there
+   * is none; a ModelError when there are several. The usual way to reach a peer relation:
+   *
+   *   const peers = this.model.getRelation('cluster');
+   */
+  getRelation(endpoint: string): Relation | undefined {
+    const list = this.relations(endpoint);
+    if (list.length > 1) throw new ModelError(`endpoint "${endpoint}" has ${list.length} relations (${list.map((r) => r.ref).join(', ')}); say which by id: model.relation("${endpoint}", id)`);
+    return list[0];
+  }
+
   /** A relation by endpoint and id, e.g. the one a relation event is about. */
   relation(endpoint: string, id: number, remoteApp?: string): Relation {
     return (
       this.relationCache.get(endpoint)?.find((r) => r.id === id) ??
-      new Relation(this.backend, this.context.unitName, endpoint, id, remoteApp)
+      new Relation(this.backend, this.context.unitName, endpoint, id, remoteApp, this.isPeerEndpoint(endpoint))
     );
+  }
+
+  private isPeerEndpoint(endpoint: string): boolean {
+    return this.meta.endpoints[endpoint]?.role === 'peers';
   }
 }

@@ -1,7 +1,7 @@
 // ProcessBackend builds exactly the argv Juju's tools take (docs/juju-hook-contract.md §4)
 // and turns tool failures into errors that name the tool, its arguments, exit code and stderr.
 import { describe, expect, it } from 'vitest';
-import { HookToolError, ProcessBackend, RelationNotFoundError, SecretNotFoundError, SecretPermissionError, type ToolCall, type ToolResult, type ToolRunner } from '../../src/ops/index.js';
+import { HookToolError, ProcessBackend, RelationDataAccessError, RelationNotFoundError, SecretNotFoundError, SecretPermissionError, type ToolCall, type ToolResult, type ToolRunner } from '../../src/ops/index.js';
 
 class TableRunner implements ToolRunner {
   calls: { argv: string[]; input?: string }[] = [];
@@ -149,9 +149,17 @@ describe('ProcessBackend secret errors', () => {
     const err = caught(() => failing(1, 'ERROR permission denied\n').secretGet({ id: SID, label: 'db' }, 'refresh'));
     expect(err).toBeInstanceOf(SecretPermissionError);
     expect(err.message).toBe(`hook tool \`secret-get ${SID} --label db --refresh --format=json\` exited with code 1: ERROR permission denied`);
-    // other tools' "permission denied" (relation-get of the app bag by a non-leader) stays a HookToolError
+    // relation-get's "permission denied" (the app bag by a non-leader) is a RelationDataAccessError, not a secret error
     const rel = caught(() => failing(1, 'ERROR permission denied\n').relationGet('image:1', 'me/0', true));
-    expect(rel.constructor).toBe(HookToolError);
+    expect(rel.constructor).toBe(RelationDataAccessError);
+  });
+
+  it('maps relation-set\'s "cannot write relation settings" and relation-get\'s "permission denied" to RelationDataAccessError', () => {
+    const set = caught(() => failing(1, 'ERROR cannot write relation settings\n').relationSet('cluster:0', { a: 'b' }, true));
+    expect(set).toBeInstanceOf(RelationDataAccessError);
+    expect(set).toBeInstanceOf(HookToolError);
+    expect(set.message).toBe('hook tool `relation-set -r cluster:0 --app --file -` exited with code 1: ERROR cannot write relation settings');
+    expect(caught(() => failing(1, 'ERROR permission denied\n').relationList('image:1')).constructor).toBe(HookToolError);
   });
 
   it('keeps other secret-get failures HookToolErrors (usage, a tool that cannot start)', () => {

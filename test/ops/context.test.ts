@@ -23,6 +23,17 @@ describe('readContext', () => {
     expect(ctx.appName).toBe('app');
   });
 
+  it('reads relation-changed with JUJU_REMOTE_UNIT empty as a change of the remote application\'s databag', () => {
+    const peer = { ...base, JUJU_DISPATCH_PATH: 'hooks/cluster-relation-changed', JUJU_RELATION: 'cluster', JUJU_RELATION_ID: 'cluster:0', JUJU_REMOTE_APP: 'app', JUJU_REMOTE_UNIT: '' };
+    expect(readContext(peer).relation).toEqual({ endpoint: 'cluster', id: 0, remoteApp: 'app' });
+    const { JUJU_REMOTE_UNIT: _unset, ...unset } = peer;
+    expect(readContext(unset).relation).toEqual({ endpoint: 'cluster', id: 0, remoteApp: 'app' });
+    // without a remote application there is nothing to say whose databag changed
+    expect(() => readContext({ ...peer, JUJU_REMOTE_APP: '' })).toThrow(/JUJU_REMOTE_APP is not set/);
+    // joined and departed always name the unit
+    expect(() => readContext({ ...peer, JUJU_DISPATCH_PATH: 'hooks/cluster-relation-joined' })).toThrow(/JUJU_REMOTE_UNIT is not set/);
+  });
+
   it('reads an action', () => {
     const ctx = readContext({ ...base, JUJU_DISPATCH_PATH: 'actions/get-latest', JUJU_ACTION_UUID: '42', JUJU_ACTION_NAME: 'get-latest' });
     expect(ctx.action).toEqual({ name: 'get-latest', id: '42' });

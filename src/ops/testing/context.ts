@@ -29,13 +29,19 @@ export const on = {
   upgradeCharm: () => on.hook('upgrade-charm'),
   updateStatus: () => on.hook('update-status'),
   leaderElected: () => on.hook('leader-elected'),
+  /**
+   * A relation hook. `remoteUnit` defaults to the relation's first remote unit (none in created
+   * and broken); `remoteUnit: null` in changed is a change of the remote application's databag,
+   * as Juju reports it: JUJU_REMOTE_UNIT empty, JUJU_REMOTE_APP set (on a peer relation, this
+   * application's databag, written by the leader). See also `on.relationAppChanged`.
+   */
   relation: (
     phase: 'created' | 'joined' | 'changed' | 'departed' | 'broken',
     rel: RelationState,
-    opts: { remoteUnit?: string; departingUnit?: string } = {},
+    opts: { remoteUnit?: string | null; departingUnit?: string } = {},
   ): TestEvent => {
     const hook = `${rel.endpoint}-relation-${phase}`;
-    const remoteUnit = opts.remoteUnit ?? (phase === 'created' || phase === 'broken' ? undefined : rel.remoteUnits[0]);
+    const remoteUnit = opts.remoteUnit === null ? '' : (opts.remoteUnit ?? (phase === 'created' || phase === 'broken' ? undefined : rel.remoteUnits[0]));
     return {
       dispatchPath: `hooks/${hook}`,
       env: {
@@ -43,11 +49,13 @@ export const on = {
         JUJU_RELATION: rel.endpoint,
         JUJU_RELATION_ID: `${rel.endpoint}:${rel.id}`,
         JUJU_REMOTE_APP: rel.remoteApp,
-        ...(remoteUnit ? { JUJU_REMOTE_UNIT: remoteUnit } : {}),
+        ...(remoteUnit !== undefined ? { JUJU_REMOTE_UNIT: remoteUnit } : {}),
         ...(phase === 'departed' ? { JUJU_DEPARTING_UNIT: opts.departingUnit ?? remoteUnit ?? '' } : {}),
       },
     };
   },
+  /** relation-changed for a change of the remote application's databag (JUJU_REMOTE_UNIT empty). */
+  relationAppChanged: (rel: RelationState): TestEvent => on.relation('changed', rel, { remoteUnit: null }),
   action: (name: string, params: Record<string, unknown> = {}): TestEvent => ({
     dispatchPath: `actions/${name}`,
     env: { JUJU_HOOK_NAME: '', JUJU_ACTION_NAME: name, JUJU_ACTION_UUID: '1', JUJU_ACTION_TAG: 'action-1' },
@@ -101,8 +109,9 @@ export class Context {
    * produce this state and event for this charm (InconsistentScenarioError otherwise).
    */
   async run(event: TestEvent, stateIn: State): Promise<RunResult> {
-    checkConsistency(this.meta, this.charm, event, stateIn);
-    const unitName = `${this.opts.appName ?? (this.meta.name || 'charm')}/${this.opts.unitId ?? 0}`;
+    const appName = this.opts.appName ?? (this.meta.name || 'charm');
+    const unitName = `${appName}/${this.opts.unitId ?? 0}`;
+    checkConsistency(this.meta, this.charm, event, stateIn, { unitName, appName });
     const charmDir = mkdtempSync(path.join(tmpdir(), 'ops-testing-'));
     try {
       // The unit's memory of the status it last set is, in a real unit, the status Juju shows.
