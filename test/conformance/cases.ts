@@ -19,6 +19,16 @@ const DB: RelationSpec = {
   localUnit: { mine: '1' },
   localApp: { shared: 'y' },
 };
+/** The peer relation of unit tester/0: the application's other units, one application databag. */
+const PEERS: RelationSpec = {
+  endpoint: 'cluster',
+  id: 7,
+  app: 'tester',
+  units: ['tester/2', 'tester/1'],
+  remoteUnits: { 'tester/1': { addr: 'a1' } },
+  localUnit: { addr: 'a0' },
+  localApp: { token: 't' },
+};
 const WEB: RelationSpec = { endpoint: 'web', id: 5, app: 'browser', units: ['browser/0'] };
 const DB12: RelationSpec = { endpoint: 'db', id: 12, app: 'other', units: ['other/0'] };
 const ACTION = { kind: 'action', name: 'do-it', params: { count: 3, opts: { deep: 'x' }, name: 'n' } } as const;
@@ -349,6 +359,64 @@ export const CASES: readonly Case[] = [
       tool(['relation-get', '--format=json', '--app'], ok('{"version":"14"}\n')),
       tool(['relation-get', 'host'], ok('db0\n')),
     ],
+  },
+  // --- peer relations (juju-hook-contract.md §7) -------------------------------------------------
+  {
+    name: 'peer relation: a non-leader reads the application databag (by application or unit name), the other units and their bags; not its requires app bag',
+    leader: false,
+    relations: [PEERS, DB],
+    steps: [
+      fw(hookcmds.relationIds('cluster'), ok('["cluster:7"]\n')),
+      fw(hookcmds.relationList('cluster:7'), ok('["tester/1","tester/2"]\n')),
+      fw(hookcmds.relationList('cluster:7', true), ok('"tester"\n')),
+      fw(hookcmds.relationGet('cluster:7', 'tester', true), ok('{"token":"t"}\n')),
+      fw(hookcmds.relationGet('cluster:7', 'tester/0', true), ok('{"token":"t"}\n')),
+      fw(hookcmds.relationGet('cluster:7', 'tester/1', true), ok('{"token":"t"}\n')),
+      fw(hookcmds.relationGet('cluster:7', 'tester/1', false), ok('{"addr":"a1"}\n')),
+      fw(hookcmds.relationGet('cluster:7', 'tester/2', false), ok('{}\n')),
+      fw(hookcmds.relationGet('cluster:7', 'tester/0', false), ok('{"addr":"a0"}\n')),
+      tool(['relation-get', '-r', 'cluster:7', 'token', 'tester'], usage('expected unit name, got application name "tester"')),
+      tool(['relation-get', '-r', 'cluster:7', '--app', 'token', 'tester'], ok('t\n')),
+      fw(hookcmds.relationGet('cluster:7', 'tester/3', false), runtime('cannot read settings for unit "tester/3" in relation "cluster:7": settings not found')),
+      fw(hookcmds.relationGet('db:3', 'tester', true), runtime('permission denied')),
+    ],
+  },
+  {
+    name: 'peer relation: a non-leader writes its unit databag, not the application databag (cannot write relation settings, exit 1)',
+    leader: false,
+    relations: [PEERS],
+    steps: [fw(hookcmds.relationSet('cluster:7', { addr: 'a0b' }, false), ok()), fw(hookcmds.relationSet('cluster:7', { token: 'x' }, true), runtime('cannot write relation settings'))],
+    after: { relations: { 'cluster:7': { 'local-unit': { addr: 'a0b' }, 'local-app': { token: 't' } } } },
+  },
+  {
+    name: 'peer relation: the leader writes the application databag and reads its own write',
+    leader: true,
+    relations: [PEERS],
+    steps: [fw(hookcmds.relationSet('cluster:7', { token: '', epoch: '2' }, true), ok()), fw(hookcmds.relationGet('cluster:7', 'tester', true), ok('{"epoch":"2"}\n'))],
+    after: { relations: { 'cluster:7': { 'local-unit': { addr: 'a0' }, 'local-app': { epoch: '2' } } } },
+  },
+  {
+    name: 'peer relation: the application databag write of a failed hook is discarded',
+    leader: true,
+    relations: [PEERS],
+    hookExit: 1,
+    steps: [fw(hookcmds.relationSet('cluster:7', { epoch: '3' }, true), ok())],
+    after: { relations: { 'cluster:7': { 'local-unit': { addr: 'a0' }, 'local-app': { token: 't' } } } },
+  },
+  {
+    name: 'peer relation-changed with JUJU_REMOTE_UNIT empty (an application databag change): relation-get reads the application databag by default',
+    leader: false,
+    relations: [PEERS],
+    context: { kind: 'relation', endpoint: 'cluster', id: 7, phase: 'changed', remoteUnit: '' },
+    steps: [
+      tool(['relation-get', '--format=json'], ok('{"token":"t"}\n')),
+      tool(['relation-get', '--format=json', '--app'], ok('{"token":"t"}\n')),
+      tool(['relation-get', 'token'], ok('t\n')),
+      tool(['relation-list', '--format=json'], ok('["tester/1","tester/2"]\n')),
+      tool(['relation-list', '--app'], ok('tester\n')),
+      fw(hookcmds.jujuLog('INFO', 'app bag changed'), ok()),
+    ],
+    after: { logs: [{ level: 'INFO', message: 'app bag changed', relation: 'cluster:7' }] },
   },
   // --- relation-set ------------------------------------------------------------------------------
   {

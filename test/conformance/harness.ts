@@ -24,6 +24,7 @@ export interface Step {
 export type CaseContext =
   | { readonly kind: 'hook'; readonly name?: string }
   | { readonly kind: 'action'; readonly name: string; readonly params?: Record<string, unknown> }
+  /** `remoteUnit: ''` in changed: the remote application's databag changed (JUJU_REMOTE_UNIT empty). */
   | { readonly kind: 'relation'; readonly endpoint: string; readonly id: number; readonly phase: 'joined' | 'changed' | 'departed' | 'broken'; readonly remoteUnit?: string };
 
 /** What an operator does to the model between two contexts of a case (juju grant-secret, ...). */
@@ -102,7 +103,7 @@ function testEvent(c: Case, rels: ReturnType<typeof relation>[]): TestEvent {
   if (ctx.kind === 'action') return on.action(ctx.name, ctx.params ?? {});
   if (ctx.kind === 'relation') {
     const rel = rels.find((r) => r.endpoint === ctx.endpoint && r.id === ctx.id)!;
-    return on.relation(ctx.phase, rel, ctx.remoteUnit ? { remoteUnit: ctx.remoteUnit } : {});
+    return on.relation(ctx.phase, rel, ctx.remoteUnit !== undefined ? { remoteUnit: ctx.remoteUnit === '' ? null : ctx.remoteUnit } : {});
   }
   return on.hook(ctx.name ?? 'update-status');
 }
@@ -223,7 +224,7 @@ export async function runAsProcesses(c: Case): Promise<Observed> {
       ctx.kind === 'action'
         ? await u.dispatch({ action: ctx.name, params: ctx.params ?? {} }, { env })
         : ctx.kind === 'relation'
-          ? await u.dispatch(`${ctx.endpoint}-relation-${ctx.phase}`, { env, relation: { id: ctx.id, ...(ctx.remoteUnit ? { remoteUnit: ctx.remoteUnit } : {}) } })
+          ? await u.dispatch(`${ctx.endpoint}-relation-${ctx.phase}`, { env, relation: { id: ctx.id, ...(ctx.remoteUnit !== undefined ? { remoteUnit: ctx.remoteUnit } : {}) } })
           : await u.dispatch(ctx.name ?? 'update-status', { env });
     if (r.code !== (c.hookExit ?? 0)) throw new Error(`the driver exited ${r.code}: ${r.stderr}`);
     outputs.push(...(JSON.parse(readFileSync(outFile, 'utf8')) as Output[]));

@@ -202,6 +202,38 @@ function checkSecrets(secrets: readonly SecretState[], problems: string[]): void
   }
 }
 
+/** The unit a scenario runs as (Context's appName/unitId). */
+export interface ScenarioUnit {
+  readonly unitName: string;
+  readonly appName: string;
+}
+
+const sameBag = (a: Readonly<Record<string, unknown>>, b: Readonly<Record<string, unknown>>): boolean =>
+  Object.keys(a).length === Object.keys(b).length && Object.entries(a).every(([k, v]) => b[k] === v);
+
+/** Peer relations relate the application to itself, and only they do (docs/juju-hook-contract.md §7). */
+function checkPeers(meta: CharmMeta, state: State, unit: ScenarioUnit, problems: string[]): void {
+  const perEndpoint = new Map<string, string[]>();
+  for (const r of state.relations) {
+    const spec = meta.endpoints[r.endpoint];
+    if (!spec) continue;
+    const ref = `${r.endpoint}:${r.id}`;
+    if (spec.role !== 'peers') {
+      if (r.remoteApp === unit.appName) problems.push(`relation ${ref} on ${spec.role} endpoint ${JSON.stringify(r.endpoint)} is with this application (${JSON.stringify(unit.appName)}) itself; only a peers endpoint relates an application to itself`);
+      continue;
+    }
+    perEndpoint.set(r.endpoint, [...(perEndpoint.get(r.endpoint) ?? []), ref]);
+    if (r.remoteApp !== unit.appName) problems.push(`peer relation ${ref}: the remote application of a peer relation is this application (${JSON.stringify(unit.appName)}), not ${JSON.stringify(r.remoteApp)}`);
+    if (r.remoteUnits.includes(unit.unitName)) problems.push(`peer relation ${ref}: remote units include this unit (${JSON.stringify(unit.unitName)}); its remote units are the application's other units`);
+    if (Object.keys(r.remoteAppData).length > 0 && !sameBag(r.remoteAppData, r.localAppData)) {
+      problems.push(`peer relation ${ref}: the application has one databag, kept in localAppData (every unit reads it, the leader writes it); leave remoteAppData empty`);
+    }
+  }
+  for (const [endpoint, refs] of perEndpoint) {
+    if (refs.length > 1) problems.push(`peers endpoint ${JSON.stringify(endpoint)} has ${refs.length} relations (${list(refs)}); Juju makes exactly one`);
+  }
+}
+
 function checkState(meta: CharmMeta, state: State, problems: string[]): void {
   for (const [key, value] of Object.entries(state.config)) {
     if (!(key in meta.config)) problems.push(`config option ${JSON.stringify(key)} is not in config.yaml (options: ${list(Object.keys(meta.config))})`);
@@ -243,10 +275,14 @@ function checkState(meta: CharmMeta, state: State, problems: string[]): void {
   }
 }
 
-/** Throws InconsistentScenarioError naming every way `state` and `event` do not fit the charm. */
-export function checkConsistency(meta: CharmMeta, charm: CharmClass, event: CheckedEvent, state: State): void {
+/**
+ * Throws InconsistentScenarioError naming every way `state` and `event` do not fit the charm
+ * (and, given the unit it runs as, its peer relations).
+ */
+export function checkConsistency(meta: CharmMeta, charm: CharmClass, event: CheckedEvent, state: State, unit?: ScenarioUnit): void {
   const problems: string[] = [];
   checkState(meta, state, problems);
+  if (unit) checkPeers(meta, state, unit, problems);
   checkEvent(meta, charm, event, state, problems);
   if (problems.length > 0) throw new InconsistentScenarioError(problems);
 }

@@ -26,13 +26,17 @@ import {
 
 export type Databag = Record<string, string>;
 
-/** One relation as the unit sees it (the stand-in's state/relations.json entry). */
+/**
+ * One relation as the unit sees it (the stand-in's state/relations.json entry). A peer relation
+ * is one whose `app` is the unit's own application: `units` are the other units, `local-app` is
+ * the application's one databag (`remote-app` is not used).
+ */
 export interface SimRelation {
   endpoint: string;
   id: number;
-  /** The remote application. */
+  /** The remote application (a peer relation: the unit's own). */
   app: string;
-  /** The remote units (relation-list). */
+  /** The remote units (relation-list); a peer relation: the application's other units. */
   units: string[];
   'local-unit': Databag;
   'local-app': Databag;
@@ -262,6 +266,13 @@ interface Answer {
 
 const unitName = (r: Run) => r.env('JUJU_UNIT_NAME');
 const localApp = (r: Run) => unitName(r).replace(/\/[0-9]+$/, '');
+/**
+ * A peer relation (`peers:` in metadata.yaml) is the only kind whose remote application is the
+ * unit's own: its units are the application's other units, and its application databag is the
+ * one bag of `local-app`, which every unit reads and only the leader writes.
+ */
+export const isPeerRelation = (rel: Pick<SimRelation, 'app'>, unit: string): boolean => rel.app === unit.replace(/\/[0-9]+$/, '');
+const isPeer = (r: Run, rel: SimRelation) => isPeerRelation(rel, unitName(r));
 const needAction = (r: Run) => {
   if (r.env('JUJU_ACTION_NAME') === '') runtimeError('not running an action');
 };
@@ -562,7 +573,9 @@ const TOOLS: Readonly<Record<ToolName, Tool>> = {
     const rel = r.s.relations[key]!;
     let data: Databag;
     if (target.app) {
-      if (target.name === localApp(r)) data = r.s.leader ? (rel['local-app'] ?? {}) : runtimeError('permission denied');
+      // This application's databag: the leader's to read on a provides/requires relation; on a
+      // peer relation (the remote application is this one) every unit reads it (§6, §7).
+      if (target.name === localApp(r)) data = r.s.leader || isPeer(r, rel) ? (rel['local-app'] ?? {}) : runtimeError('permission denied');
       else if (target.name === rel.app) data = rel['remote-app'] ?? {};
       else runtimeError('permission denied');
     } else if (target.name === unitName(r)) data = rel['local-unit'] ?? {};

@@ -88,6 +88,31 @@ export function relation(endpoint: string, opts: Partial<Omit<RelationState, 'en
 }
 
 /**
+ * A peer relation (an endpoint under `peers:` in metadata.yaml) as unit `<app>/N` sees it: the
+ * remote application is its own (`app`), the remote units are the application's other units
+ * (`peers`, with their databags in `peersData`), and `appData` is the application's one databag,
+ * which every unit reads and only the leader writes (kept in localAppData; remoteAppData stays
+ * empty).
+ *
+ *   peerRelation('cluster', { app: 'my-app', peers: ['my-app/1', 'my-app/2'], appData: { token: 'x' } })
+ */
+export function peerRelation(
+  endpoint: string,
+  opts: { app: string; id?: number; peers?: readonly string[]; peersData?: Readonly<Record<string, Databag>>; localUnitData?: Databag; appData?: Databag },
+): RelationState {
+  const peers = opts.peers ?? Object.keys(opts.peersData ?? {});
+  return relation(endpoint, {
+    ...(opts.id !== undefined ? { id: opts.id } : {}),
+    remoteApp: opts.app,
+    remoteUnits: [...peers],
+    localUnitData: { ...opts.localUnitData },
+    localAppData: { ...opts.appData },
+    remoteUnitsData: Object.fromEntries(peers.map((u) => [u, { ...opts.peersData?.[u] }])),
+    remoteAppData: {},
+  });
+}
+
+/**
  * A secret for a State: a user secret granted to the unit's application by default, with one
  * revision (`content`) or several (`revisions`, oldest first), and a fresh id unless given.
  *
