@@ -317,18 +317,16 @@ export async function removeBuilder(unit: UnitContext): Promise<{ removed: strin
 }
 
 /**
- * The newest active image of this name in the cloud. Every failure is a GetLatestImageError
- * that says what to do (the cloud's own errors scrub secrets; see src/openstack/errors.ts).
+ * The newest active image of each name in the cloud (null where there is none yet). A failure
+ * is a GetLatestImageError that says what to do (the cloud's own errors scrub secrets; see
+ * src/openstack/errors.ts).
  */
-export async function getLatestImage(cloud: CloudPort, access: CloudAccess, name: string): Promise<ImageInfo> {
-  let image: ImageInfo | null;
+export async function getLatestImage(cloud: CloudPort, access: CloudAccess, names: readonly string[]): Promise<(ImageInfo | null)[]> {
   try {
-    image = await cloud.findLatestImage(access, name);
+    return await cloud.findLatestImages(access, names);
   } catch (err) {
     throw new GetLatestImageError(`could not get the latest image: ${(err as Error).message}${cloudHint(err)}`, { cause: err });
   }
-  if (!image) throw new GetLatestImageError(`no active image named ${name} in cloud ${access.cloudName} yet; the first build takes a while`);
-  return image;
 }
 
 /**

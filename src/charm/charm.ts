@@ -454,19 +454,17 @@ export class ImageBuilderCharm extends CharmBase<Events, CharmConfigOptions> {
   async onGetLatest(event: ActionEvent): Promise<void> {
     const cfg = await this.checkedConfig();
     if (!cfg) return event.fail(`cannot query the cloud: ${this.stored.data.configProblem}`);
-    const found: { base: BaseImage; image: ImageInfo }[] = [];
-    const missing: string[] = [];
-    for (const base of cfg.bases) {
-      try {
-        found.push({ base, image: await getLatestImage(this.deps.cloud, this.cloudAccess(cfg), imageName({ ...this.buildConfig(cfg), base })) });
-      } catch (err) {
-        if (!(err instanceof GetLatestImageError)) throw err;
-        if (!err.message.startsWith('no active image')) return event.fail(err.message);
-        missing.push(err.message);
-      }
+    const names = cfg.bases.map((base) => imageName({ ...this.buildConfig(cfg), base }));
+    let latest: (ImageInfo | null)[];
+    try {
+      latest = await getLatestImage(this.deps.cloud, this.cloudAccess(cfg), names);
+    } catch (err) {
+      if (!(err instanceof GetLatestImageError)) throw err;
+      return event.fail(err.message);
     }
+    const found = cfg.bases.flatMap((base, i) => (latest[i] ? [{ base, image: latest[i]! }] : []));
     const first = found[0];
-    if (!first) return event.fail(`${missing.join('; ')} (log: ${BUILD_LOG_PATH})`);
+    if (!first) return event.fail(`no active image named ${names.join(' or ')} in cloud ${cfg.cloudName} yet; the first build takes a while (log: ${BUILD_LOG_PATH})`);
     event.setResults({
       id: first.image.id,
       name: first.image.name,
@@ -537,10 +535,8 @@ export class ImageBuilderCharm extends CharmBase<Events, CharmConfigOptions> {
       if (!cfg) return;
       let images: ImagesByBase = {};
       try {
-        for (const base of cfg.bases) {
-          const found = await this.deps.cloud.findLatestImage(this.cloudAccess(cfg), imageName({ ...this.buildConfig(cfg), base }));
-          if (found) images = { ...images, [base]: found };
-        }
+        const latest = await this.deps.cloud.findLatestImages(this.cloudAccess(cfg), cfg.bases.map((base) => imageName({ ...this.buildConfig(cfg), base })));
+        cfg.bases.forEach((base, i) => latest[i] && (images = { ...images, [base]: latest[i]! }));
       } catch (err) {
         this.log.warning(`${event.app} joined, but the cloud could not be asked for the latest image (${(err as Error).message}); it gets the next one built`);
       }

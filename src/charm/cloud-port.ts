@@ -18,15 +18,15 @@ export interface CloudAccess {
 }
 
 export interface CloudPort {
-  /** The newest active image with this name, or null. */
-  findLatestImage(access: CloudAccess, name: string): Promise<ImageInfo | null>;
+  /** The newest active image of each name, or null where there is none (one authentication). */
+  findLatestImages(access: CloudAccess, names: readonly string[]): Promise<(ImageInfo | null)[]>;
   /** One image by id with its Glance status, or null when the cloud does not have it. */
   findImage(access: CloudAccess, id: string): Promise<(ImageInfo & { readonly status: string }) | null>;
 }
 
 export const openstackCloud: CloudPort = {
-  async findLatestImage(access, name) {
-    return (await import('./cloud.js')).findLatestImage(access, name);
+  async findLatestImages(access, names) {
+    return (await import('./cloud.js')).findLatestImages(access, names);
   },
   async findImage(access, id) {
     return (await import('./cloud.js')).findImage(access, id);

@@ -39,10 +39,15 @@ async function client(access: CloudAccess) {
   return new OpenStackClient(resolveCloud(parseCloudsYaml(access.cloudsYaml), access.cloudName), { proxy: access.proxy });
 }
 
-/** The newest active image with this name, or null. At most two HTTP requests. */
-export async function findLatestImage(access: CloudAccess, name: string): Promise<ImageInfo | null> {
-  const image = await (await client(access)).getLatestImage(name);
-  return image ? { id: image.id, name: image.name, createdAt: image.createdAt } : null;
+/** The newest active image of each name (null where none), with one authentication. */
+export async function findLatestImages(access: CloudAccess, names: readonly string[]): Promise<(ImageInfo | null)[]> {
+  const c = await client(access);
+  const out: (ImageInfo | null)[] = [];
+  for (const name of names) {
+    const image = await c.getLatestImage(name);
+    out.push(image ? { id: image.id, name: image.name, createdAt: image.createdAt } : null);
+  }
+  return out;
 }
 
 /** One image by id with its Glance status, or null when the cloud does not have it. */

@@ -101,9 +101,13 @@ export class MemoryCloud implements CloudPort {
   readonly asked: string[] = [];
   fail: Error | undefined;
 
-  async findLatestImage(access: CloudAccess, name: string): Promise<ImageInfo | null> {
-    this.asked.push(`latest ${access.cloudName} ${name}`);
+  async findLatestImages(access: CloudAccess, names: readonly string[]): Promise<(ImageInfo | null)[]> {
+    this.asked.push(`latest ${access.cloudName} ${names.join(' ')}`);
     if (this.fail) throw this.fail;
+    return names.map((name) => this.latest(name));
+  }
+
+  private latest(name: string): ImageInfo | null {
     const found = this.images.filter((i) => i.name === name && i.status === 'active').sort((a, b) => b.createdAt.localeCompare(a.createdAt))[0];
     return found ? { id: found.id, name: found.name, createdAt: found.createdAt } : null;
   }
