@@ -4,6 +4,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildCharmDir, copyCharmDir } from '../support/charm-dir.js';
+import { createApplication } from '../support/app.js';
 import { createUnit, type SimUnit } from '../support/juju.js';
 import type { Seen } from './fixtures/peer-charm/charm.js';
 
@@ -89,5 +90,35 @@ describe('peer relations through the real dispatch', () => {
     leader.u.setConfig({ 'unit-value': 'one', 'app-value': 'shared' });
     expect((await leader.u.dispatch('config-changed')).code).toBe(0);
     expect(leader.u.relations()['cluster:0']).toMatchObject({ 'local-unit': { value: 'one' }, 'local-app': { token: 't1', value: 'shared' } });
+  });
+
+  it('three units of the framework charm: the leader\'s application databag and a unit\'s databag reach the others with the relation-changed Juju would fire', async () => {
+    const app = createApplication({ charmDir: built, appName: 'peer-app', units: 3, peerEndpoint: 'cluster', config: { 'unit-value': '', 'app-value': '' }, relations: [{ endpoint: 'db', id: 4, app: 'pg', units: ['pg/0'] }] });
+    cleanups.push(() => app.cleanup());
+    const seenBy = (i: number) => (JSON.parse(readFileSync(path.join(app.unit(i).charmDir, '.unit-state.json'), 'utf8')) as { stored: { peers: { seen: Seen[] } } }).stored.peers.seen;
+
+    app.unit(0).setConfig({ 'app-value': 'v1' });
+    const r = await app.dispatch(0, 'config-changed');
+    expect(r.code, r.stderr).toBe(0);
+    // config-changed writes {value: ""} to the unit bag (nothing: an empty value deletes) and the app bag
+    expect(r.followUps.map((e) => [e.unit, e.remoteUnit])).toEqual([
+      [1, ''],
+      [2, ''],
+    ]);
+    await app.settle();
+    for (const i of [1, 2]) {
+      expect(seenBy(i)).toEqual([
+        expect.objectContaining({ event: 'cluster_relation_changed', unit: '-', app: 'peer-app', leader: false, view: expect.objectContaining({ appData: { value: 'v1' } }) }),
+      ]);
+    }
+
+    app.unit(2).setConfig({ 'unit-value': 'two' });
+    const w = await app.dispatch(2, 'config-changed');
+    expect(w.followUps.map((e) => [e.unit, e.remoteUnit])).toEqual([
+      [0, 'peer-app/2'],
+      [1, 'peer-app/2'],
+    ]);
+    await app.settle();
+    expect(seenBy(0).at(-1)).toMatchObject({ event: 'cluster_relation_changed', unit: 'peer-app/2', leader: true, view: { units: ['peer-app/1', 'peer-app/2'], unitData: { 'peer-app/1': {}, 'peer-app/2': { value: 'two' } }, appData: { value: 'v1' } } });
   });
 });

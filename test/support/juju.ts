@@ -463,8 +463,23 @@ export class SimUnit {
     return readJson(this.statePath('config.json'), {});
   }
 
+  /** Makes the unit the leader or not; no hook runs (Juju 3 has none for losing leadership). */
   setLeader(leader: boolean): void {
     writeFileSync(this.statePath('leader'), `${leader}\n`);
+  }
+
+  /**
+   * The agent cannot tell whether the unit leads (it lost the controller): is-leader fails with
+   * `ERROR leadership status unknown: <cause>` (exit 1) until setLeader; leader-only tools act
+   * as for a non-leader.
+   */
+  setLeadershipUnknown(cause = 'connection is shut down'): void {
+    writeFileSync(this.statePath('leader'), `unknown: ${cause}\n`);
+  }
+
+  /** Whether the unit leads (false while its leadership is unknown). */
+  isLeader(): boolean {
+    return /^\s*true\s*$/.test(readFileSync(this.statePath('leader'), 'utf8'));
   }
 
   addRelation(spec: RelationSpec): void {

@@ -133,6 +133,11 @@ export interface SimStatus {
 export interface SimState {
   readonly config: Readonly<Record<string, unknown>>;
   readonly leader: boolean;
+  /**
+   * Set when the agent cannot tell whether the unit leads (it lost the controller): is-leader
+   * then fails with `leadership status unknown: <this cause>` (exit 1); `leader` is false.
+   */
+  readonly leadershipUnknown?: string;
   /** Keyed "<endpoint>:<id>". */
   readonly relations: Readonly<Record<string, SimRelation>>;
   readonly charmState: Readonly<Record<string, string>>;
@@ -459,6 +464,7 @@ const TOOLS: Readonly<Record<ToolName, Tool>> = {
   'is-leader': (r, argv) => {
     const p = parseFlags(argv, FORMAT);
     noArgs(p);
+    if (r.s.leadershipUnknown !== undefined) runtimeError(`leadership status unknown: ${r.s.leadershipUnknown}`);
     return out(p, r.s.leader);
   },
 

@@ -81,6 +81,11 @@ class FileState implements SimState {
   get leader(): boolean {
     return /^\s*true\s*$/.test(this.text('state/leader') ?? '');
   }
+  /** state/leader holding `unknown: <cause>` (SimUnit.setLeadershipUnknown). */
+  get leadershipUnknown(): string | undefined {
+    const m = /^unknown: ?(.*)$/.exec((this.text('state/leader') ?? '').trim());
+    return m ? m[1]! : undefined;
+  }
   get relations(): Record<string, SimRelation> {
     return this.json('work/relations.json', {});
   }
