@@ -245,6 +245,7 @@ export class ImageBuilderCharm extends CharmBase<Events, CharmConfigOptions> {
       },
       facts: readHostFacts(unit),
       lastScheduleDigest: this.stored.data.scheduleDigest,
+      leader: this.model.unit.isLeader(),
     });
     for (const w of cfg.cloudWarnings) this.log.warning(w);
     if (plan.setup) {

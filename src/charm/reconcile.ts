@@ -24,6 +24,8 @@ export interface PlanInput {
   readonly facts: HostFacts;
   /** The schedule digest of the last build this unit started for a schedule (unit state). */
   readonly lastScheduleDigest: string | undefined;
+  /** Only the leader builds; another unit just keeps its files ready to lead. */
+  readonly leader: boolean;
 }
 
 export interface Plan {
@@ -60,7 +62,7 @@ export function planReconcile(input: PlanInput): Plan {
     cron,
     scheduleDigest: digest,
     // Also when an earlier run of the hook wrote the files but was killed before the build.
-    buildOwed: input.lastScheduleDigest !== digest,
+    buildOwed: input.leader && input.lastScheduleDigest !== digest,
   };
 }
 
