@@ -25,6 +25,9 @@ import {
   LEGACY_HOME,
   LOCK_BUSY_EXIT,
   LOG_DIR,
+  METRICS_DIR,
+  EXPORTER_SERVICE,
+  EXPORTER_UNIT_PATH,
   PIPX_BIN_DIR,
   PIPX_HOME,
   SKIPPED_RUNS_PATH,
@@ -80,6 +83,7 @@ function ensureLayout(host: Host): void {
   host.ensureDir(BUILDER_HOME, 0o700);
   host.ensureDir(APP_DIR, 0o755);
   host.ensureDir(LOG_DIR, 0o750);
+  host.ensureDir(METRICS_DIR, 0o755);
 }
 
 /** Installs the apt packages the builder needs; apt is skipped when all are present. */
@@ -211,6 +215,33 @@ export async function configureCron(cronText: string, unit: UnitContext): Promis
   return changed;
 }
 
+/**
+ * Installs the exporter's systemd unit and keeps it running: a changed unit is reloaded,
+ * enabled and restarted (also on `restart`, after an upgrade brought new exporter code).
+ * Returns whether the unit file changed. A failing systemctl fails the hook (Juju retries).
+ */
+export async function configureExporter(unitText: string, restart: boolean, unit: UnitContext): Promise<boolean> {
+  const host = unit.host;
+  const changed = installFiles([{ path: EXPORTER_UNIT_PATH, content: unitText, mode: 0o644 }], host).length > 0;
+  if (!changed && !restart) return false;
+  const run = (...args: string[]) => host.runChecked(['systemctl', ...args], { env: programEnv(host), timeoutMs: 60_000 });
+  if (changed) await run('daemon-reload');
+  await run('enable', EXPORTER_SERVICE);
+  await run('restart', EXPORTER_SERVICE);
+  return changed;
+}
+
+/** Stops and removes the exporter (remove, stop); failures are warnings: the unit is going away. */
+async function removeExporter(unit: UnitContext): Promise<boolean> {
+  const host = unit.host;
+  if (!host.exists(EXPORTER_UNIT_PATH)) return false;
+  const res = await host.run(['systemctl', 'disable', '--now', EXPORTER_SERVICE], { env: programEnv(host), timeoutMs: 60_000 }).catch((e: Error) => ({ exitCode: -1, stderr: e.message }));
+  if (res.exitCode !== 0) unit.warn(`could not stop ${EXPORTER_SERVICE} (systemctl exited ${res.exitCode}: ${res.stderr.trim().slice(-300)})`);
+  host.remove(EXPORTER_UNIT_PATH);
+  await host.run(['systemctl', 'daemon-reload'], { env: programEnv(host), timeoutMs: 60_000 }).catch(() => undefined);
+  return true;
+}
+
 async function reloadCron(unit: UnitContext): Promise<void> {
   // cron notices /etc/cron.d changes by itself within a minute; the reload only hurries it, so
   // a machine without systemd still gets its schedule. A wedged systemd must not hold the hook.
@@ -302,12 +333,13 @@ export async function stopRunningBuild(unit: UnitContext): Promise<RunningBuild 
 
 /**
  * What stop and remove clear: the schedule, a running build, and every file that holds a
- * credential or that root would run. The log, the builder's virtualenv and the logrotate
- * policy stay. Returns the paths removed.
+ * credential or that root would run, and the exporter. The log, the builder's virtualenv, the
+ * metrics and the logrotate policy stay. Returns the paths removed.
  */
 export async function removeBuilder(unit: UnitContext): Promise<{ removed: string[]; stopped?: RunningBuild }> {
   const host = unit.host;
   const removed = [CRON_PATH].filter((p) => host.remove(p));
+  if (await removeExporter(unit)) removed.push(EXPORTER_UNIT_PATH);
   const stopped = await stopRunningBuild(unit);
   for (const p of [BUILD_SCRIPT_PATH, CALLBACK_SCRIPT_PATH, BUILD_RUNNING_PATH, SKIPPED_RUNS_PATH, INSTALLED_MARKER_PATH]) {
     if (host.remove(p)) removed.push(p);

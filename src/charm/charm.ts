@@ -37,7 +37,7 @@ import { openstackCloud, type CloudAccess, type CloudPort, type ImageInfo } from
 // load only in the handlers that need them: every hook is a fresh process.
 import type { CharmConfig } from './config.js';
 import { Host, type Env } from './host.js';
-import { BUILD_LOG_PATH, BUILD_TIMEOUT_EXIT, BUILD_TIMEOUT_SECONDS, CALLBACK_SCRIPT_PATH, CLOUDS_YAML_PATH } from './paths.js';
+import { BUILD_LOG_PATH, BUILD_TIMEOUT_EXIT, BUILD_TIMEOUT_SECONDS, CALLBACK_SCRIPT_PATH, CLOUDS_YAML_PATH, METRICS_DIR } from './paths.js';
 import { credentialsFrom, hasPlainCredentials, SECRET_KEYS, withCredentials, type Credentials } from './credentials.js';
 import { clientProxy, proxyEnv, proxyProblems } from './proxy.js';
 import { unitStatus } from './status.js';
@@ -65,6 +65,11 @@ type Stored = {
   image?: ImageInfo;
   /** What relation data is made of, from the last valid config: the bases in order, the arch. */
   publishAs?: { bases: BaseImage[]; arch: Arch };
+  /** From the last valid config, for the metrics and the cos-agent scrape job. */
+  intervalHours?: number;
+  metricsPort?: number;
+  /** When this unit's schedule was first set up (unix s): "never built since" counts from it. */
+  scheduleStart?: number;
   /** The leader's unit name, as it published it in the peer data (no hook tool tells a non-leader). */
   leaderName?: string;
   lastFailure?: { at: string; reason: string };
@@ -212,10 +217,35 @@ export class ImageBuilderCharm extends CharmBase<Events, CharmConfigOptions> {
   onCollectStatus(event: CollectStatusEvent): void {
     const { configProblem, stopped, lastFailure, cloudWarnings, leaderName } = this.stored.data;
     const host = this.host;
-    const standingBy = this.model.unit.isLeader() ? undefined : { leader: leaderName };
+    const leader = this.model.unit.isLeader();
+    const standingBy = leader ? undefined : { leader: leaderName };
+    this.shareMetricsState(leader);
     event.addStatus(
       unitStatus({ configProblem, stopped, image: this.servedImage(), standingBy, lastFailure, cloudWarnings: cloudWarnings ?? [], running: runningBuild(host), skippedRuns: skippedRuns(host), now: new Date() }),
     );
+  }
+
+  /**
+   * What the exporter reports that only the charm knows (leadership, schedule, served images),
+   * in a file it reads on every scrape; written only when it changes (no write in a steady hook).
+   */
+  private shareMetricsState(leader: boolean): void {
+    const { publishAs, intervalHours, scheduleStart, stopped } = this.stored.data;
+    if (!publishAs || stopped || !this.host.exists(METRICS_DIR)) return;
+    const images = this.knownImages();
+    const state = {
+      arch: publishAs.arch,
+      bases: publishAs.bases,
+      leader,
+      interval_hours: intervalHours ?? 0,
+      schedule_start: scheduleStart ?? 0,
+      images: Object.fromEntries(Object.entries(images).map(([base, i]) => [base, { id: i.id, created_at: i.createdAt }])),
+    };
+    try {
+      this.host.writeIfChanged(`${METRICS_DIR}/unit.json`, `${JSON.stringify(state)}\n`, { mode: 0o644, uid: 0, gid: 0 });
+    } catch (err) {
+      this.log.warning(`the exporter's state was not updated (${(err as Error).message}); metrics may lag until the next hook`);
+    }
   }
 
   /**
@@ -242,10 +272,12 @@ export class ImageBuilderCharm extends CharmBase<Events, CharmConfigOptions> {
         jujuExec: this.host.which('juju-exec') ?? '/usr/bin/juju-exec',
         path: (p) => this.host.path(p),
         proxyEnv: proxyEnv(ctx.env),
+        node: process.execPath,
       },
       facts: readHostFacts(unit),
       lastScheduleDigest: this.stored.data.scheduleDigest,
       leader: this.model.unit.isLeader(),
+      upgrading: event.name === 'upgrade_charm',
     });
     for (const w of cfg.cloudWarnings) this.log.warning(w);
     if (plan.setup) {
@@ -272,7 +304,7 @@ export class ImageBuilderCharm extends CharmBase<Events, CharmConfigOptions> {
     }
     const publishAs = { bases: [...cfg.bases], arch: cfg.arch };
     const reshaped = JSON.stringify(publishAs) !== JSON.stringify(this.stored.data.publishAs);
-    this.stored.set({ publishAs });
+    this.stored.set({ publishAs, intervalHours: cfg.interval, metricsPort: cfg.metricsPort, scheduleStart: this.stored.data.scheduleStart ?? Math.floor(Date.now() / 1000) });
     if (reshaped) this.publish(); // other bases (or their order): id, tags and images change
     this.stored.set({ scheduleDigest: plan.scheduleDigest, cloudWarnings: cfg.cloudWarnings.length ? [...cfg.cloudWarnings] : undefined, stopped: undefined });
     const written = outcome.written.length ? `wrote ${outcome.written.join(', ')}` : 'configuration unchanged';

@@ -13,6 +13,8 @@ export interface CharmConfig {
   /** The cloud to use: cloud-name, or the first cloud of the clouds.yaml. */
   readonly cloudName: string;
   readonly revisionHistoryLimit: number;
+  /** Where the exporter listens (127.0.0.1) and the cos-agent scrape job points. */
+  readonly metricsPort: number;
   /** What is unsafe about the chosen cloud (verify: false, plain http); shown, not refused. */
   readonly cloudWarnings: readonly string[];
 }
@@ -78,6 +80,11 @@ export function parseConfig(raw: Readonly<Record<string, unknown>>, nodeArch: st
     problems.push(`revision-history-limit must be a whole number from 2 to 99, got ${shown(limit)}`);
   }
 
+  const metricsPort = raw['metrics-port'] ?? 9110;
+  if (!Number.isInteger(metricsPort) || (metricsPort as number) < 1024 || (metricsPort as number) > 65535) {
+    problems.push(`metrics-port must be a whole number from 1024 to 65535, got ${shown(metricsPort)}`);
+  }
+
   const cloudsYaml = typeof raw['openstack-clouds-yaml'] === 'string' ? raw['openstack-clouds-yaml'] : '';
   const wanted = typeof raw['cloud-name'] === 'string' ? raw['cloud-name'].trim() : '';
   let cloudName = '';
@@ -91,5 +98,5 @@ export function parseConfig(raw: Readonly<Record<string, unknown>>, nodeArch: st
   }
 
   if (problems.length > 0) throw new ConfigError(problems);
-  return { arch: arch!, bases, interval: interval as number, cloudsYaml, cloudName, revisionHistoryLimit: limit as number, cloudWarnings };
+  return { arch: arch!, bases, interval: interval as number, cloudsYaml, cloudName, revisionHistoryLimit: limit as number, metricsPort: metricsPort as number, cloudWarnings };
 }

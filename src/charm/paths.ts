@@ -55,3 +55,12 @@ export const SKIPPED_RUNS_WARNING = 3;
 export const LOCK_WAIT_SECONDS = 5;
 /** The PATH of builds and of host programs when the hook gives none. */
 export const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/**
+ * Build metrics for the exporter (root-owned 0755; nothing secret in them): the build script
+ * writes build-<base>.json and running.json, the charm unit.json.
+ */
+export const METRICS_DIR = `/var/lib/${APP}-metrics`;
+/** The exporter, run by systemd as a dynamic user from the charm's own node. */
+export const EXPORTER_SERVICE = `${APP}-exporter.service`;
+export const EXPORTER_UNIT_PATH = `/etc/systemd/system/${EXPORTER_SERVICE}`;

@@ -16,6 +16,7 @@ import {
   CLOUDS_YAML_PATH,
   LOCK_BUSY_EXIT,
   LOCK_WAIT_SECONDS,
+  METRICS_DIR,
   SKIPPED_RUNS_PATH,
   SYSTEM_PATH,
 } from './paths.js';
@@ -32,6 +33,8 @@ export interface RenderContext {
   readonly path: (prodPath: string) => string;
   /** The model's proxy settings as environment variables (http_proxy, HTTP_PROXY, ...). */
   readonly proxyEnv: Readonly<Record<string, string>>;
+  /** The node that runs the charm (the charm's own, in a packed charm): it runs the exporter too. */
+  readonly node: string;
 }
 
 /** The callback the builder runs after an upload, and the build script after a failed build. */
@@ -107,6 +110,7 @@ fi
 log=${q(BUILD_LOG_PATH)}
 running=${q(BUILD_RUNNING_PATH)}
 skipped=${q(SKIPPED_RUNS_PATH)}
+metrics=${q(METRICS_DIR)}
 callback=${q(cfg.callbackScript)}
 trigger=scheduled
 [ "\${1:-}" = --now ] && trigger=immediate
@@ -132,17 +136,34 @@ if ! flock -w ${LOCK_WAIT_SECONDS} 9; then
 fi
 rm -f "$skipped"
 echo "$$ $(date +%s) $trigger" > "$running.tmp" && mv -f "$running.tmp" "$running"
-trap 'rm -f "$running"' EXIT
+trap 'rm -f "$running" "$metrics/running.json"' EXIT
 trap 'exit 143' TERM
 failed=0
+# The value of a number field of a metrics file (0 when absent).
+field() { v=$(sed -n "s/.*\\"$2\\": *\\([0-9][0-9]*\\).*/\\1/p" "$1" 2>/dev/null); echo "\${v:-0}"; }
+# Writes a metrics file for the exporter atomically: <file> <json>.
+publish_metrics() { printf '%s\\n' "$2" > "$1.tmp" && chmod 644 "$1.tmp" && mv -f "$1.tmp" "$1"; }
 # build_base <base> <image name>
 build_base() {
   export IMAGE_BUILD_BASE="$1"
+  m="$metrics/build-$1.json"
+  started=$(field "$m" started); succeeded=$(field "$m" succeeded); failed_n=$(field "$m" failed)
+  consecutive=$(field "$m" consecutive_failures); last_success=$(field "$m" last_success_timestamp)
+  t0=$(date +%s)
+  publish_metrics "$metrics/running.json" "{\\"base\\": \\"$1\\", \\"started\\": $t0}"
   echo "$(stamp) build of $2 started ($trigger)" >> "$log"
   rc=0
   timeout -k 60 "$BUILD_TIMEOUT" ${run} >> "$log" 2>&1 || rc=$?
   [ $rc -eq ${BUILD_TIMEOUT_EXIT} ] && echo "$(stamp) build of $2 timed out after $BUILD_TIMEOUT s and was stopped" >> "$log"
   echo "$(stamp) build of $2 ended with exit code $rc" >> "$log"
+  t1=$(date +%s)
+  if [ $rc -eq 0 ]; then
+    succeeded=$((succeeded + 1)); consecutive=0; last_success=$t1
+  else
+    failed_n=$((failed_n + 1)); consecutive=$((consecutive + 1))
+  fi
+  publish_metrics "$m" "{\\"started\\": $((started + 1)), \\"succeeded\\": $succeeded, \\"failed\\": $failed_n, \\"consecutive_failures\\": $consecutive, \\"last_duration_seconds\\": $((t1 - t0)), \\"last_success_timestamp\\": $last_success}"
+  rm -f "$metrics/running.json"
   if [ $rc -ne 0 ]; then
     failed=$rc
     # In the background, without the lock: the callback's juju-exec waits for the machine lock,
@@ -193,4 +214,35 @@ ${BUILD_LOG_PATH} {
 /** Identifies the schedule and the build's arguments: a build is owed when it changes. */
 export function scheduleDigest(cron: string, buildScript: string): string {
   return createHash('sha256').update(cron).update(buildScript).digest('hex');
+}
+
+/**
+ * The exporter's systemd unit: the charm's own node running dist/exporter.js on 127.0.0.1, as a
+ * dynamic (unprivileged) user that can only read the metrics directory; restarted on a crash.
+ */
+export function renderExporterUnit(unit: RenderContext, port: number): string {
+  return `# Written by the github-runner-image-builder charm (${unit.unitName}); changes are overwritten.
+[Unit]
+Description=Prometheus exporter of the github-runner-image-builder charm (build metrics)
+After=network.target
+
+[Service]
+ExecStart=${[unit.node, `${unit.charmDir}/dist/exporter.js`, '--port', String(port), '--state-dir', unit.path(METRICS_DIR)].map(systemdQuote).join(' ')}
+Restart=always
+RestartSec=5
+DynamicUser=yes
+NoNewPrivileges=yes
+ProtectSystem=strict
+ProtectHome=yes
+PrivateTmp=yes
+MemoryMax=64M
+
+[Install]
+WantedBy=multi-user.target
+`;
+}
+
+/** systemd's ExecStart quoting: double quotes, with backslash and quote escaped. */
+function systemdQuote(arg: string): string {
+  return /^[A-Za-z0-9_./:@=-]+$/.test(arg) ? arg : `"${arg.replace(/[\\"]/g, '\\$&')}"`;
 }

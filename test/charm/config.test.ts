@@ -36,7 +36,7 @@ function problems(patch: Record<string, unknown>, arch = 'x64'): string {
 
 describe('parseConfig', () => {
   it('accepts a good config; the first cloud is the default', () => {
-    expect(parseConfig(good, 'x64')).toEqual({ arch: 'x64', bases: ['noble'], interval: 6, cloudsYaml: clouds, cloudName: 'prod', revisionHistoryLimit: 5, cloudWarnings: [] });
+    expect(parseConfig(good, 'x64')).toEqual({ arch: 'x64', bases: ['noble'], interval: 6, cloudsYaml: clouds, cloudName: 'prod', revisionHistoryLimit: 5, metricsPort: 9110, cloudWarnings: [] });
     expect(parseConfig({ ...good, 'cloud-name': 'backup' }, 'arm64')).toMatchObject({ arch: 'arm64', cloudName: 'backup' });
   });
 

@@ -15,7 +15,7 @@ import { escapeCronPercent, shQuote } from '../../src/charm/shell.js';
 const cfg: BuildConfig = { arch: 'x64', bases: ['noble'], cloudName: 'prod-1', numRevisions: 5, callbackScript: CALLBACK_SCRIPT_PATH, appName: 'image-builder' };
 const unit = (env: Record<string, string> = {}, modelUuid = 'c0ffee00-0000-4000-8000-000000000001', jujuExec = '/usr/bin/juju-exec'): RenderContext => {
   const host = new Host({ PATH: '/nonexistent', ...env });
-  return { unitName: 'image-builder/0', charmDir: '/var/lib/juju/agents/unit-image-builder-0/charm', modelUuid, jujuExec, path: (p) => host.path(p), proxyEnv: proxyEnv(env) };
+  return { unitName: 'image-builder/0', charmDir: '/var/lib/juju/agents/unit-image-builder-0/charm', modelUuid, jujuExec, path: (p) => host.path(p), proxyEnv: proxyEnv(env), node: '/charm/node/bin/node' };
 };
 
 describe('shQuote', () => {

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { it, type ExpectStatic } from 'vitest';
 import { BUILDER_SOURCE } from '../../src/charm/builder.js';
-import { BUILDER_BIN, CALLBACK_SCRIPT_PATH, CONFIG_DIR, INSTALLED_MARKER_PATH } from '../../src/charm/paths.js';
+import { BUILDER_BIN, CALLBACK_SCRIPT_PATH, CONFIG_DIR, INSTALLED_MARKER_PATH, METRICS_DIR } from '../../src/charm/paths.js';
 import { snapshotTree } from '../support/host.js';
 import { startFakeCloud, type FakeCloud, type GlanceMode, type KeystoneMode } from './fake-cloud.js';
 import {
@@ -325,7 +325,8 @@ export function registerFaults(): void {
       /^Last build failed at \S+ \(exit code 3\); see \/var\/log\/github-runner-image-builder\/build\.log; serving image img-first \(/,
     );
     expect.soft(u.readHostFile(BUILD_LOG)).toContain('Error: cloud-init did not finish within 20 minutes');
-    expect.soft(checkUnchanged(before, snapshotTree(u.hostRoot), 'build fails', [BUILD_LOG])).toEqual([]);
+    // The log and the build's metrics (the exporter's counters) are what a failed build changes.
+    expect.soft(checkUnchanged(before, snapshotTree(u.hostRoot), 'build fails', [BUILD_LOG, `${METRICS_DIR}/build-noble.json`])).toEqual([]);
     finish(expect, h, 'build fails');
 
     u.clearFailures();

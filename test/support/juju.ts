@@ -295,7 +295,7 @@ export class SimUnit {
     this.appName = this.unitName.replace(/\/\d+$/, '');
 
     for (const d of [path.join(this.jujuDir, 'state'), path.join(this.hostDir, 'fail'), this.hostBin]) mkdirSync(d, { recursive: true });
-    for (const d of ['home/ubuntu', 'etc/cron.d', 'etc/logrotate.d', 'var/lib', 'var/log', 'opt', 'tmp', 'usr/bin']) mkdirSync(path.join(this.hostRoot, d), { recursive: true });
+    for (const d of ['home/ubuntu', 'etc/cron.d', 'etc/logrotate.d', 'etc/systemd/system', 'var/lib', 'var/log', 'opt', 'tmp', 'usr/bin']) mkdirSync(path.join(this.hostRoot, d), { recursive: true });
     chmodSync(path.join(this.hostRoot, 'tmp'), 0o1777);
 
     writeJson(this.statePath('config.json'), opts.config ?? {});

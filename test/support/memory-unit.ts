@@ -124,11 +124,15 @@ export class MemoryMachine {
   readonly root: string;
   readonly programs: ScriptedPrograms;
   readonly cloud = new MemoryCloud();
+  /** The unit's charm directory, the same in every run (the scripts and the exporter unit name it). */
+  readonly charmDir: string;
 
   constructor() {
     this.root = mkdtempSync(path.join(tmpdir(), 'memory-host-'));
-    for (const d of ['etc/cron.d', 'etc/logrotate.d', 'var/lib', 'var/log', 'opt', 'home/ubuntu', 'usr/bin']) mkdirSync(path.join(this.root, d), { recursive: true });
+    for (const d of ['etc/cron.d', 'etc/logrotate.d', 'etc/systemd/system', 'var/lib', 'var/log', 'opt', 'home/ubuntu', 'usr/bin']) mkdirSync(path.join(this.root, d), { recursive: true });
     this.programs = new ScriptedPrograms(this.root);
+    // Outside the host root: its unit state file changes every run, the host must not.
+    this.charmDir = mkdtempSync(path.join(tmpdir(), 'memory-charm-'));
   }
 
   hostPath(prodPath: string): string {
@@ -147,6 +151,7 @@ export class MemoryMachine {
 
   cleanup(): void {
     rmSync(this.root, { recursive: true, force: true });
+    rmSync(this.charmDir, { recursive: true, force: true });
   }
 }
 
@@ -161,5 +166,5 @@ export function charmContext(machine: MemoryMachine, opts: { env?: Record<string
       super(framework, deps);
     }
   }
-  return new Context(OnThisMachine, meta, { appName: 'github-runner-image-builder', ...(opts.env ? { env: opts.env } : {}) });
+  return new Context(OnThisMachine, meta, { appName: 'github-runner-image-builder', charmDir: machine.charmDir, ...(opts.env ? { env: opts.env } : {}) });
 }

@@ -62,4 +62,10 @@ export interface CharmConfigOptions {
    * (secret, default "")
    */
   'openstack-credentials-secret': string;
+  /**
+   * TCP port on 127.0.0.1 where the unit's Prometheus exporter serves the build metrics
+   * (github_runner_image_builder_*); the cos-agent scrape job follows it. 1024 to 65535.
+   * (int, default 9110)
+   */
+  'metrics-port': number;
 }

@@ -101,7 +101,13 @@ export class Context {
   constructor(
     private readonly charm: CharmClass,
     private readonly meta: CharmMeta,
-    private readonly opts: { appName?: string; unitId?: number; env?: Record<string, string> } = {},
+    private readonly opts: {
+      appName?: string;
+      unitId?: number;
+      env?: Record<string, string>;
+      /** A charm directory kept across runs (as a real unit's is); default: a fresh temp dir per run. */
+      charmDir?: string;
+    } = {},
   ) {}
 
   /**
@@ -112,7 +118,7 @@ export class Context {
     const appName = this.opts.appName ?? (this.meta.name || 'charm');
     const unitName = `${appName}/${this.opts.unitId ?? 0}`;
     checkConsistency(this.meta, this.charm, event, stateIn, { unitName, appName });
-    const charmDir = mkdtempSync(path.join(tmpdir(), 'ops-testing-'));
+    const charmDir = this.opts.charmDir ?? mkdtempSync(path.join(tmpdir(), 'ops-testing-'));
     try {
       // The unit's memory of the status it last set is, in a real unit, the status Juju shows.
       const settable = ['maintenance', 'blocked', 'waiting', 'active'].includes(stateIn.unitStatus.status);
@@ -147,7 +153,7 @@ export class Context {
       };
       return { ...backend.recorded, state: stateOut, exitCode, stderr };
     } finally {
-      rmSync(charmDir, { recursive: true, force: true });
+      if (!this.opts.charmDir) rmSync(charmDir, { recursive: true, force: true });
     }
   }
 }
