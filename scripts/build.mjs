@@ -1,7 +1,11 @@
-// npm run build: dist/charm.js and its chunks (modules only some hooks load), no node_modules.
+// npm run build: dist/charm.js and its chunks (modules only some hooks load), and
+// dist/exporter.js (the metrics exporter systemd runs); no node_modules.
 import { statSync } from 'node:fs';
-import { bundleCharm } from './bundle.mjs';
+import { bundleCharm, bundleExporter } from './bundle.mjs';
 
 const outfile = 'dist/charm.js';
 await bundleCharm({ entry: 'src/charm/main.ts', outfile, charmDir: '.' });
 console.log(`${outfile} ${(statSync(outfile).size / 1024).toFixed(0)} KiB`);
+const exporter = 'dist/exporter.js';
+await bundleExporter({ outfile: exporter });
+console.log(`${exporter} ${(statSync(exporter).size / 1024).toFixed(0)} KiB`);

@@ -127,3 +127,26 @@ export async function bundleCharm({ entry, outfile, charmDir, metafile = false }
   if (!metafile) delete result.metafile;
   return result;
 }
+
+/**
+ * The exporter (src/exporter/main.ts, run by systemd next to the charm): one ESM file with only
+ * Node built-ins, no chunks and no metadata.
+ */
+export async function bundleExporter({ entry = 'src/exporter/main.ts', outfile, metafile = false }) {
+  const result = await esbuild.build({
+    entryPoints: [entry],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    minifySyntax: true,
+    minifyWhitespace: true,
+    keepNames: true,
+    legalComments: 'none',
+    logLevel: 'warning',
+    metafile,
+  });
+  if (!metafile) delete result.metafile;
+  return result;
+}

@@ -8,9 +8,11 @@
 //   --charm-dir DIR     PACK_CHARM_DIR   metadata/config/actions.yaml, README.md, LICENSE (.)
 //   --out-dir DIR       PACK_OUT_DIR     where the .charm goes  (the repository root)
 //   --output FILE       PACK_OUTPUT      the .charm's full path (overrides --out-dir and the name)
-//   --bundle FILE       PACK_BUNDLE      where the build writes the bundle, its chunks next to it
+//   --bundle FILE       PACK_BUNDLE      where the build writes the bundle, its chunks and the
+//                                        exporter (exporter.js, from src/exporter/main.ts) next to it
 //                                        (dist/charm.js for the default entry, else a temporary file)
-//   --no-build          PACK_NO_BUILD=1  pack the existing --bundle (and the chunks it imports) as is
+//   --no-build          PACK_NO_BUILD=1  pack the existing --bundle (and the chunks it imports) and
+//                                        the exporter.js next to it as is
 //   --metafile FILE     PACK_METAFILE    also write esbuild's metafile there
 //   --node FILE         PACK_NODE        the Node.js runtime to ship (this node: process.execPath)
 //   --level N           PACK_LEVEL       deflate level, 1-9     (6)
@@ -36,6 +38,7 @@ const DEFAULT_ENTRY = 'src/charm/main.ts';
 const MANDATORY_HOOKS = ['install', 'start', 'upgrade-charm']; // charmcraft's, for Juju < 2.8
 const CHANNELS = ['22.04', '24.04'];
 const OLDEST_GLIBC = [2, 35]; // Ubuntu 22.04's
+const EXPORTER_ENTRY = 'src/exporter/main.ts';
 const ARCHES = { x64: { deb: 'amd64', elfMachine: 62 }, arm64: { deb: 'arm64', elfMachine: 183 } };
 
 class PackError extends Error {}
@@ -73,6 +76,7 @@ function options() {
   const bundle = abs(values.bundle ?? env.PACK_BUNDLE) ?? (isDefault ? path.join(ROOT, 'dist/charm.js') : undefined);
   const build = !flag(values['no-build'], env.PACK_NO_BUILD);
   if (!build && !bundle) throw new PackError('--no-build with another entry or charm dir needs --bundle FILE');
+  if (bundle && path.basename(bundle) === 'exporter.js') throw new PackError('--bundle must not be named exporter.js: the exporter is written next to it');
   return {
     entry,
     charmDir,
@@ -119,9 +123,12 @@ function chunksOf(entryFile) {
   return [...seen].sort();
 }
 
-/** Builds the bundle (what `npm run build` does) and checks that it imports only Node built-ins. */
+/** The exporter's bundle: next to the charm's. */
+const exporterOf = (bundle) => path.join(path.dirname(bundle), 'exporter.js');
+
+/** Builds the bundle and the exporter (what `npm run build` does) and checks that they import only Node built-ins. */
 async function build(opts) {
-  const { bundleCharm } = await import('./bundle.mjs');
+  const { bundleCharm, bundleExporter } = await import('./bundle.mjs');
   const result = await bundleCharm({ entry: opts.entry, outfile: opts.bundle, charmDir: opts.charmDir, metafile: true });
   const outputs = Object.entries(result.metafile.outputs);
   const dir = path.dirname(opts.bundle);
@@ -130,8 +137,11 @@ async function build(opts) {
   const scanned = chunksOf(opts.bundle);
   const wrote = outputs.map(([f]) => path.basename(f)).filter((f) => f !== path.basename(opts.bundle)).sort();
   if (scanned.join() !== wrote.join()) throw new PackError(`the bundle imports the chunks ${scanned.join(', ') || '(none)'}, but the build wrote ${wrote.join(', ') || '(none)'}`);
+  const exporter = await bundleExporter({ entry: path.join(ROOT, EXPORTER_ENTRY), outfile: exporterOf(opts.bundle), metafile: true });
+  const exporterOutputs = Object.entries(exporter.metafile.outputs);
+  if (exporterOutputs.length !== 1) throw new PackError(`the exporter's build wrote ${exporterOutputs.map(([f]) => f).join(', ')}, not one file`);
   const builtins = new Set(builtinModules);
-  const foreign = outputs.flatMap(([, o]) => o.imports).filter((i) => i.external && !i.path.startsWith('node:') && !builtins.has(i.path));
+  const foreign = [...outputs, ...exporterOutputs].flatMap(([, o]) => o.imports).filter((i) => i.external && !i.path.startsWith('node:') && !builtins.has(i.path));
   if (foreign.length) throw new PackError(`the bundle imports modules from outside the charm: ${foreign.map((i) => i.path).join(', ')}`);
   if (opts.metafile) writeFileSync(opts.metafile, JSON.stringify(result.metafile, null, 2));
 }
@@ -255,6 +265,8 @@ async function pack(opts) {
     if (opts.build) await build(opts);
     const bundle = readOptional(opts.bundle);
     if (!bundle) throw new PackError(`${opts.bundle} does not exist${opts.build ? '' : ' (run the build, or drop --no-build)'}`);
+    const exporter = readOptional(exporterOf(opts.bundle));
+    if (!exporter) throw new PackError(`${exporterOf(opts.bundle)} does not exist${opts.build ? '' : ' (run the build, or drop --no-build)'}`);
     const built = performance.now();
 
     // 2. The runtime.
@@ -279,6 +291,7 @@ async function pack(opts) {
       ...[...hookNames].map((h) => ({ name: `hooks/${h}`, data: readOptional(path.join(ROOT, 'hooks', h)) ?? dispatch, mode: 0o755 })),
       { name: 'dist/charm.js', data: bundle, mode: 0o644 },
       ...chunksOf(opts.bundle).map((c) => ({ name: `dist/${c}`, data: readFileSync(path.join(path.dirname(opts.bundle), c)), mode: 0o644 })),
+      { name: 'dist/exporter.js', data: exporter, mode: 0o644 },
       // Says the bundle is ESM, so node neither searches parent directories for a package.json
       // nor compiles it as CommonJS first to detect its format (~1.5 ms per hook).
       { name: 'dist/package.json', data: Buffer.from('{ "type": "module" }\n'), mode: 0o644 },

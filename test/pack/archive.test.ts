@@ -39,6 +39,7 @@ function expectedFiles(): string[] {
     'hooks/config-changed',
     'dist/charm.js',
     ...chunkFiles().map((c) => `dist/${c}`),
+    'dist/exporter.js',
     'dist/package.json',
     'node/bin/node',
     'version', // git describe: the tests run in a git checkout
@@ -115,11 +116,11 @@ describe('npm run pack', () => {
     }
   });
 
-  it("ships the charm's YAML files unchanged, the bundle and its chunks as ESM, this machine's node, and a version", () => {
+  it("ships the charm's YAML files unchanged, the bundle, its chunks and the exporter as ESM, this machine's node, and a version", () => {
     for (const f of ['metadata.yaml', 'config.yaml', 'actions.yaml']) {
       expect(readFileSync(path.join(dir, f), 'utf8'), f).toBe(readFileSync(path.join(packed.charmDir, f), 'utf8'));
     }
-    for (const f of ['charm.js', ...chunkFiles()]) {
+    for (const f of ['charm.js', ...chunkFiles(), 'exporter.js']) {
       expect(readFileSync(path.join(dir, 'dist', f)).equals(readFileSync(path.join(packed.workDir, f))), f).toBe(true);
     }
     expect(JSON.parse(readFileSync(path.join(dir, 'dist/package.json'), 'utf8'))).toEqual({ type: 'module' });

@@ -1,0 +1,31 @@
+// The exporter's command line (see main.ts).
+import { parseArgs } from 'node:util';
+
+/** The collector scrapes the exporter on the same machine; nothing needs it from elsewhere. */
+export const DEFAULT_HOST = '127.0.0.1';
+export const DEFAULT_STATE_DIR = '/var/lib/github-runner-image-builder/metrics';
+export const USAGE = 'usage: exporter.js --port <port> [--host <address>] [--state-dir <dir>]';
+
+export type CommandLine = { kind: 'run'; port: number; host: string; stateDir: string } | { kind: 'help' } | { kind: 'error'; message: string };
+
+export function parseCommandLine(args: string[]): CommandLine {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: { port: { type: 'string' }, host: { type: 'string' }, 'state-dir': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    return { kind: 'error', message: err instanceof Error ? err.message : String(err) };
+  }
+  if (values.help) return { kind: 'help' };
+  if (values.port === undefined) return { kind: 'error', message: '--port is required' };
+  if (!/^\d{1,5}$/.test(values.port) || Number(values.port) > 65535) return { kind: 'error', message: `--port must be 0-65535, not ${JSON.stringify(values.port)}` };
+  const host = values.host ?? DEFAULT_HOST;
+  if (host === '') return { kind: 'error', message: '--host must not be empty' };
+  const stateDir = values['state-dir'] ?? DEFAULT_STATE_DIR;
+  if (stateDir === '') return { kind: 'error', message: '--state-dir must not be empty' };
+  return { kind: 'run', port: Number(values.port), host, stateDir };
+}
