@@ -45,6 +45,8 @@ import { unitStatus } from './status.js';
 export const IMAGE_ENDPOINT = 'image';
 /** Units share the newest images, the leader's name and build requests here. */
 export const PEER_ENDPOINT = 'builder-peers';
+/** A COS collector (grafana-agent, opentelemetry-collector) on the machine. */
+export const COS_AGENT_ENDPOINT = 'cos-agent';
 /** Peer data keys: the app bag (written by the leader) and each unit's bag. */
 const PEER = { images: 'images', leader: 'leader', served: 'served-requests', built: 'built-images', request: 'build-request' } as const;
 /** Forwarded build requests remembered as served (the newest ones). */
@@ -70,6 +72,8 @@ type Stored = {
   metricsPort?: number;
   /** When this unit's schedule was first set up (unix s): "never built since" counts from it. */
   scheduleStart?: number;
+  /** sha256 of the cos-agent `config` last published. */
+  cosAgentDigest?: string;
   /** The leader's unit name, as it published it in the peer data (no hook tool tells a non-leader). */
   leaderName?: string;
   lastFailure?: { at: string; reason: string };
@@ -130,6 +134,8 @@ export class ImageBuilderCharm extends CharmBase<Events, CharmConfigOptions> {
     framework.observe('image_relation_joined', this, this.onImageRelationJoined);
     framework.observe('secret_changed', this, this.onSecretChanged);
     framework.observe('leader_elected', this, this.onLeaderElected);
+    framework.observe('cos_agent_relation_joined', this, this.onCosAgent);
+    framework.observe('cos_agent_relation_changed', this, this.onCosAgent);
     framework.observe('builder_peers_relation_joined', this, this.onPeersChanged);
     framework.observe('builder_peers_relation_changed', this, this.onPeersChanged);
     framework.observe('builder_peers_relation_departed', this, this.onPeersChanged);
@@ -225,6 +231,29 @@ export class ImageBuilderCharm extends CharmBase<Events, CharmConfigOptions> {
     );
   }
 
+  /** The collector learns what to scrape and which rules and dashboards to load. */
+  async onCosAgent(): Promise<void> {
+    await this.publishCosAgent(true);
+  }
+
+  /**
+   * Every unit's cos-agent databag gets `config` (scrape job, alert rules, dashboards): on the
+   * relation's hooks, and from config-changed or upgrade-charm when the port or the charm's
+   * assets changed (a steady config-changed makes no relation calls).
+   */
+  private async publishCosAgent(always: boolean): Promise<void> {
+    const port = this.stored.data.metricsPort;
+    if (!port) return;
+    const { cosAgentConfig } = await import('./cos.js'); // the rules and dashboards: only here
+    const ctx = this.model.context;
+    const config = cosAgentConfig({ metricsPort: port, topology: { model: ctx.env.JUJU_MODEL_NAME ?? '', modelUuid: ctx.env.JUJU_MODEL_UUID ?? '', application: this.model.appName } });
+    const { createHash } = await import('node:crypto');
+    const digest = createHash('sha256').update(config).digest('hex');
+    if (!always && digest === this.stored.data.cosAgentDigest) return;
+    for (const relation of this.model.relations(COS_AGENT_ENDPOINT)) relation.updateLocalUnitData({ config });
+    this.stored.set({ cosAgentDigest: digest });
+  }
+
   /**
    * What the exporter reports that only the charm knows (leadership, schedule, served images),
    * in a file it reads on every scrape; written only when it changes (no write in a steady hook).
@@ -310,6 +339,7 @@ export class ImageBuilderCharm extends CharmBase<Events, CharmConfigOptions> {
     const written = outcome.written.length ? `wrote ${outcome.written.join(', ')}` : 'configuration unchanged';
     this.log.info(`${event.name}: ${written}${outcome.build ? `; build ${outcome.build} (the schedule or build arguments changed)` : ''}`);
     if (event.name === 'config_changed') this.republishIfStale();
+    if (event.name === 'config_changed' || event.name === 'upgrade_charm') await this.publishCosAgent(false);
   }
 
   onInstall(event: HookEvent): Promise<void> {

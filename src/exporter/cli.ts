@@ -3,7 +3,8 @@ import { parseArgs } from 'node:util';
 
 /** The collector scrapes the exporter on the same machine; nothing needs it from elsewhere. */
 export const DEFAULT_HOST = '127.0.0.1';
-export const DEFAULT_STATE_DIR = '/var/lib/github-runner-image-builder/metrics';
+export { METRICS_DIR as DEFAULT_STATE_DIR } from '../charm/paths.js';
+import { METRICS_DIR as DEFAULT_STATE_DIR } from '../charm/paths.js';
 export const USAGE = 'usage: exporter.js --port <port> [--host <address>] [--state-dir <dir>]';
 
 export type CommandLine = { kind: 'run'; port: number; host: string; stateDir: string } | { kind: 'help' } | { kind: 'error'; message: string };

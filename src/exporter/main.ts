@@ -7,7 +7,7 @@
 //   --host       the address to listen on (127.0.0.1): the collector scrapes it on the same
 //                machine, and nothing needs it from elsewhere
 //   --state-dir  where the charm and the build script write the state files
-//                (/var/lib/github-runner-image-builder/metrics)
+//                (/var/lib/github-runner-image-builder-metrics, src/charm/paths.ts)
 //
 // Serves GET /metrics (Prometheus text format 0.0.4), reading the state files at each scrape.
 // Prints `exporter: listening on http://<host>:<port>/metrics, state dir <dir>` once it listens;

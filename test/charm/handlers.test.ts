@@ -467,3 +467,27 @@ describe('several bases and several units', () => {
     expect(bag(merged.state, 'image').localUnitData.id).toBe('img-late');
   });
 });
+
+describe('cos-agent', () => {
+  const cosRelation = () => relation('cos-agent', { id: 7, remoteApp: 'grafana-agent', remoteUnits: ['grafana-agent/0'] });
+  const sent = (s: State) => JSON.parse(s.relations.find((r) => r.endpoint === 'cos-agent')!.localUnitData.config!) as Record<string, unknown>;
+
+  it('tells the collector the scrape job, the rules and the dashboard; the job follows metrics-port', async () => {
+    const { m, s } = await installed({ relations: [imageRelation(), cosRelation()] });
+    const joined = await charmContext(m).run(on.relation('joined', cosRelation()), s);
+    const cos = sent(joined.state);
+    expect(Object.keys(cos)).toEqual(expect.arrayContaining(['metrics_alert_rules', 'log_alert_rules', 'dashboards', 'metrics_scrape_jobs', 'log_slots']));
+    expect(cos.metrics_scrape_jobs).toEqual([{ job_name: 'github_runner_image_builder', metrics_path: '/metrics', static_configs: [{ targets: ['localhost:9110'] }] }]);
+    expect((cos.dashboards as string[])[0]).toMatch(/^\/Td6WFoA/); // an xz container, base64
+
+    const moved = await charmContext(m).run(on.configChanged(), { ...joined.state, config: { ...config, 'metrics-port': 9555 } });
+    expect((sent(moved.state).metrics_scrape_jobs as { static_configs: { targets: string[] }[] }[])[0]!.static_configs[0]!.targets).toEqual(['localhost:9555']);
+    expect(readFileSync(m.hostPath(EXPORTER_UNIT_PATH), 'utf8')).toContain(' --port 9555 ');
+    expect(m.programs.called('systemctl').map((c) => c.argv.slice(1).join(' '))).toEqual(['daemon-reload', 'enable github-runner-image-builder-exporter.service', 'restart github-runner-image-builder-exporter.service']);
+
+    m.programs.calls.length = 0;
+    const steady = await charmContext(m).run(on.configChanged(), moved.state);
+    expect(steady.state.relations.find((r) => r.endpoint === 'cos-agent')!.localUnitData).toEqual(moved.state.relations.find((r) => r.endpoint === 'cos-agent')!.localUnitData);
+    expect(m.programs.calls).toEqual([]);
+  });
+});

@@ -86,7 +86,7 @@ describe('the exporter command line', () => {
     expect(other.stdout()).toBe(`exporter: listening on http://127.0.0.1:${other.port}/metrics, state dir ${stateDir}\n`);
     expect(await other.stop()).toEqual({ code: 0, signal: null });
     expect(DEFAULT_HOST).toBe('127.0.0.1');
-    expect(DEFAULT_STATE_DIR).toBe('/var/lib/github-runner-image-builder/metrics');
+    expect(DEFAULT_STATE_DIR).toBe('/var/lib/github-runner-image-builder-metrics');
     // Without --state-dir (the helper always passes one; this one is given twice: the last wins).
     const dflt = await startExporter(file, stateDir, ['--state-dir', DEFAULT_STATE_DIR]);
     expect(dflt.stdout()).toContain(`state dir ${DEFAULT_STATE_DIR}\n`);

@@ -3,10 +3,10 @@
 import type { LifecycleEventName, RelationPhase } from '../../ops/index.js';
 
 /** Endpoints in metadata.yaml (provides, requires, peers). */
-export type EndpointName = 'builder-peers' | 'image';
+export type EndpointName = 'builder-peers' | 'cos-agent' | 'image';
 
 /** Relation events: `<endpoint>_relation_<phase>`. */
-export type RelationEventName = `builder_peers_relation_${RelationPhase}` | `image_relation_${RelationPhase}`;
+export type RelationEventName = `builder_peers_relation_${RelationPhase}` | `cos_agent_relation_${RelationPhase}` | `image_relation_${RelationPhase}`;
 
 /** Actions in actions.yaml. */
 export type ActionName = 'build-immediate' | 'build-now' | 'get-latest';
