@@ -1,6 +1,7 @@
 // Observability end to end: the charm (real dispatch) tells the collector its scrape job over
 // cos-agent; a real Prometheus scrapes the real exporter with exactly that job; the metrics are
 // what the real build script wrote for a successful build and then a failed one.
+import { execFileSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { METRICS_DIR } from '../../src/charm/paths.js';
@@ -79,5 +80,18 @@ describe.skipIf(!available)('the scrape job from the cos-agent databag, a real P
     expect(await prometheus.value(q('builds_started_total'))).toBe(2);
     expect(await prometheus.value(q('builds_succeeded_total'))).toBe(1);
     expect(await prometheus.value(q('consecutive_failures'))).toBe(1);
+
+    // Every PromQL expression of the dashboard, as the collector decodes it from the databag,
+    // is accepted by this Prometheus (Grafana's variables filled in).
+    const dashboards = (JSON.parse(u.relations()['cos-agent:3']!['local-unit'].config!) as { dashboards: string[] }).dashboards;
+    const exprs = dashboards.flatMap((d) => {
+      const json = JSON.parse(execFileSync('xz', ['-dc'], { input: Buffer.from(d, 'base64') }).toString('utf8')) as { panels: { datasource: { uid: string }; targets?: { expr: string }[] }[] };
+      return json.panels.filter((p) => p.datasource.uid === '${prometheusds}').flatMap((p) => (p.targets ?? []).map((t) => t.expr));
+    });
+    expect(exprs.length).toBeGreaterThan(3);
+    for (const expr of exprs) {
+      const filled = expr.replace(/\$__(rate_)?interval|\$__range/g, '5m').replace(/\$\{?(\w+)\}?/g, '.*');
+      await expect(prometheus.query(filled), expr).resolves.toBeDefined();
+    }
   });
 });
