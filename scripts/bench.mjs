@@ -554,6 +554,10 @@ async function main() {
     const hooks = rows.filter((r) => r.kind === 'charm' && !r.skip);
     const worst = hooks.reduce((a, b) => (b.rssMB > a.rssMB ? b : a), { rssMB: 0, label: 'none' });
     targets.push(`- ${verdict(worst.rssMB <= 80)} peak RSS of any hook: ${f1(worst.rssMB)} MB (${worst.label}); target ≤ 80 MB.`);
+    const exp = await measureExporter(charm, work);
+    targets.push(
+      `- ${verdict(exp.vmRssMB <= EXPORTER_RSS_BUDGET_MB)} exporter (packed node, the unit's flags) after ${EXPORTER_SCRAPES} scrapes: VmRSS ${f1(exp.vmRssMB)} MB (anonymous ${f1(exp.anonMB)} MB); budget ≤ ${EXPORTER_RSS_BUDGET_MB} MB (its systemd MemoryMax is 128 MB).`,
+    );
 
     const header = [
       '# Benchmarks',
@@ -594,6 +598,47 @@ async function main() {
     }
     if (opt.keep) log(`kept ${work}`);
     else rmSync(work, { recursive: true, force: true });
+  }
+}
+
+const EXPORTER_SCRAPES = 500;
+const EXPORTER_RSS_BUDGET_MB = 80;
+
+/**
+ * The exporter as the systemd unit runs it (the packed charm's node and flags), with state for
+ * two bases, after EXPORTER_SCRAPES scrapes: its resident memory.
+ */
+async function measureExporter(charm, work) {
+  const { spawn } = await import('node:child_process');
+  const http = await import('node:http');
+  const state = path.join(work, 'exporter-state');
+  mkdirSync(state, { recursive: true });
+  const now = Math.floor(Date.now() / 1000);
+  writeFileSync(path.join(state, 'unit.json'), JSON.stringify({ arch: 'x64', bases: ['noble', 'jammy'], leader: true, interval_hours: 6, schedule_start: now - 86400, images: { noble: { id: 'i1', created_at: new Date().toISOString() } } }));
+  for (const base of ['noble', 'jammy']) {
+    writeFileSync(path.join(state, `build-${base}.json`), JSON.stringify({ started: 10, succeeded: 9, failed: 1, consecutive_failures: 0, last_duration_seconds: 3600, last_success_timestamp: now }));
+  }
+  const proc = spawn(path.join(charm, 'node/bin/node'), ['--max-semi-space-size=1', '--max-old-space-size=32', path.join(charm, 'dist/exporter.js'), '--port', '0', '--state-dir', state], { stdio: ['ignore', 'pipe', 'inherit'], env: {} });
+  try {
+    const port = await new Promise((resolve, reject) => {
+      let out = '';
+      proc.stdout.on('data', (d) => {
+        out += d;
+        const m = /:(\d+)\/metrics/.exec(out);
+        if (m) resolve(Number(m[1]));
+      });
+      proc.on('exit', (code) => reject(new Error(`the exporter exited (${code}): ${out}`)));
+    });
+    const get = () =>
+      new Promise((resolve, reject) => {
+        http.get({ host: '127.0.0.1', port, path: '/metrics' }, (res) => res.resume().on('end', resolve)).on('error', reject);
+      });
+    for (let i = 0; i < EXPORTER_SCRAPES; i++) await get();
+    const status = readFileSync(`/proc/${proc.pid}/status`, 'utf8');
+    const kb = (key) => Number(new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? NaN);
+    return { vmRssMB: kb('VmRSS') / 1024, anonMB: kb('RssAnon') / 1024 };
+  } finally {
+    proc.kill('SIGTERM');
   }
 }
 
