@@ -98,6 +98,19 @@ export function chunkPattern(outfile) {
  * Writes `outfile` and its chunks (in the same directory). Chunks of earlier builds that this
  * one did not write are removed, so a directory never ships stale ones.
  */
+/** What every bundle of ours is: one ESM program for the bundled Node 20, small, names kept. */
+const NODE_BUNDLE = {
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  minifySyntax: true,
+  minifyWhitespace: true,
+  keepNames: true,
+  legalComments: 'none',
+  logLevel: 'warning',
+};
+
 export async function bundleCharm({ entry, outfile, charmDir, metafile = false }) {
   const outdir = path.dirname(path.resolve(outfile));
   const base = path.basename(outfile, '.js');
@@ -107,15 +120,7 @@ export async function bundleCharm({ entry, outfile, charmDir, metafile = false }
     entryNames: '[name]',
     chunkNames: `${base}.[name]-[hash]`,
     splitting: true,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    minifySyntax: true,
-    minifyWhitespace: true,
-    keepNames: true,
-    legalComments: 'none',
-    logLevel: 'warning',
+    ...NODE_BUNDLE,
     metafile: true,
     plugins: [charmMetaPlugin(charmDir), yamlEsmPlugin(), proxyAgentDepsPlugin()],
     // Some dependencies call require() for Node built-ins; give the ESM bundle one.
@@ -136,15 +141,7 @@ export async function bundleExporter({ entry = 'src/exporter/main.ts', outfile, 
   const result = await esbuild.build({
     entryPoints: [entry],
     outfile,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    minifySyntax: true,
-    minifyWhitespace: true,
-    keepNames: true,
-    legalComments: 'none',
-    logLevel: 'warning',
+    ...NODE_BUNDLE,
     metafile,
   });
   if (!metafile) delete result.metafile;

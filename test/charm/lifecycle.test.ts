@@ -12,7 +12,7 @@ import { buildImageBuilderCharmDir, copyCharmDir } from '../support/charm-dir.js
 import { diffTrees, snapshotTree } from '../support/host.js';
 import { HOST_BIN_DIR, createUnit, type SimUnit } from '../support/juju.js';
 import { CANARY, cloudsYaml } from '../support/clouds.js';
-import { guardOpenStackSuite, openstackSuite, SuiteImages } from '../support/openstack.js';
+import { guardOpenStackSuite, openstackSuite, suiteImagesFor } from '../support/openstack.js';
 import { startLoopbackProxy } from '../openstack/loopback-proxy.js';
 import { eventually } from '../support/eventually.js';
 
@@ -196,11 +196,7 @@ describe('charm lifecycle through dispatch', () => {
 const suite = await openstackSuite();
 if (guardOpenStackSuite(suite, 'charm get-latest against real Glance')) {
   describe('get-latest against real Keystone + Glance', () => {
-    let images: SuiteImages;
-    beforeAll(async () => {
-      images = await SuiteImages.open(suite);
-    });
-    afterAll(async () => images?.cleanup());
+    const suiteImages = suiteImagesFor(suite, { beforeAll, afterAll });
 
     it('returns the newest active image of the unit’s image name', async () => {
       // An application name of its own, so images other runs left in the cloud do not count.
@@ -209,10 +205,10 @@ if (guardOpenStackSuite(suite, 'charm get-latest against real Glance')) {
       const u = newUnit({ config: { 'openstack-clouds-yaml': suite.cloudsYaml, 'cloud-name': suite.cloudName }, unitName: `${app}/0` });
       const none = await u.dispatch({ action: 'get-latest' });
       expect(none.actionFailed).toMatch(new RegExp(`no active image named ${IMAGE} in cloud ${suite.cloudName} yet`));
-      await images.createActive(IMAGE);
+      await suiteImages().createActive(IMAGE);
       await new Promise((r) => setTimeout(r, 1100)); // Glance created_at has 1 s resolution
-      const newest = await images.createActive(IMAGE);
-      await images.createQueued(IMAGE);
+      const newest = await suiteImages().createActive(IMAGE);
+      await suiteImages().createQueued(IMAGE);
       const r = await u.dispatch({ action: 'get-latest' });
       expect(r.code).toBe(0);
       expect(r.actionResults).toMatchObject({ id: newest.id, name: IMAGE });
@@ -222,7 +218,7 @@ if (guardOpenStackSuite(suite, 'charm get-latest against real Glance')) {
     it('goes through the model proxy (juju-http-proxy), and past it for juju-no-proxy hosts', async () => {
       const app = `griboproxy-${Date.now().toString(36)}`;
       const IMAGE = `noble-${app}-x64`;
-      const created = await images.createActive(IMAGE);
+      const created = await suiteImages().createActive(IMAGE);
       const proxy = await startLoopbackProxy({ credentials: 'user:proxy-canary' });
       try {
         const config = { 'openstack-clouds-yaml': suite.cloudsYaml, 'cloud-name': suite.cloudName };

@@ -11,7 +11,7 @@ import { CANARY, cloudsYaml } from '../support/clouds.js';
 import { eventually } from '../support/eventually.js';
 import { diffTrees, snapshotTree } from '../support/host.js';
 import { createUnit, type SimUnit } from '../support/juju.js';
-import { SuiteImages, guardOpenStackSuite, openstackSuite } from '../support/openstack.js';
+import { guardOpenStackSuite, openstackSuite, suiteImagesFor } from '../support/openstack.js';
 
 const APP = 'github-runner-image-builder';
 const withoutPassword = (text: string) => text.replace(/ *password:.*\n/, '');
@@ -115,16 +115,12 @@ describe('credentials in a Juju secret, through the real dispatch', () => {
 const suite = await openstackSuite();
 if (guardOpenStackSuite(suite, 'get-latest with the password in a secret')) {
   describe('get-latest with the password only in a secret, against real Keystone + Glance', () => {
-    let images: SuiteImages;
-    beforeAll(async () => {
-      images = await SuiteImages.open(suite);
-    });
-    afterAll(async () => images?.cleanup());
+    const suiteImages = suiteImagesFor(suite, { beforeAll, afterAll });
 
     it('authenticates with the secret’s password', async () => {
       const app = `gribsecret-${Date.now().toString(36)}`;
       const IMAGE = `noble-${app}-x64`;
-      const created = await images.createActive(IMAGE);
+      const created = await suiteImages().createActive(IMAGE);
       const u = newUnit({ 'openstack-clouds-yaml': withoutPassword(suite.cloudsYaml), 'cloud-name': suite.cloudName }, `${app}/0`);
       expect(JSON.stringify(u.config())).not.toContain(suite.canaryPassword);
       const id = u.addUserSecret({ password: suite.canaryPassword }, { grant: true });

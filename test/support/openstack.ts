@@ -278,3 +278,16 @@ export async function createApplicationCredential(suite: OpenStackSuite, name: s
     },
   };
 }
+
+/**
+ * For a describe block that creates images: opens SuiteImages before its tests and deletes what
+ * they created after. Returns a getter for the open SuiteImages.
+ */
+export function suiteImagesFor(suite: OpenStackSuite, hooks: { beforeAll: (fn: () => Promise<void>) => void; afterAll: (fn: () => Promise<void>) => void }): () => SuiteImages {
+  let images: SuiteImages | undefined;
+  hooks.beforeAll(async () => {
+    images = await SuiteImages.open(suite);
+  });
+  hooks.afterAll(async () => images?.cleanup());
+  return () => images!;
+}
