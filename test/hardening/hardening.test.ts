@@ -29,7 +29,7 @@ import {
 import { CANARY, cloudsYaml } from '../support/clouds.js';
 import { diffTrees, snapshotTree } from '../support/host.js';
 import type { SimUnit } from '../support/juju.js';
-import { startFakeCloud } from '../hostile/fake-cloud.js';
+import { startFakeCloud } from '../support/fake-cloud.js';
 import { USER_UID, asUser, attackSnippet, buildsDone, canSwitchUid, cleanupAll, eventually, goodConfig, imageId, newUnit, settledUnit } from './support.js';
 
 afterAll(cleanupAll);

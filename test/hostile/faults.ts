@@ -12,7 +12,7 @@ import { it, type ExpectStatic } from 'vitest';
 import { BUILDER_SOURCE } from '../../src/charm/builder.js';
 import { BUILDER_BIN, CALLBACK_SCRIPT_PATH, CONFIG_DIR, INSTALLED_MARKER_PATH, METRICS_DIR } from '../../src/charm/paths.js';
 import { snapshotTree } from '../support/host.js';
-import { startFakeCloud, type FakeCloud, type GlanceMode, type KeystoneMode } from './fake-cloud.js';
+import { startFakeCloud, type FakeCloud, type GlanceMode, type KeystoneMode } from '../support/fake-cloud.js';
 import {
   BUILD_LOG,
   CANARY,

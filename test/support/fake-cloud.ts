@@ -1,4 +1,4 @@
-// A tiny OpenStack on 127.0.0.1 for fault cases: Keystone v3 (POST /v3/auth/tokens, with a
+// A tiny OpenStack on 127.0.0.1 for fault cases (and `npm start` when no cloud runs): Keystone v3 (POST /v3/auth/tokens, with a
 // catalog whose image endpoint points back here) and Glance v2 (GET /image/v2/images[/<id>]).
 // Each service can be switched to fail: HTTP 401/500, hang (accept and never answer), or, for
 // Glance, answer 200 with a body that is not JSON. Error bodies echo the request, password
@@ -27,6 +27,8 @@ export interface FakeCloud {
    * uploaded: it cannot reach this cloud itself); otherwise such an id is 404.
    */
   uploadedName: string | undefined;
+  /** Runs before each request is answered (e.g. to let images land that were built meanwhile). */
+  beforeRequest: (() => void) | undefined;
   /** Every request: method, path and query, body. */
   readonly requests: { method: string; url: string; body: string }[];
   close(): Promise<void>;
@@ -49,13 +51,14 @@ function json(res: ServerResponse, status: number, body: unknown, headers: Recor
   res.end(JSON.stringify(body));
 }
 
-export async function startFakeCloud(init: { keystone?: KeystoneMode; glance?: GlanceMode; images?: FakeImage[]; uploadedName?: string } = {}): Promise<FakeCloud> {
+export async function startFakeCloud(init: { keystone?: KeystoneMode; glance?: GlanceMode; images?: FakeImage[]; uploadedName?: string; beforeRequest?: () => void } = {}): Promise<FakeCloud> {
   const requests: FakeCloud['requests'] = [];
   let base = '';
   const server = createServer((req, res) => {
     void (async () => {
       const body = await readBody(req);
       requests.push({ method: req.method ?? '', url: req.url ?? '', body });
+      cloud.beforeRequest?.();
       const url = new URL(req.url ?? '/', base);
       if (req.method === 'POST' && url.pathname === '/v3/auth/tokens') {
         switch (cloud.keystone) {
@@ -118,6 +121,7 @@ export async function startFakeCloud(init: { keystone?: KeystoneMode; glance?: G
     glance: init.glance ?? 'ok',
     images: init.images ?? [],
     uploadedName: init.uploadedName,
+    beforeRequest: init.beforeRequest,
     requests,
     close: () =>
       new Promise<void>((resolve) => {

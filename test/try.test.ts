@@ -1,0 +1,22 @@
+// `npm start` with no cloud configured and the OpenStack suite not found: it serves the
+// simulated Keystone + Glance, each build lands there under a new id, and get-latest returns
+// the last build's.
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { expect, it } from 'vitest';
+
+const repo = path.resolve(import.meta.dirname, '..');
+
+it('npm start ends with get-latest returning the last build, from the simulated cloud', async () => {
+  const env: NodeJS.ProcessEnv = { ...process.env, OPENSTACK_SUITE_DIR: '/nonexistent' };
+  delete env.CLOUDS_YAML;
+  const { stdout } = await promisify(execFile)(path.join(repo, 'node_modules/.bin/tsx'), ['scripts/try.ts'], { cwd: repo, env, timeout: 90_000 });
+  expect(stdout).toMatch(/^cloud: SIMULATED Keystone v3 \+ Glance v2/m);
+  const builds = /^builds: (.*)$/m.exec(stdout)?.[1]?.split(', ') ?? [];
+  expect(builds).toHaveLength(3);
+  expect(new Set(builds).size).toBe(3);
+  const results = /▶ get-latest: exit 0[^\n]*\n[^\n]*\n {2}results: (.*)$/m.exec(stdout)?.[1];
+  expect((JSON.parse(results ?? '{}') as { id?: string }).id).toBe(builds.at(-1));
+  expect(stdout).toContain(`get-latest: ${builds.at(-1)}, the last build's image ✓`);
+}, 90_000);
