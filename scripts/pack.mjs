@@ -15,14 +15,22 @@
 //                                        the exporter.js next to it as is
 //   --metafile FILE     PACK_METAFILE    also write esbuild's metafile there
 //   --node FILE         PACK_NODE        the Node.js runtime to ship (this node: process.execPath)
+//   --no-strip          PACK_NO_STRIP=1  ship the runtime as is, not a copy stripped of its symbols
 //   --level N           PACK_LEVEL       deflate level, 1-9     (6)
+//   --tree DIR          PACK_TREE        write the charm's files (all but manifest.yaml) into DIR,
+//                                        with their modes, instead of a .charm (charmcraft.yaml's
+//                                        part runs this, with DIR its $CRAFT_PART_INSTALL)
 //   --json                               print a JSON summary as the last line of stdout
 // SOURCE_DATE_EPOCH, if set, is the time of every entry and of the manifest; else the time of
 // the last commit. The dispatch script and hooks/ always come from the repository root.
+// The runtime is shipped as `strip --strip-all` (binutils) leaves a copy of it: the symbols and
+// debug info are ~12 MiB of a Node binary and nothing at run time uses them (stack traces of
+// JavaScript code do not; only native debuggers and perf would). strip is deterministic, so packs
+// stay byte-reproducible. The machine's own node is never modified.
 // The zip is written by yazl: files only, in name order, each with its Unix mode ("made by" Unix,
 // so unzip and Go's archive/zip, which Juju uses, restore the exec bits) and that fixed time.
 import { spawnSync } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -55,6 +63,8 @@ function options() {
       metafile: { type: 'string' },
       node: { type: 'string' },
       level: { type: 'string' },
+      'no-strip': { type: 'boolean' },
+      tree: { type: 'string' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -87,6 +97,8 @@ function options() {
     metafile: abs(values.metafile ?? env.PACK_METAFILE),
     node: abs(values.node ?? env.PACK_NODE) ?? process.execPath,
     level,
+    strip: !flag(values['no-strip'], env.PACK_NO_STRIP),
+    tree: abs(values.tree ?? env.PACK_TREE),
     json: values.json ?? false,
   };
 }
@@ -184,6 +196,21 @@ function nodeVersion(file) {
   return r.stdout.trim();
 }
 
+/** A copy of the runtime without its symbols and debug info (`strip --strip-all`, binutils). */
+function stripped(file) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'charm-strip-'));
+  try {
+    const out = path.join(dir, 'node');
+    const r = spawnSync('strip', ['--strip-all', '-o', out, file], { encoding: 'utf8' });
+    if (r.error?.code === 'ENOENT') throw new PackError('strip not found: install binutils (or pass --no-strip to ship the runtime unstripped)');
+    if (r.status !== 0) throw new PackError(`strip --strip-all ${file} failed: ${r.error?.message ?? r.stderr}`);
+    return { file: out, data: readFileSync(out), cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
 function nodeLicense(node) {
   const dirs = [...new Set([path.dirname(node), path.dirname(realpathSync(node))])];
   const candidates = [
@@ -226,6 +253,18 @@ async function writeZip(file, files, { epoch, level }) {
     throw err;
   }
   return entries;
+}
+
+/** Writes `files` under `dir` with their modes (whatever the umask); returns the entries. */
+function writeTree(dir, files) {
+  return files.map(({ name, data, mode }) => {
+    const file = path.join(dir, name);
+    mkdirSync(path.dirname(file), { recursive: true });
+    rmSync(file, { force: true });
+    writeFileSync(file, data, { mode });
+    chmodSync(file, mode);
+    return { name, mode: `0${mode.toString(8)}`, size: data.length, method: 'file' };
+  });
 }
 
 function manifest(arch, epoch, version) {
@@ -271,9 +310,21 @@ async function pack(opts) {
 
     // 2. The runtime.
     const nodeFile = realpathSync(opts.node);
-    const nodeData = readFileSync(nodeFile);
-    checkElf(nodeFile, nodeData, arch);
-    const runtime = nodeVersion(nodeFile);
+    const nodeOriginal = readFileSync(nodeFile);
+    checkElf(nodeFile, nodeOriginal, arch);
+    let nodeData = nodeOriginal;
+    let runtime = nodeVersion(nodeFile);
+    if (opts.strip) {
+      const s = stripped(nodeFile);
+      try {
+        checkElf(`${nodeFile} (stripped)`, s.data, arch);
+        const again = nodeVersion(s.file); // the stripped copy still starts, and is the same Node
+        if (again !== runtime) throw new PackError(`the stripped ${nodeFile} is Node ${again}, not ${runtime}`);
+        nodeData = s.data;
+      } finally {
+        s.cleanup();
+      }
+    }
     const license = nodeLicense(opts.node);
 
     // 3. The archive.
@@ -305,15 +356,25 @@ async function pack(opts) {
     if (describe) files.push({ name: 'version', data: Buffer.from(`${describe}\n`), mode: 0o644 });
     files.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 
-    mkdirSync(path.dirname(output), { recursive: true });
-    const entries = await writeZip(output, files, { epoch, level: opts.level });
+    let entries;
+    let size;
+    if (opts.tree) {
+      entries = writeTree(opts.tree, files.filter((f) => f.name !== 'manifest.yaml'));
+      size = entries.reduce((n, e) => n + e.size, 0);
+    } else {
+      mkdirSync(path.dirname(output), { recursive: true });
+      entries = await writeZip(output, files, { epoch, level: opts.level });
+      size = statSync(output).size;
+    }
     const ms = Math.round(performance.now() - started);
     return {
-      path: output,
-      size: statSync(output).size,
+      path: opts.tree ?? output,
+      size,
       ms,
       buildMs: opts.build ? Math.round(built - started) : 0,
       node: runtime,
+      nodeSize: nodeData.length,
+      nodeStripped: opts.strip,
       nodeLicense: license?.file,
       arch: deb,
       entries,
@@ -329,7 +390,8 @@ try {
   const r = await pack(opts);
   const shown = path.relative(cwd, r.path).startsWith('..') ? r.path : path.relative(cwd, r.path);
   console.log(
-    `${shown} ${(r.size / 2 ** 20).toFixed(1)} MiB, ${r.entries.length} files, Node ${r.node} ${r.arch}` +
+    `${shown}${opts.tree ? '/' : ''} ${(r.size / 2 ** 20).toFixed(1)} MiB, ${r.entries.length} files, Node ${r.node} ${r.arch}` +
+      `${r.nodeStripped ? ' (stripped)' : ''}` +
       ` (${(r.ms / 1000).toFixed(1)} s)`,
   );
   if (opts.json) console.log(JSON.stringify(r));

@@ -49,6 +49,14 @@ function expectedFiles(): string[] {
   return files.sort();
 }
 
+/** This machine's node as `strip --strip-all` leaves a copy of it. */
+function strippedNode(): Buffer {
+  const out = path.join(packed.workDir, 'node.stripped');
+  const r = run('strip', ['--strip-all', '-o', out, process.execPath]);
+  expect(r.status, r.stderr).toBe(0);
+  return readFileSync(out);
+}
+
 describe('npm run pack', () => {
   it('names the file like charmcraft, <name>_ubuntu-22.04-<arch>.charm, in the output dir', () => {
     const name = (parse(readFileSync(path.join(packed.charmDir, 'metadata.yaml'), 'utf8')) as { name: string }).name;
@@ -116,7 +124,7 @@ describe('npm run pack', () => {
     }
   });
 
-  it("ships the charm's YAML files unchanged, the bundle, its chunks and the exporter as ESM, this machine's node, and a version", () => {
+  it("ships the charm's YAML files unchanged, the bundle, its chunks and the exporter as ESM, this machine's node stripped, and a version", () => {
     for (const f of ['metadata.yaml', 'config.yaml', 'actions.yaml']) {
       expect(readFileSync(path.join(dir, f), 'utf8'), f).toBe(readFileSync(path.join(packed.charmDir, f), 'utf8'));
     }
@@ -124,9 +132,20 @@ describe('npm run pack', () => {
       expect(readFileSync(path.join(dir, 'dist', f)).equals(readFileSync(path.join(packed.workDir, f))), f).toBe(true);
     }
     expect(JSON.parse(readFileSync(path.join(dir, 'dist/package.json'), 'utf8'))).toEqual({ type: 'module' });
-    expect(readFileSync(path.join(dir, 'node/bin/node')).equals(readFileSync(process.execPath))).toBe(true);
+    expect(readFileSync(path.join(dir, 'node/bin/node')).equals(strippedNode())).toBe(true);
     if (packed.nodeLicense) expect(readFileSync(path.join(dir, 'node/LICENSE'), 'utf8')).toMatch(/Node\.js/);
     expect(readFileSync(path.join(dir, 'version'), 'utf8')).toMatch(/^\S+\n$/);
+  });
+
+  it('ships the runtime stripped: no symbol table or debug info, and smaller than this machine\'s node', () => {
+    const r = run('readelf', ['-SW', path.join(dir, 'node/bin/node')]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).not.toMatch(/\s\.(symtab|strtab|debug_\w+)\s/);
+    expect(r.stdout).toMatch(/\s\.dynsym\s/);
+    const entry = packed.entries.find((e) => e.name === 'node/bin/node')!;
+    expect(entry.size).toBeLessThanOrEqual(statSync(process.execPath).size);
+    expect(packed.nodeStripped).toBe(true);
+    expect(packed.nodeSize).toBe(entry.size);
   });
 
   it('is reproducible: a second pack, in another time zone, is byte-identical', () => {

@@ -13,6 +13,9 @@ export interface PackSummary {
   size: number;
   ms: number;
   node: string;
+  /** The shipped runtime's size in bytes, and whether it is the `strip --strip-all` copy. */
+  nodeSize: number;
+  nodeStripped: boolean;
   nodeLicense?: string;
   arch: string;
   entries: { name: string; mode: string; size: number; method: string }[];

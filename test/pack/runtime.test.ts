@@ -59,6 +59,28 @@ describe('the packed charm at run time', () => {
     });
   }
 
+  it('runs dist/exporter.js --help on the bundled runtime (stripped of its symbols)', () => {
+    const r = run(path.join(dir, 'node/bin/node'), [path.join(dir, 'dist/exporter.js'), '--help'], { env: bareEnv(), cwd });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout + r.stderr).toMatch(/usage: exporter\.js --port/);
+  });
+
+  it('keeps the runtime features the charm uses once stripped: ICU, OpenSSL, zlib, fetch, workers', () => {
+    const script = [
+      'const c = require("node:crypto"), z = require("node:zlib");',
+      'console.log([',
+      '  new Intl.DateTimeFormat("de", { month: "long", timeZone: "UTC" }).format(new Date(0)),',
+      '  "x".localeCompare("y", "sv"),',
+      '  c.createHash("sha256").update("x").digest("hex").slice(0, 8),',
+      '  z.gunzipSync(z.gzipSync("zlib")).toString(),',
+      '  typeof fetch, typeof require("node:worker_threads").Worker,',
+      '].join(" "));',
+    ].join('\n');
+    const r = run(path.join(dir, 'node/bin/node'), ['-e', script], { env: bareEnv(), cwd });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toBe('Januar -1 2d711642 zlib function function');
+  });
+
   it('loads no module from outside the charm dir (ESM and require() traced)', () => {
     const trace = path.join(sandbox, 'trace.log');
     writeFileSync(trace, '');
