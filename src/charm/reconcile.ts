@@ -1,8 +1,9 @@
 // The one way config reaches the host. `planReconcile` is pure: from the checked config, what
 // the unit remembers and what is on the host, it computes the desired host state (every file
 // with its text and mode) and what is owed (setup, removing the old layout, a build).
-// `applyPlan` carries a plan out with the builder module's vocabulary. install, upgrade-charm
-// and config-changed all go through both.
+// `applyPlan` carries a plan out with the builder module's vocabulary. install, upgrade-charm,
+// config-changed, secret-changed (and update-status while blocked on the secret) all go
+// through both.
 import type { BuildConfig } from './build-config.js';
 import { buildImmediate, configureCron, configureExporter, hasLegacyLayout, installCloudsYaml, installFiles, isBuilderInstalled, removeLegacyLayout, setupBuilder, type BuildStart, type HostFile, type UnitContext } from './builder.js';
 import type { CharmConfig } from './config.js';
