@@ -38,7 +38,8 @@ import { openstackCloud, type CloudAccess, type CloudPort, type ImageInfo } from
 import type { CharmConfig } from './config.js';
 import { Host, type Env } from './host.js';
 import { BUILD_LOG_PATH, BUILD_TIMEOUT_EXIT, BUILD_TIMEOUT_SECONDS, CALLBACK_SCRIPT_PATH, CLOUDS_YAML_PATH, METRICS_DIR } from './paths.js';
-import { credentialsFrom, hasPlainCredentials, SECRET_KEYS, withCredentials, type Credentials } from './credentials.js';
+// credentials.js brings the YAML library: loaded only where the config is read or written.
+import type { Credentials } from './credentials.js';
 import { clientProxy, proxyEnv, proxyProblems } from './proxy.js';
 import { unitStatus } from './status.js';
 
@@ -175,7 +176,8 @@ export class ImageBuilderCharm extends CharmBase<Events, CharmConfigOptions> {
     return this.loadConfig(async (raw) => {
       const { ConfigError, parseConfig } = await import('./config.js');
       const problems = proxyProblems(this.model.context.env);
-      const secret = this.secretCredentials(raw['openstack-credentials-secret']);
+      const { withCredentials } = await import('./credentials.js');
+      const secret = await this.secretCredentials(raw['openstack-credentials-secret']);
       if ('problem' in secret) problems.push(secret.problem);
       let cfg: CharmConfig | undefined;
       try {
@@ -200,8 +202,9 @@ export class ImageBuilderCharm extends CharmBase<Events, CharmConfigOptions> {
    * tracks), nothing when the option is empty, or what is wrong: each problem names the option,
    * the secret and the Juju command that fixes it. The content itself is never shown.
    */
-  private secretCredentials(uri: string | undefined): { credentials: Credentials } | { problem: string } | { none: true } {
+  private async secretCredentials(uri: string | undefined): Promise<{ credentials: Credentials } | { problem: string } | { none: true }> {
     if (!uri) return { none: true };
+    const { credentialsFrom, SECRET_KEYS } = await import('./credentials.js');
     const app = this.model.appName;
     const option = 'openstack-credentials-secret';
     let content: Record<string, string>;
@@ -325,7 +328,7 @@ export class ImageBuilderCharm extends CharmBase<Events, CharmConfigOptions> {
     }
     // Said when the clouds.yaml is written (not on every steady config-changed: a juju-log call each).
     const raw = this.model.config();
-    if (outcome.written.includes(CLOUDS_YAML_PATH) && !raw['openstack-credentials-secret'] && hasPlainCredentials(raw['openstack-clouds-yaml'] ?? '', (raw['cloud-name'] ?? '').trim())) {
+    if (outcome.written.includes(CLOUDS_YAML_PATH) && !raw['openstack-credentials-secret'] && (await import('./credentials.js')).hasPlainCredentials(raw['openstack-clouds-yaml'] ?? '', (raw['cloud-name'] ?? '').trim())) {
       const app = this.model.appName;
       this.log.warning(
         `openstack-clouds-yaml holds the cloud's password in plain config, which anyone who can read the model sees; move it to a secret: juju add-secret openstack-credentials password=...; juju grant-secret openstack-credentials ${app}; juju config ${app} openstack-credentials-secret=<uri>; then remove it from openstack-clouds-yaml`,
