@@ -316,7 +316,7 @@ export function skippedRuns(host: Host): number {
  * Ends a running build: SIGTERM to every process of its session, SIGKILL to what is left after
  * a grace period. Only a build that holds the lock is touched (a stale record names no one).
  */
-export async function stopRunningBuild(unit: UnitContext): Promise<RunningBuild | undefined> {
+async function stopRunningBuild(unit: UnitContext): Promise<RunningBuild | undefined> {
   const host = unit.host;
   const build = runningBuild(host);
   if (!build || !(await isBuildRunning(host))) return undefined;
@@ -365,7 +365,7 @@ export async function getLatestImage(cloud: CloudPort, access: CloudAccess, name
  * What to do about a failed cloud request, by the OpenStackError's kind (auth, TLS, proxy and
  * config errors already say it). Read off the error: the client loads lazily.
  */
-export function cloudHint(err: unknown): string {
+function cloudHint(err: unknown): string {
   switch ((err as { kind?: unknown }).kind) {
     case 'network':
     case 'timeout':

@@ -34,7 +34,7 @@ export function shown(value: unknown): string {
   return text.length > 40 ? `${text.slice(0, 37)}..."` : text;
 }
 
-export function machineArch(nodeArch: string = process.arch): Arch | undefined {
+function machineArch(nodeArch: string = process.arch): Arch | undefined {
   return nodeArch === 'x64' ? 'x64' : nodeArch === 'arm64' ? 'arm64' : undefined;
 }
 

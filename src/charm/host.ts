@@ -67,7 +67,7 @@ export interface Programs {
 }
 
 /** Host programs as processes: execa (loaded on first use) for run, child_process for detached builds. */
-export const processPrograms: Programs = {
+const processPrograms: Programs = {
   async run(command, opts) {
     const { execa } = await import('execa');
     const [file, ...args] = command;

@@ -4,13 +4,13 @@
 // Per-handler behaviour is tested in memory (handlers.test.ts); this suite keeps what needs
 // real processes: cron running the build script, the callback through juju-exec, the lock.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, rmSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUILDER_SOURCE } from '../../src/charm/builder.js';
 import { BUILD_ENV_PATH, BUILD_LOG_PATH, BUILD_RUNNING_PATH, BUILD_SCRIPT_PATH, CALLBACK_SCRIPT_PATH, CLOUDS_YAML_PATH, CONFIG_DIR, CRON_PATH, PIPX_BIN_DIR, PIPX_HOME } from '../../src/charm/paths.js';
-import { buildImageBuilderCharmDir, copyCharmDir } from '../support/charm-dir.js';
+import { charmUnits } from '../support/charm-units.js';
 import { diffTrees, snapshotTree } from '../support/host.js';
-import { HOST_BIN_DIR, createUnit, type SimUnit } from '../support/juju.js';
+import { HOST_BIN_DIR, type SimUnit } from '../support/juju.js';
 import { CANARY, cloudsYaml } from '../support/clouds.js';
 import { guardOpenStackSuite, openstackSuite, suiteImagesFor } from '../support/openstack.js';
 import { startLoopbackProxy } from '../openstack/loopback-proxy.js';
@@ -20,33 +20,17 @@ const CRON = CRON_PATH;
 const CLOUDS = CLOUDS_YAML_PATH;
 const IMAGE = 'noble-github-runner-image-builder-x64';
 
-let built: string;
-const cleanups: (() => void)[] = [];
-beforeAll(async () => {
-  built = await buildImageBuilderCharmDir();
-});
-afterAll(() => {
-  for (const c of cleanups) c();
-  rmSync(built, { recursive: true, force: true });
-});
+const unitOf = charmUnits({ beforeAll, afterAll });
 
 function newUnit(opts: { config?: Record<string, unknown>; env?: Record<string, string>; proxy?: { http?: string; no?: string }; unitName?: string } = {}): SimUnit {
-  const charmDir = copyCharmDir(built);
-  const u = createUnit({
-    charmDir,
+  return unitOf({
     config: { 'base-image': 'noble', interval: 6, 'openstack-clouds-yaml': cloudsYaml(), 'cloud-name': '', 'revision-history-limit': 5, ...opts.config },
     relations: [{ endpoint: 'image', id: 1, app: 'github-runner', units: ['github-runner/0'] }],
     ...(opts.env ? { env: opts.env } : {}),
     ...(opts.proxy ? { proxy: opts.proxy } : {}),
     ...(opts.unitName ? { unitName: opts.unitName } : {}),
   });
-  cleanups.push(() => {
-    u.cleanup();
-    rmSync(charmDir, { recursive: true, force: true });
-  });
-  return u;
 }
-
 
 /** Waits until no build holds the lock (the build script's last log lines come after the callback). */
 const buildsDone = (u: SimUnit) => eventually('the build to end', () => !existsSync(u.hostPath(BUILD_RUNNING_PATH)));

@@ -2,39 +2,24 @@
 // the stand-in hook tools (the simulator's secret rules: grants, revisions, what the unit
 // tracks), and get-latest against the real Keystone + Glance with the password only in the secret.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { BUILD_RUNNING_PATH, CLOUDS_YAML_PATH, CRON_PATH } from '../../src/charm/paths.js';
-import { buildImageBuilderCharmDir, copyCharmDir } from '../support/charm-dir.js';
+import { charmUnits } from '../support/charm-units.js';
 import { CANARY, cloudsYaml } from '../support/clouds.js';
 import { eventually } from '../support/eventually.js';
 import { diffTrees, snapshotTree } from '../support/host.js';
-import { createUnit, type SimUnit } from '../support/juju.js';
+import { type SimUnit } from '../support/juju.js';
 import { guardOpenStackSuite, openstackSuite, suiteImagesFor } from '../support/openstack.js';
 
 const APP = 'github-runner-image-builder';
 const withoutPassword = (text: string) => text.replace(/ *password:.*\n/, '');
 
-let built: string;
-const cleanups: (() => void)[] = [];
-beforeAll(async () => {
-  built = await buildImageBuilderCharmDir();
-});
-afterAll(() => {
-  for (const c of cleanups) c();
-  rmSync(built, { recursive: true, force: true });
-});
+const unitOf = charmUnits({ beforeAll, afterAll });
 
 function newUnit(config: Record<string, unknown>, unitName = `${APP}/0`): SimUnit {
-  const charmDir = copyCharmDir(built);
-  const u = createUnit({ charmDir, unitName, config: { 'base-image': 'noble', interval: 6, 'cloud-name': '', 'revision-history-limit': 5, ...config } });
-  cleanups.push(() => {
-    spawnSync('pkill', ['-KILL', '-f', u.dir]);
-    u.cleanup();
-    rmSync(charmDir, { recursive: true, force: true });
-  });
-  return u;
+  return unitOf({ unitName, config: { 'base-image': 'noble', interval: 6, 'cloud-name': '', 'revision-history-limit': 5, ...config } });
 }
 
 const cloudsAuth = (u: SimUnit) => (parse(u.readHostFile(CLOUDS_YAML_PATH)!) as { clouds: Record<string, { auth: Record<string, string> }> }).clouds.testcloud!.auth;

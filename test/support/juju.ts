@@ -7,7 +7,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { latestRevision, newSecretId, parseSecretUri, type SimSecret } from '../../src/ops/testing/juju-sim.js';
+import { latestRevision, newSecretId, parseSecretUri, type Databag, type SimRelation, type SimSecret } from '../../src/ops/testing/juju-sim.js';
 import { ensureHookTools } from '../fakes/lib/build-hook-tools.js';
 
 const FAKES = path.resolve(import.meta.dirname, '../fakes');
@@ -17,7 +17,7 @@ export const RUN_IN_CONTEXT = path.join(FAKES, 'lib/run-in-context.sh');
 /** The host programs that get a per-unit wrapper in `<host>/bin` (first on PATH after the tools). */
 export const HOST_PROGRAMS = ['apt-get', 'dpkg-query', 'pipx', 'sudo', 'runuser', 'id', 'getent', 'systemctl', 'juju-exec'] as const;
 
-export type Databag = Record<string, string>;
+export type { Databag };
 
 export interface RelationSpec {
   readonly endpoint: string;
@@ -32,17 +32,8 @@ export interface RelationSpec {
   readonly remoteApp?: Databag;
 }
 
-/** One relation in state/relations.json, keyed "<endpoint>:<id>". */
-export interface RelationState {
-  endpoint: string;
-  id: number;
-  app: string;
-  units: string[];
-  'local-unit': Databag;
-  'local-app': Databag;
-  'remote-units': Record<string, Databag>;
-  'remote-app': Databag;
-}
+/** One relation in state/relations.json, keyed "<endpoint>:<id>": the simulator's own shape. */
+export type RelationState = SimRelation;
 
 /**
  * A secret as the unit sees it (the shape of src/ops/testing's SecretState): a user secret

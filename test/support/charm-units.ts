@@ -1,0 +1,31 @@
+// Simulated units of the real charm for one test file: the charm dir is built once before the
+// file's tests, each unit runs from its own copy (its own unit state), and every unit, its
+// processes (background builds) and the copies go after the file's tests.
+import { spawnSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { buildImageBuilderCharmDir, copyCharmDir } from './charm-dir.js';
+import { createUnit, type CreateUnitOptions, type SimUnit } from './juju.js';
+
+type Hook = (fn: () => Promise<void> | void) => void;
+
+export function charmUnits(hooks: { beforeAll: Hook; afterAll: Hook }): (opts: Omit<CreateUnitOptions, 'charmDir'>) => SimUnit {
+  let built: string | undefined;
+  const cleanups: (() => void)[] = [];
+  hooks.beforeAll(async () => {
+    built = await buildImageBuilderCharmDir();
+  });
+  hooks.afterAll(() => {
+    for (const c of cleanups.splice(0)) c();
+    if (built) rmSync(built, { recursive: true, force: true });
+  });
+  return (opts) => {
+    const charmDir = copyCharmDir(built!);
+    const u = createUnit({ ...opts, charmDir });
+    cleanups.push(() => {
+      spawnSync('pkill', ['-KILL', '-f', u.dir]);
+      u.cleanup();
+      rmSync(charmDir, { recursive: true, force: true });
+    });
+    return u;
+  };
+}
