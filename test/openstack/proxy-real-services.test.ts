@@ -5,22 +5,14 @@
 // reports NOT RUN; in CI it fails.
 import { createServer, type AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { OpenStackError, getLatestImage, parseCloudsYaml, resolveCloud, type CloudConfig, type ProxySettings } from '../../src/openstack/index.js';
-import { allText } from '../support/error-text.js';
+import { getLatestImage, parseCloudsYaml, resolveCloud, type CloudConfig, type ProxySettings } from '../../src/openstack/index.js';
+import { allText, rejection } from '../support/error-text.js';
 import { SuiteImages, guardOpenStackSuite, openstackSuite, type CreatedImage } from '../support/openstack.js';
 import { startLoopbackProxy, type LoopbackProxy } from './loopback-proxy.js';
 
 const suite = await openstackSuite();
 const PROXY_PASSWORD = 'proxy-Pa55w0rd-canary';
 
-async function rejection(p: Promise<unknown>): Promise<OpenStackError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(OpenStackError);
-  return err as OpenStackError;
-}
 
 if (guardOpenStackSuite(suite, 'get-latest through a proxy')) {
   describe('get-latest through a proxy, against real Keystone + Glance', () => {

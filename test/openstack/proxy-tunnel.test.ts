@@ -11,8 +11,8 @@ import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { OpenStackError, getLatestImage, parseCloudsYaml, resolveCloud, type CloudConfig, type ProxySettings } from '../../src/openstack/index.js';
-import { allText } from '../support/error-text.js';
+import { getLatestImage, parseCloudsYaml, resolveCloud, type CloudConfig, type ProxySettings } from '../../src/openstack/index.js';
+import { allText, rejection, selfSignedLoopbackCert } from '../support/error-text.js';
 import { startLoopbackProxy, type LoopbackProxy } from './loopback-proxy.js';
 
 const PASSWORD = 'tunnel-Pa55w0rd-canary';
@@ -28,14 +28,6 @@ function haveOpenssl(): boolean {
   }
 }
 
-async function rejection(p: Promise<unknown>): Promise<OpenStackError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(OpenStackError);
-  return err as OpenStackError;
-}
 
 function expectClean(err: unknown) {
   const text = allText(err);
@@ -58,12 +50,7 @@ describe.skipIf(!haveOpenssl())('through a proxy to an HTTPS cloud', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'os-proxy-'));
-    execFileSync(
-      'openssl',
-      ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2', '-subj', '/CN=127.0.0.1',
-        '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'ca.pem')],
-      { stdio: 'ignore' },
-    );
+    selfSignedLoopbackCert(dir);
     server = createServer({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'ca.pem')) }, (req, res) => {
       cloudRequests.push(`${req.method} ${req.url}`);
       req.resume();
@@ -132,12 +119,7 @@ describe.skipIf(!haveOpenssl())('through a proxy to an HTTPS cloud', () => {
   it('the certificate is checked against the target, not "localhost" (which https-proxy-agent would use for an IP)', async () => {
     // A certificate for the name localhost only, served on 127.0.0.1: asked for https://127.0.0.1
     // it must be refused, through the tunnel as directly.
-    execFileSync(
-      'openssl',
-      ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2', '-subj', '/CN=localhost',
-        '-addext', 'subjectAltName=DNS:localhost', '-keyout', join(dir, 'lh-key.pem'), '-out', join(dir, 'lh.pem')],
-      { stdio: 'ignore' },
-    );
+    selfSignedLoopbackCert(dir);
     const other = createServer({ key: readFileSync(join(dir, 'lh-key.pem')), cert: readFileSync(join(dir, 'lh.pem')) }, (_req, res) => {
       res.writeHead(500).end();
     });

@@ -1,13 +1,12 @@
 // The client against real Keystone + Glance (scripts/openstack/start.sh). Outside CI, when the
 // services are not running, this file reports "NOT RUN" (a skipped test saying so); in CI it fails.
 import { createServer } from 'node:net';
-import { allText } from '../support/error-text.js';
+import { allText, rejection } from '../support/error-text.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   CloudsYamlError,
   OpenStackClient,
-  OpenStackError,
   getLatestImage,
   parseCloudsYaml,
   resolveCloud,
@@ -42,14 +41,6 @@ function countingFetch() {
 }
 
 
-async function rejection(p: Promise<unknown>): Promise<OpenStackError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(OpenStackError);
-  return err as OpenStackError;
-}
 
 /** A TCP port on 127.0.0.1 that nothing listens on (bound, then released). */
 async function closedPort(): Promise<number> {

@@ -1,6 +1,6 @@
 // Request building, endpoint choice, paging and error handling against a fake fetch: no
 // services needed. The real services are exercised in real-services.test.ts.
-import { allText } from '../support/error-text.js';
+import { allText, rejection } from '../support/error-text.js';
 import { describe, expect, it } from 'vitest';
 import {
   OpenStackClient,
@@ -258,15 +258,6 @@ describe('listing and single images', () => {
   });
 });
 
-/** The OpenStackError a promise rejects with (fails the test if it resolves or rejects otherwise). */
-async function rejection(p: Promise<unknown>): Promise<OpenStackError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(OpenStackError);
-  return err as OpenStackError;
-}
 
 
 function expectNoSecrets(err: unknown) {

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OpenStackError, getLatestImage, parseCloudsYaml, resolveCloud } from '../../src/openstack/index.js';
+import { selfSignedLoopbackCert } from '../support/error-text.js';
 
 function haveOpenssl(): boolean {
   try {
@@ -26,12 +27,7 @@ describe.skipIf(!haveOpenssl())('TLS: cacert and verify: false', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'os-tls-'));
-    execFileSync(
-      'openssl',
-      ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2', '-subj', '/CN=127.0.0.1',
-        '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'ca.pem')],
-      { stdio: 'ignore' },
-    );
+    selfSignedLoopbackCert(dir);
     writeFileSync(join(dir, 'not-a-cert.pem'), 'hello\n');
     server = createServer({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'ca.pem')) }, (req, res) => {
       requests++;
