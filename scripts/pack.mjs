@@ -16,6 +16,12 @@
 //   --metafile FILE     PACK_METAFILE    also write esbuild's metafile there
 //   --node FILE         PACK_NODE        the Node.js runtime to ship (this node: process.execPath)
 //   --no-strip          PACK_NO_STRIP=1  ship the runtime as is, not a copy stripped of its symbols
+//   --no-xz             PACK_NO_XZ=1     ship the runtime uncompressed, as node/bin/node (deflated in
+//                                        the zip; a bigger .charm, for debugging: nothing to unpack)
+//   --cache-dir DIR     PACK_CACHE_DIR   where compressed runtimes are kept, by the sha256 of the
+//                                        runtime, the xz options and xz's version
+//                                        (node_modules/.cache/charm-runtime)
+//   --no-cache          PACK_NO_CACHE=1  compress the runtime afresh, neither reading nor filling the cache
 //   --level N           PACK_LEVEL       deflate level, 1-9     (6)
 //   --tree DIR          PACK_TREE        write the charm's files (all but manifest.yaml) into DIR,
 //                                        with their modes, instead of a .charm (charmcraft.yaml's
@@ -27,6 +33,12 @@
 // debug info are ~12 MiB of a Node binary and nothing at run time uses them (stack traces of
 // JavaScript code do not; only native debuggers and perf would). strip is deterministic, so packs
 // stay byte-reproducible. The machine's own node is never modified.
+// That copy is then compressed with xz (xz-utils; scripts/runtime.mjs has the fixed options and
+// the cache) and shipped as node/bin/node.xz, stored in the zip as is, with node/bin/node.id (its
+// sha256): `dispatch` unpacks it to node/bin/node on the unit's first hook (~1.5 s), and again
+// after an upgrade brings another runtime. xz is deterministic for the same input, options and
+// version, so packs stay byte-reproducible; the first pack of a runtime takes ~45 s more, later
+// ones read the cache.
 // The zip is written by yazl: files only, in name order, each with its Unix mode ("made by" Unix,
 // so unzip and Go's archive/zip, which Juju uses, restore the exec bits) and that fixed time.
 import { spawnSync } from 'node:child_process';
@@ -40,6 +52,7 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { deflateRawSync } from 'node:zlib';
 import { parse, stringify } from 'yaml';
+import { DEFAULT_CACHE_DIR, RUNTIME, RUNTIME_ID, RUNTIME_XZ, RuntimeError, compressRuntime } from './runtime.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const DEFAULT_ENTRY = 'src/charm/main.ts';
@@ -64,6 +77,9 @@ function options() {
       node: { type: 'string' },
       level: { type: 'string' },
       'no-strip': { type: 'boolean' },
+      'no-xz': { type: 'boolean' },
+      'cache-dir': { type: 'string' },
+      'no-cache': { type: 'boolean' },
       tree: { type: 'string' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -98,6 +114,8 @@ function options() {
     node: abs(values.node ?? env.PACK_NODE) ?? process.execPath,
     level,
     strip: !flag(values['no-strip'], env.PACK_NO_STRIP),
+    xz: !flag(values['no-xz'], env.PACK_NO_XZ),
+    cacheDir: flag(values['no-cache'], env.PACK_NO_CACHE) ? null : (abs(values['cache-dir'] ?? env.PACK_CACHE_DIR) ?? DEFAULT_CACHE_DIR),
     tree: abs(values.tree ?? env.PACK_TREE),
     json: values.json ?? false,
   };
@@ -119,13 +137,13 @@ function readOptional(file) {
 
 /**
  * The bundle's chunks (scripts/bundle.mjs splits rarely used modules out): the files next to
- * it that it imports, transitively. esbuild writes those imports as literal "./<file>.js".
+ * it that it requires, transitively. The bundle writes those as literal require("./<file>.js").
  */
 function chunksOf(entryFile) {
   const dir = path.dirname(entryFile);
   const seen = new Set();
   const visit = (file) => {
-    for (const m of readFileSync(file, 'utf8').matchAll(/\b(?:from|import)\s*\(?\s*["']\.\/([^"'/]+\.js)["']/g)) {
+    for (const m of readFileSync(file, 'utf8').matchAll(/\brequire\(\s*["']\.\/([^"'/]+\.js)["']/g)) {
       if (seen.has(m[1]) || !existsSync(path.join(dir, m[1]))) continue;
       seen.add(m[1]);
       visit(path.join(dir, m[1]));
@@ -230,7 +248,8 @@ function nodeLicense(node) {
 /**
  * Writes `files` ({ name, data, mode }, in the given order) to `file` with yazl, through a
  * temporary file renamed into place; every entry's time is `epoch`. A file is deflated unless that
- * does not make it smaller (tried on all but the runtime, which always shrinks). Returns the entries.
+ * does not make it smaller (tried on all but the uncompressed runtime, which always shrinks, and
+ * the xz one, which never does: `store`). Returns the entries.
  */
 async function writeZip(file, files, { epoch, level }) {
   // yazl writes the DOS date/time fields in local time: UTC keeps them the same on every machine.
@@ -238,8 +257,8 @@ async function writeZip(file, files, { epoch, level }) {
   const { default: yazl } = await import('yazl');
   const zip = new yazl.ZipFile();
   zip.on('error', (err) => zip.outputStream.destroy(err));
-  const entries = files.map(({ name, data, mode, alwaysDeflate }) => {
-    const deflate = data.length > 0 && (alwaysDeflate || deflateRawSync(data, { level }).length < data.length);
+  const entries = files.map(({ name, data, mode, alwaysDeflate, store }) => {
+    const deflate = data.length > 0 && !store && (alwaysDeflate || deflateRawSync(data, { level }).length < data.length);
     zip.addBuffer(data, name, { mtime: new Date(epoch * 1000), mode: 0o100000 | mode, compressionLevel: deflate ? level : 0 });
     return { name, mode: `0${mode.toString(8)}`, size: data.length, method: deflate ? 'deflate' : 'store' };
   });
@@ -326,6 +345,7 @@ async function pack(opts) {
       }
     }
     const license = nodeLicense(opts.node);
+    const xz = opts.xz ? await compressRuntime(nodeData, { arch, cacheDir: opts.cacheDir }) : undefined;
 
     // 3. The archive.
     const envEpoch = Number(process.env.SOURCE_DATE_EPOCH);
@@ -343,10 +363,15 @@ async function pack(opts) {
       { name: 'dist/charm.js', data: bundle, mode: 0o644 },
       ...chunksOf(opts.bundle).map((c) => ({ name: `dist/${c}`, data: readFileSync(path.join(path.dirname(opts.bundle), c)), mode: 0o644 })),
       { name: 'dist/exporter.js', data: exporter, mode: 0o644 },
-      // Says the bundle is ESM, so node neither searches parent directories for a package.json
-      // nor compiles it as CommonJS first to detect its format (~1.5 ms per hook).
-      { name: 'dist/package.json', data: Buffer.from('{ "type": "module" }\n'), mode: 0o644 },
-      { name: 'node/bin/node', data: nodeData, mode: 0o755, alwaysDeflate: true },
+      // The bundle's format (scripts/bundle.mjs writes it next to the bundle): node then searches
+      // no parent directory for a package.json.
+      { name: 'dist/package.json', data: readFileSync(path.join(path.dirname(opts.bundle), 'package.json')), mode: 0o644 },
+      ...(xz
+        ? [
+            { name: RUNTIME_XZ, data: xz.data, mode: 0o644, store: true },
+            { name: RUNTIME_ID, data: Buffer.from(`${xz.id}\n`), mode: 0o644 },
+          ]
+        : [{ name: RUNTIME, data: nodeData, mode: 0o755, alwaysDeflate: true }]),
     ];
     for (const f of ['config.yaml', 'actions.yaml', 'README.md', 'LICENSE']) {
       const data = readOptional(path.join(opts.charmDir, f));
@@ -375,6 +400,7 @@ async function pack(opts) {
       node: runtime,
       nodeSize: nodeData.length,
       nodeStripped: opts.strip,
+      nodeXz: xz ? { file: RUNTIME_XZ, size: xz.data.length, id: xz.id, args: xz.args, version: xz.version.split('\n')[0], cached: xz.cached, ms: xz.ms } : null,
       nodeLicense: license?.file,
       arch: deb,
       entries,
@@ -391,12 +417,12 @@ try {
   const shown = path.relative(cwd, r.path).startsWith('..') ? r.path : path.relative(cwd, r.path);
   console.log(
     `${shown}${opts.tree ? '/' : ''} ${(r.size / 2 ** 20).toFixed(1)} MiB, ${r.entries.length} files, Node ${r.node} ${r.arch}` +
-      `${r.nodeStripped ? ' (stripped)' : ''}` +
+      ` (${[r.nodeStripped ? 'stripped' : 'not stripped', r.nodeXz ? `xz ${(r.nodeXz.size / 2 ** 20).toFixed(1)} MiB${r.nodeXz.cached ? ', cached' : `, ${(r.nodeXz.ms / 1000).toFixed(1)} s`}` : 'not compressed'].join(', ')})` +
       ` (${(r.ms / 1000).toFixed(1)} s)`,
   );
   if (opts.json) console.log(JSON.stringify(r));
 } catch (err) {
-  if (err instanceof PackError) {
+  if (err instanceof PackError || err instanceof RuntimeError) {
     console.error(`pack: ${err.message}`);
   } else if (String(err?.code).startsWith('ERR_PARSE_ARGS')) {
     console.error(`pack: ${err.message} (see --help)`);

@@ -41,6 +41,7 @@ import { BUILD_LOG_PATH, BUILD_TIMEOUT_EXIT, BUILD_TIMEOUT_SECONDS, CALLBACK_SCR
 // credentials.js brings the YAML library: loaded only where the config is read or written.
 import type { Credentials } from './credentials.js';
 import { clientProxy, proxyEnv, proxyProblems } from './proxy.js';
+import { appliedRecord, isSteady, type AppliedInputs, type AppliedRecord } from './steady.js';
 import { unitStatus } from './status.js';
 
 export const IMAGE_ENDPOINT = 'image';
@@ -94,6 +95,8 @@ type Stored = {
   publishUnconfirmed?: boolean;
   /** stop or remove ran: no more scheduled builds. */
   stopped?: boolean;
+  /** What the last full reconcile applied, so a config-changed with nothing to do can skip it (steady.ts). */
+  applied?: AppliedRecord;
 };
 
 /** What the charm works on; tests give their own. */
@@ -343,6 +346,13 @@ export class ImageBuilderCharm extends CharmBase<Events, CharmConfigOptions> {
     this.log.info(`${event.name}: ${written}${outcome.build ? `; build ${outcome.build} (the schedule or build arguments changed)` : ''}`);
     if (event.name === 'config_changed') this.republishIfStale();
     if (event.name === 'config_changed' || event.name === 'upgrade_charm') await this.publishCosAgent(false);
+    this.stored.set({ applied: appliedRecord(this.host, this.appliedInputs()) });
+  }
+
+  /** What a reconcile's outcome depends on, apart from the host (steady.ts). */
+  private appliedInputs(): AppliedInputs {
+    const ctx = this.model.context;
+    return { config: this.model.config(), proxy: proxyEnv(ctx.env), leader: this.model.unit.isLeader(), charmDir: ctx.charmDir, node: process.execPath, path: ctx.env.PATH ?? '' };
   }
 
   onInstall(event: HookEvent): Promise<void> {
@@ -353,8 +363,18 @@ export class ImageBuilderCharm extends CharmBase<Events, CharmConfigOptions> {
     return this.reconcile(event);
   }
 
-  onConfigChanged(event: HookEvent): Promise<void> {
-    return this.reconcile(event);
+  /**
+   * Reconciles, unless nothing changed since the last reconcile: the same options, proxies and
+   * leadership, and the managed files as it left them (Juju also fires config-changed after
+   * install and on every agent restart). A unit blocked on its config always re-checks it.
+   */
+  async onConfigChanged(event: HookEvent): Promise<void> {
+    const { configProblem, secretProblem, stopped, applied } = this.stored.data;
+    if (!configProblem && !secretProblem && !stopped && isSteady(this.host, this.appliedInputs(), applied)) {
+      this.republishIfStale();
+      return;
+    }
+    await this.reconcile(event);
   }
 
   /** A new revision of the credentials secret: clouds.yaml follows (no rebuild: it is not a build argument). */

@@ -3,4 +3,6 @@ import meta from 'virtual:charm-meta';
 import { main } from '../ops/main.js';
 import { ImageBuilderCharm } from './charm.js';
 
-await main(ImageBuilderCharm, meta);
+// Not awaited: the bundle is CommonJS (scripts/bundle.mjs), which has no top-level await; main
+// sets process.exitCode itself.
+void main(ImageBuilderCharm, meta);

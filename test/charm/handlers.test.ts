@@ -2,7 +2,7 @@
 // out, on a real file tree with scripted host programs and an in-memory cloud (see
 // test/support/memory-unit.ts). Process-level behaviour (cron, the build script, juju-exec,
 // kills) stays in lifecycle.test.ts, the hostile and hardening suites.
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BUILDER_SOURCE } from '../../src/charm/builder.js';
 import {
@@ -122,6 +122,45 @@ describe('config-changed', () => {
     expect(m.programs.builds).toEqual([]);
     expect(diffTrees(before, snapshotTree(m.root), { compareMtime: true })).toMatchObject({ added: [], removed: [], changed: [] });
     expect(r.unitStatusHistory, 'no status-set for an unchanged status').toEqual([]);
+  });
+
+  it('repairs a managed file someone changed or removed, though the config is the same', async () => {
+    const { m, s } = await installed();
+    const cron = readFileSync(m.hostPath(CRON_PATH), 'utf8');
+    rmSync(m.hostPath(CRON_PATH));
+    writeFileSync(m.hostPath(BUILD_ENV_PATH), 'HTTPS_PROXY=http://evil:3128\n', { mode: 0o600 });
+    const r = await charmContext(m).run(on.configChanged(), s);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(readFileSync(m.hostPath(CRON_PATH), 'utf8')).toBe(cron);
+    expect(readFileSync(m.hostPath(BUILD_ENV_PATH), 'utf8')).not.toContain('evil');
+    expect(m.programs.called('systemctl').map((c) => c.argv.join(' '))).toEqual(['systemctl reload-or-restart cron']);
+  });
+
+  it('keeps no password in what it remembers, and a retried hook whose unit state was lost still starts the build it owes', async () => {
+    const { m, s } = await installed();
+    expect(JSON.stringify(s.stored), 'the password is not in the unit state').not.toContain(CANARY);
+    const changed = { ...config, interval: 12 };
+    const first = await charmContext(m).run(on.configChanged(), { ...s, config: changed });
+    expect(first.exitCode).toBe(0);
+    expect(m.programs.builds).toHaveLength(1);
+    // Juju retries a hook killed before its unit state was saved: the same config on the old state.
+    const retried = await charmContext(m).run(on.configChanged(), { ...s, config: changed });
+    expect(retried.exitCode).toBe(0);
+    expect(m.programs.builds, 'the retry starts the build the old state still owes').toHaveLength(2);
+    // And once that state is saved, the same config again is steady.
+    const before = snapshotTree(m.root);
+    await charmContext(m).run(on.configChanged(), retried.state);
+    expect(m.programs.builds).toHaveLength(2);
+    expect(diffTrees(before, snapshotTree(m.root), { compareMtime: true })).toMatchObject({ added: [], removed: [], changed: [] });
+  });
+
+  it('unblocks when a bad config is reverted to the one already applied', async () => {
+    const { m, s } = await installed();
+    const bad = await charmContext(m).run(on.configChanged(), { ...s, config: { ...config, interval: 0 } });
+    expect(bad.state.unitStatus.status).toBe('blocked');
+    const reverted = await charmContext(m).run(on.configChanged(), { ...bad.state, config });
+    expect(reverted.state.unitStatus).toEqual({ status: 'active', message: 'Waiting for first image' });
+    expect(m.programs.builds).toEqual([]);
   });
 
   it('rewrites the cron entry, reloads cron and starts one build when the interval changes', async () => {

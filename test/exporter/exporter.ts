@@ -14,12 +14,11 @@ export function tempDir(prefix: string): string {
   return mkdtempSync(path.join(tmpdir(), `${prefix}-`));
 }
 
-/** Bundles src/exporter/main.ts to <temp>/dist/exporter.js (with the packed charm's dist/package.json). */
+/** Bundles src/exporter/main.ts to <temp>/dist/exporter.js (bundleExporter writes the packed charm's dist/package.json with it). */
 export async function buildExporter(): Promise<{ file: string; dir: string }> {
   const dir = tempDir('exporter-build');
   const file = path.join(dir, 'dist/exporter.js');
   await bundleExporter({ entry: path.join(REPO, 'src/exporter/main.ts'), outfile: file });
-  writeFileSync(path.join(dir, 'dist/package.json'), '{ "type": "module" }\n');
   return { file, dir };
 }
 

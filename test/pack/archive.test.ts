@@ -131,7 +131,7 @@ describe('npm run pack', () => {
     for (const f of ['charm.js', ...chunkFiles(), 'exporter.js']) {
       expect(readFileSync(path.join(dir, 'dist', f)).equals(readFileSync(path.join(packed.workDir, f))), f).toBe(true);
     }
-    expect(JSON.parse(readFileSync(path.join(dir, 'dist/package.json'), 'utf8'))).toEqual({ type: 'module' });
+    expect(JSON.parse(readFileSync(path.join(dir, 'dist/package.json'), 'utf8'))).toEqual({ type: 'commonjs' });
     expect(readFileSync(path.join(dir, 'node/bin/node')).equals(strippedNode())).toBe(true);
     if (packed.nodeLicense) expect(readFileSync(path.join(dir, 'node/LICENSE'), 'utf8')).toMatch(/Node\.js/);
     expect(readFileSync(path.join(dir, 'version'), 'utf8')).toMatch(/^\S+\n$/);

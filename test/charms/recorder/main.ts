@@ -2,4 +2,4 @@
 import { main } from '../../../src/ops/index.js';
 import { RecorderCharm } from './charm.js';
 
-await main(RecorderCharm);
+void main(RecorderCharm);
