@@ -37,8 +37,8 @@
 // the cache) and shipped as node/bin/node.xz, stored in the zip as is, with node/bin/node.id (its
 // sha256): `dispatch` unpacks it to node/bin/node on the unit's first hook (~1.5 s), and again
 // after an upgrade brings another runtime. xz is deterministic for the same input, options and
-// version, so packs stay byte-reproducible; the first pack of a runtime takes ~45 s more, later
-// ones read the cache.
+// version, so packs stay byte-reproducible; the first pack of a runtime takes ~20 s more (two
+// cores), later ones read the cache.
 // The zip is written by yazl: files only, in name order, each with its Unix mode ("made by" Unix,
 // so unzip and Go's archive/zip, which Juju uses, restore the exec bits) and that fixed time.
 import { spawnSync } from 'node:child_process';

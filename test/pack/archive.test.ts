@@ -1,13 +1,17 @@
 // The .charm written by `npm run pack`: name, exact contents, modes (as recorded in the zip and
-// as restored by `unzip`), manifest bases, copies of dispatch, and reproducibility.
-import { existsSync, readFileSync, statSync } from 'node:fs';
+// as restored by `unzip`), manifest bases, copies of dispatch, the runtime (xz, its id, the size
+// limit) and reproducibility.
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { xzArgs } from '../../scripts/runtime.mjs';
 import { ROOT, cleanup, isExecutable, listFiles, pack, run, unzip, type Packed } from './helpers.js';
 
 const arch = ({ x64: 'amd64', arm64: 'arm64' } as Record<string, string>)[process.arch]!;
 const EPOCH = '1767225600'; // 2026-01-01T00:00:00Z
+const MAX_CHARM_BYTES = 25 * 2 ** 20; // issue 15
 let packed: Packed;
 let dir: string;
 
@@ -41,7 +45,8 @@ function expectedFiles(): string[] {
     ...chunkFiles().map((c) => `dist/${c}`),
     'dist/exporter.js',
     'dist/package.json',
-    'node/bin/node',
+    'node/bin/node.xz',
+    'node/bin/node.id',
     'version', // git describe: the tests run in a git checkout
   ];
   if (packed.nodeLicense) files.push('node/LICENSE');
@@ -56,6 +61,18 @@ function strippedNode(): Buffer {
   expect(r.status, r.stderr).toBe(0);
   return readFileSync(out);
 }
+
+let unxzCache: string | undefined;
+/** node/bin/node.xz of the unzipped charm, unpacked with `xz -dc` into the work dir. */
+function unxzNode(): string {
+  if (unxzCache) return unxzCache;
+  const out = path.join(packed.workDir, 'node.unxz');
+  const r = run('sh', ['-c', 'xz --decompress --stdout -- "$1" > "$2"', 'sh', path.join(dir, 'node/bin/node.xz'), out]);
+  expect(r.status, r.stderr).toBe(0);
+  return (unxzCache = out);
+}
+
+const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
 describe('npm run pack', () => {
   it('names the file like charmcraft, <name>_ubuntu-22.04-<arch>.charm, in the output dir', () => {
@@ -77,7 +94,7 @@ describe('npm run pack', () => {
     expect(r.status, r.stdout + r.stderr).toBe(0);
   });
 
-  it('records Unix modes made by Unix in the zip (zipinfo): 0755 for dispatch, hooks and node, else 0644', () => {
+  it('records Unix modes made by Unix in the zip (zipinfo): 0755 for dispatch and hooks, else 0644; node.xz stored, not deflated', () => {
     const r = run('unzip', ['-Z', packed.path]);
     expect(r.status, r.stderr).toBe(0);
     const rows = r.stdout
@@ -90,7 +107,7 @@ describe('npm run pack', () => {
       expect([name, perms]).toEqual([name, isExecutable(name!) ? '-rwxr-xr-x' : '-rw-r--r--']);
       expect(['defN', 'stor']).toContain(method);
     }
-    expect(rows.find((m) => m[6] === 'node/bin/node')![5]).toBe('defN');
+    expect(rows.find((m) => m[6] === 'node/bin/node.xz')![5]).toBe('stor');
   });
 
   it('restores those modes when unzipped', () => {
@@ -132,26 +149,48 @@ describe('npm run pack', () => {
       expect(readFileSync(path.join(dir, 'dist', f)).equals(readFileSync(path.join(packed.workDir, f))), f).toBe(true);
     }
     expect(JSON.parse(readFileSync(path.join(dir, 'dist/package.json'), 'utf8'))).toEqual({ type: 'commonjs' });
-    expect(readFileSync(path.join(dir, 'node/bin/node')).equals(strippedNode())).toBe(true);
+    expect(readFileSync(unxzNode()).equals(strippedNode())).toBe(true);
     if (packed.nodeLicense) expect(readFileSync(path.join(dir, 'node/LICENSE'), 'utf8')).toMatch(/Node\.js/);
     expect(readFileSync(path.join(dir, 'version'), 'utf8')).toMatch(/^\S+\n$/);
   });
 
   it('ships the runtime stripped: no symbol table or debug info, and smaller than this machine\'s node', () => {
-    const r = run('readelf', ['-SW', path.join(dir, 'node/bin/node')]);
+    const r = run('readelf', ['-SW', unxzNode()]);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).not.toMatch(/\s\.(symtab|strtab|debug_\w+)\s/);
     expect(r.stdout).toMatch(/\s\.dynsym\s/);
-    const entry = packed.entries.find((e) => e.name === 'node/bin/node')!;
-    expect(entry.size).toBeLessThanOrEqual(statSync(process.execPath).size);
+    expect(statSync(unxzNode()).size).toBeLessThanOrEqual(statSync(process.execPath).size);
     expect(packed.nodeStripped).toBe(true);
-    expect(packed.nodeSize).toBe(entry.size);
+    expect(packed.nodeSize).toBe(statSync(unxzNode()).size);
+  });
+
+  it('ships the runtime as node/bin/node.xz, made with the fixed xz options, and node/bin/node.id, its sha256', () => {
+    const id = sha256(readFileSync(unxzNode()));
+    expect(readFileSync(path.join(dir, 'node/bin/node.id'), 'utf8')).toBe(`${id}\n`);
+    expect(packed.nodeXz).toMatchObject({ file: 'node/bin/node.xz', id, args: xzArgs(process.arch), size: statSync(path.join(dir, 'node/bin/node.xz')).size });
+    expect(packed.nodeXz!.args).toEqual(expect.arrayContaining([expect.stringMatching(/^--threads=[1-9]$/), expect.stringMatching(/^--block-size=/)]));
+    // What xz says about the file: one stream, the check and filters the options ask for.
+    const list = run('xz', ['--list', '--verbose', '--verbose', path.join(dir, 'node/bin/node.xz')]);
+    expect(list.status, list.stderr).toBe(0);
+    expect(list.stdout).toMatch(/Streams:\s+1\b/);
+    expect(list.stdout).toMatch(/Check:\s+CRC64/);
+    if (process.arch === 'x64') expect(list.stdout).toMatch(/\s(--)?x86 --lzma2=dict=/);
+    else expect(list.stdout).not.toMatch(/\s(--)?(x86|arm64) --lzma2=/);
+    // Ubuntu 22.04's xz is 5.2.5 (no ARM64 filter, for one): it must be able to unpack this.
+    const [major, minor, patch] = /Minimum XZ Utils version:\s+(\d+)\.(\d+)\.(\d+)/.exec(list.stdout)!.slice(1).map(Number) as [number, number, number];
+    expect(major * 10_000 + minor * 100 + patch).toBeLessThanOrEqual(50_205);
+  });
+
+  it(`is at most ${MAX_CHARM_BYTES / 2 ** 20} MiB (issue 15)`, () => {
+    expect(packed.charm, 'the real charm').toBe('real');
+    expect(packed.size).toBeLessThanOrEqual(MAX_CHARM_BYTES);
   });
 
   it('is reproducible: a second pack, in another time zone, is byte-identical', () => {
     const again = pack([], { SOURCE_DATE_EPOCH: EPOCH, TZ: 'Pacific/Kiritimati' }); // UTC+14
     try {
       expect(again.charm).toBe(packed.charm);
+      expect(again.nodeXz!.cached).toBe(true); // compressed once (test/pack/xz.test.ts: the cache gives what xz would)
       const [a, b] = [readFileSync(packed.path), readFileSync(again.path)];
       // The version file follows git: allow a commit landing between the two packs.
       if (!a.equals(b)) {
@@ -160,6 +199,28 @@ describe('npm run pack', () => {
       }
     } finally {
       cleanup(again.workDir);
+    }
+  });
+
+  it('ships the runtime uncompressed as node/bin/node (0755, deflated) with --no-xz, which dispatch runs as is', () => {
+    const raw = pack(['--no-xz'], { SOURCE_DATE_EPOCH: EPOCH });
+    const rawDir = unzip(raw.path);
+    try {
+      const files = listFiles(rawDir);
+      expect(files).toContain('node/bin/node');
+      expect(files.filter((f) => f.startsWith('node/bin/node.'))).toEqual([]);
+      expect(raw.nodeXz).toBeNull();
+      expect(raw.entries.find((e) => e.name === 'node/bin/node')).toMatchObject({ mode: '0755', method: 'deflate', size: raw.nodeSize });
+      expect(readFileSync(path.join(rawDir, 'node/bin/node')).equals(readFileSync(unxzNode()))).toBe(true);
+      // No xz, no node on PATH (an empty dir): dispatch runs the shipped node, which stops at once for want of a unit.
+      const empty = path.join(raw.workDir, 'empty-bin');
+      mkdirSync(empty);
+      const r = run(path.join(rawDir, 'dispatch'), [], { env: { PATH: empty }, cwd: empty });
+      expect(r.stderr).toContain('ERROR environment variable JUJU_UNIT_NAME is not set');
+      expect(r.status, r.stderr).toBe(2);
+      expect(listFiles(rawDir)).toEqual(files);
+    } finally {
+      cleanup(raw.workDir, rawDir);
     }
   });
 });

@@ -5,7 +5,7 @@
 // the unzipped .charm of `npm run pack`, file for file (paths, modes, contents), but for the
 // manifest.yaml charmcraft writes itself.
 import { createHash } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { cpSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -60,12 +60,12 @@ beforeAll(() => {
 afterAll(() => cleanup(install, unzipped, packed?.workDir));
 
 describe("charmcraft.yaml's charm part", () => {
-  it('is a nil-plugin part of the project dir that installs binutils (strip) and git, and the node snap', () => {
+  it('is a nil-plugin part of the project dir that installs binutils (strip), xz-utils and git, and the node snap', () => {
     expect(charmcraft.type).toBe('charm');
     const part = charmcraft.parts!.charm!;
     expect(part.plugin).toBe('nil');
     expect(part.source).toBe('.');
-    expect(part['build-packages']).toEqual(expect.arrayContaining(['binutils', 'git']));
+    expect(part['build-packages']).toEqual(expect.arrayContaining(['binutils', 'xz-utils', 'git']));
     expect(part['build-snaps']).toEqual(['node/20/stable']);
   });
 
@@ -84,14 +84,26 @@ describe("charmcraft.yaml's charm part", () => {
       delete charm.version;
     }
     expect(installed).toEqual(charm);
-    expect(Object.keys(installed)).toEqual(expect.arrayContaining(['dispatch', 'hooks/install', 'dist/charm.js', 'dist/exporter.js', 'dist/package.json', 'node/bin/node']));
+    expect(Object.keys(installed)).toEqual(expect.arrayContaining(['dispatch', 'hooks/install', 'dist/charm.js', 'dist/exporter.js', 'dist/package.json', 'node/bin/node.xz', 'node/bin/node.id']));
+    expect(Object.keys(installed)).not.toContain('node/bin/node');
   });
 
-  it('installs the stripped runtime, which runs the exporter', () => {
-    const node = path.join(install, 'node/bin/node');
-    const elf = run('readelf', ['-SW', node]);
-    expect(elf.stdout).not.toMatch(/\s\.symtab\s/);
-    const r = run(node, [path.join(install, 'dist/exporter.js'), '--help'], { env: {} });
-    expect(r.status, r.stderr).toBe(0);
+  it('installs the stripped runtime, which its dispatch unpacks on the first run, and which runs the exporter', () => {
+    const charm = tempDir('craft-charm');
+    try {
+      cpSync(install, charm, { recursive: true }); // the installed tree stays as built
+      const first = run(path.join(charm, 'dispatch'), [], { env: { PATH: '/usr/bin:/bin' }, cwd: charm });
+      expect(first.stderr).toContain('ERROR environment variable JUJU_UNIT_NAME is not set');
+      expect(first.status, first.stderr).toBe(2);
+      const node = path.join(charm, 'node/bin/node');
+      expect(readFileSync(path.join(charm, 'node/bin/node.unpacked-id'), 'utf8')).toBe(readFileSync(path.join(charm, 'node/bin/node.id'), 'utf8'));
+      expect(`${createHash('sha256').update(readFileSync(node)).digest('hex')}\n`).toBe(readFileSync(path.join(charm, 'node/bin/node.id'), 'utf8'));
+      const elf = run('readelf', ['-SW', node]);
+      expect(elf.stdout).not.toMatch(/\s\.symtab\s/);
+      const r = run(node, [path.join(charm, 'dist/exporter.js'), '--help'], { env: {} });
+      expect(r.status, r.stderr).toBe(0);
+    } finally {
+      cleanup(charm);
+    }
   });
 });

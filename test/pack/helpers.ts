@@ -13,9 +13,11 @@ export interface PackSummary {
   size: number;
   ms: number;
   node: string;
-  /** The shipped runtime's size in bytes, and whether it is the `strip --strip-all` copy. */
+  /** The shipped runtime's size in bytes (uncompressed), and whether it is the `strip --strip-all` copy. */
   nodeSize: number;
   nodeStripped: boolean;
+  /** node/bin/node.xz (null with --no-xz): its size, node.id, the xz options, and whether it came from the cache. */
+  nodeXz: { file: string; size: number; id: string; args: string[]; version: string; cached: boolean; ms: number } | null;
   nodeLicense?: string;
   arch: string;
   entries: { name: string; mode: string; size: number; method: string }[];

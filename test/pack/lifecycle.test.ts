@@ -1,8 +1,9 @@
 // What an operator deploys is the .charm, so the lifecycle runs from the packed file: unzipped
 // into a charm dir, driven through its dispatch (and legacy hooks/install) with a PATH on which
-// there is no `node` at all, as on Ubuntu 22.04/24.04 machines without Node 20.
+// there is no `node` at all, as on Ubuntu 22.04/24.04 machines without Node 20. The charm ships
+// the runtime as node/bin/node.xz: the first hook unpacks it, every later one runs that node.
 import { spawnSync } from 'node:child_process';
-import { readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copyCharmDir } from '../support/charm-dir.js';
@@ -49,6 +50,14 @@ function unit(): SimUnit {
   return u;
 }
 
+/** node/bin/node's inode once the first hook has unpacked the runtime that node.id names. */
+function unpackedNode(u: SimUnit): number {
+  const bin = path.join(u.charmDir, 'node/bin');
+  expect(readFileSync(path.join(bin, 'node.unpacked-id'), 'utf8')).toBe(readFileSync(path.join(bin, 'node.id'), 'utf8'));
+  expect(statSync(path.join(bin, 'node')).mode & 0o777).toBe(0o755);
+  return statSync(path.join(bin, 'node')).ino;
+}
+
 async function settled(u: SimUnit, what: () => boolean) {
   for (let i = 0; i < 400 && !what(); i++) await new Promise((r) => setTimeout(r, 50));
   expect(what()).toBe(true);
@@ -61,11 +70,13 @@ describe('the packed charm', () => {
     expect(which.stdout.trim()).toBe('none');
   });
 
-  it('runs install, config-changed, build-immediate, the callback and get-latest from the unzipped file', async () => {
+  it('runs install, config-changed, build-immediate, the callback and get-latest from the unzipped file, on the runtime the first hook unpacked', async () => {
     const u = unit();
+    expect(existsSync(path.join(u.charmDir, 'node/bin/node'))).toBe(false);
     u.setHostKnob('next-image-id', 'img-packed');
     const install = await u.dispatch('install');
     expect(install.code, install.stderr).toBe(0);
+    const node = unpackedNode(u);
     expect(install.statusHistory.at(-1)).toMatchObject({ status: 'active', message: 'Waiting for first image' });
     await settled(u, () => u.relations()['image:1']!['local-unit'].id === 'img-packed');
 
@@ -82,12 +93,15 @@ describe('the packed charm', () => {
     const latest = await u.dispatch({ action: 'get-latest' });
     expect(latest.code).toBe(0);
     expect(latest.actionFailed).toMatch(/^could not get the latest image: cloud "testcloud": .*127\.0\.0\.1:1/);
+    // Every hook and action after install (the callback's build_success included) ran that node.
+    expect(unpackedNode(u)).toBe(node);
   });
 
   it('runs hooks/install invoked directly without JUJU_DISPATCH_PATH (legacy Juju)', async () => {
     const u = unit();
     const r = await u.dispatch('install', { executable: 'hooks/install', unsetEnv: ['JUJU_DISPATCH_PATH'] });
     expect(r.code, r.stderr).toBe(0);
+    unpackedNode(u);
     expect(r.statusHistory.map((s) => s.message)).toEqual(['Setting up the image builder', 'Waiting for first image']);
     await settled(u, () => u.builds().length === 1);
   });
