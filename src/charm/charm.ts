@@ -41,7 +41,8 @@ import { BUILD_LOG_PATH, BUILD_TIMEOUT_EXIT, BUILD_TIMEOUT_SECONDS, CALLBACK_SCR
 // credentials.js brings the YAML library: loaded only where the config is read or written.
 import type { Credentials } from './credentials.js';
 import { clientProxy, proxyEnv, proxyProblems } from './proxy.js';
-import { appliedRecord, isSteady, type AppliedInputs, type AppliedRecord } from './steady.js';
+// steady.js (SHA-256 in JavaScript) loads only in config-changed and the reconcile.
+import type { AppliedInputs, AppliedRecord } from './steady.js';
 import { unitStatus } from './status.js';
 
 export const IMAGE_ENDPOINT = 'image';
@@ -346,6 +347,7 @@ export class ImageBuilderCharm extends CharmBase<Events, CharmConfigOptions> {
     this.log.info(`${event.name}: ${written}${outcome.build ? `; build ${outcome.build} (the schedule or build arguments changed)` : ''}`);
     if (event.name === 'config_changed') this.republishIfStale();
     if (event.name === 'config_changed' || event.name === 'upgrade_charm') await this.publishCosAgent(false);
+    const { appliedRecord } = await import('./steady.js');
     this.stored.set({ applied: appliedRecord(this.host, this.appliedInputs()) });
   }
 
@@ -370,6 +372,7 @@ export class ImageBuilderCharm extends CharmBase<Events, CharmConfigOptions> {
    */
   async onConfigChanged(event: HookEvent): Promise<void> {
     const { configProblem, secretProblem, stopped, applied } = this.stored.data;
+    const { isSteady } = await import('./steady.js');
     if (!configProblem && !secretProblem && !stopped && isSteady(this.host, this.appliedInputs(), applied)) {
       this.republishIfStale();
       return;
