@@ -11,7 +11,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sha256 } from '../../scripts/runtime.mjs';
+import { sha256, unpackRuntime } from '../../scripts/runtime.mjs';
 import { ROOT, cleanup, pack, run, tempDir, unzip, type Packed } from './helpers.js';
 
 const NO_UNIT = 'ERROR environment variable JUJU_UNIT_NAME is not set';
@@ -222,6 +222,21 @@ describe('dispatch and the xz runtime', () => {
     expect(r.stderr).toMatch(/dispatch: cannot unpack the Node\.js runtime: xz --decompress .*node\/bin\/node\.xz failed/);
     expect(r.stderr).not.toContain(NO_UNIT);
     expect(nodeBin(charm)).toEqual(PACKED);
+  });
+
+  it("unpackRuntime (for tools such as the benchmarks) runs a charm dir's dispatch once to unpack it, and then not again", () => {
+    const charm = copyCharm();
+    const calls = xzCalls().length;
+    const first = unpackRuntime(charm);
+    expect(first).toMatchObject({ node: path.join(charm, 'node/bin/node'), unpacked: true });
+    expectUnpacked(charm);
+    const ino = statSync(first.node).ino;
+    expect(unpackRuntime(charm)).toMatchObject({ node: first.node, unpacked: false });
+    expect(statSync(first.node).ino).toBe(ino);
+    expect(xzCalls()).toHaveLength(calls); // its dispatch ran with the system PATH, not the stand-in xz
+    truncateSync(path.join(charm, 'node/bin/node.xz'), 100);
+    writeFileSync(path.join(charm, 'node/bin/node.id'), 'another\n');
+    expect(() => unpackRuntime(charm)).toThrow(/dispatch did not unpack node\/bin\/node\.xz \(exit 1\): xz: .*\n?dispatch: cannot unpack/);
   });
 
   for (const [when, target] of [
