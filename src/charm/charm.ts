@@ -348,13 +348,31 @@ export class ImageBuilderCharm extends CharmBase<Events, CharmConfigOptions> {
     if (event.name === 'config_changed') this.republishIfStale();
     if (event.name === 'config_changed' || event.name === 'upgrade_charm') await this.publishCosAgent(false);
     const { appliedRecord } = await import('./steady.js');
-    this.stored.set({ applied: appliedRecord(this.host, this.appliedInputs()) });
+    this.stored.set({ applied: appliedRecord(this.host, this.appliedInputs(false)) });
   }
 
-  /** What a reconcile's outcome depends on, apart from the host (steady.ts). */
-  private appliedInputs(): AppliedInputs {
+  /**
+   * What a reconcile's outcome depends on, apart from the host (steady.ts). With a credentials
+   * secret, its content too: `refresh` reads the latest revision, as the reconcile does (an
+   * unreadable secret throws: the caller reconciles, which reports it); otherwise the revision
+   * this dispatch already read.
+   */
+  private appliedInputs(refresh: boolean): AppliedInputs {
     const ctx = this.model.context;
-    return { config: this.model.config(), proxy: proxyEnv(ctx.env), leader: this.model.unit.isLeader(), charmDir: ctx.charmDir, node: process.execPath, path: ctx.env.PATH ?? '' };
+    const config = this.model.config();
+    const uri = config['openstack-credentials-secret'];
+    const secret = uri ? this.model.getSecret({ id: uri }).getContent({ refresh }) : undefined;
+    return { config, secret, proxy: proxyEnv(ctx.env), leader: this.model.unit.isLeader(), charmDir: ctx.charmDir, node: process.execPath, path: ctx.env.PATH ?? '' };
+  }
+
+  /** appliedInputs(true), or undefined when the secret cannot be read. */
+  private currentInputs(): AppliedInputs | undefined {
+    try {
+      return this.appliedInputs(true);
+    } catch (err) {
+      if (err instanceof SecretNotFoundError || err instanceof SecretPermissionError) return undefined;
+      throw err;
+    }
   }
 
   onInstall(event: HookEvent): Promise<void> {
@@ -368,12 +386,14 @@ export class ImageBuilderCharm extends CharmBase<Events, CharmConfigOptions> {
   /**
    * Reconciles, unless nothing changed since the last reconcile: the same options, proxies and
    * leadership, and the managed files as it left them (Juju also fires config-changed after
-   * install and on every agent restart). A unit blocked on its config always re-checks it.
+   * install and on every agent restart). A unit blocked on its config always re-checks it, and a
+   * credentials secret is read again (Juju fires no hook when access to it is revoked).
    */
   async onConfigChanged(event: HookEvent): Promise<void> {
     const { configProblem, secretProblem, stopped, applied } = this.stored.data;
     const { isSteady } = await import('./steady.js');
-    if (!configProblem && !secretProblem && !stopped && isSteady(this.host, this.appliedInputs(), applied)) {
+    const inputs = configProblem || secretProblem || stopped ? undefined : this.currentInputs();
+    if (inputs && isSteady(this.host, inputs, applied)) {
       this.republishIfStale();
       return;
     }

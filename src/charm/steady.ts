@@ -23,8 +23,10 @@ const RECORD_VERSION = 1;
 
 /** Everything a reconcile's outcome depends on besides the host itself. */
 export interface AppliedInputs {
-  /** The options as config-get gave them (a secret option is its URI; secret-changed reconciles in full). */
+  /** The options as config-get gave them (the secret option is its URI). */
   readonly config: Readonly<Record<string, unknown>>;
+  /** The credentials secret's content, when the config names one (digested, never kept). */
+  readonly secret: Readonly<Record<string, string>> | undefined;
   /** The model's proxy settings (JUJU_CHARM_*_PROXY). */
   readonly proxy: Readonly<Record<string, string | undefined>>;
   readonly leader: boolean;
@@ -52,7 +54,7 @@ function fileSignature(host: Host, prodPath: string): string | null {
 }
 
 const digestOf = (inputs: AppliedInputs): string =>
-  bytesToHex(sha256(utf8ToBytes(JSON.stringify([RECORD_VERSION, inputs.config, inputs.proxy, inputs.leader, inputs.charmDir, inputs.node, inputs.path]))));
+  bytesToHex(sha256(utf8ToBytes(JSON.stringify([RECORD_VERSION, inputs.config, inputs.secret ?? null, inputs.proxy, inputs.leader, inputs.charmDir, inputs.node, inputs.path]))));
 
 /** Whether the last full reconcile (`record`) applied exactly these inputs, and the managed files are untouched since. */
 export function isSteady(host: Host, inputs: AppliedInputs, record: AppliedRecord | undefined): boolean {
