@@ -29,9 +29,10 @@
 //                   preloads a probe that times spawnSync (the framework's only tool path) and
 //                   reads the process's peak RSS (getrusage ru_maxrss = VmHWM) at exit. Timed
 //                   runs have no probe.
-//   ms - tools      per probe run, wall time minus that run's tool time (median of those): what
-//                   the targets compare with the empty dispatch (the tool count has its own
-//                   target); "over empty" is the difference, the charm's own cost.
+//   ms - tools      per probe run, wall time minus that run's tool time (median of those).
+//   own ms          ms - tools minus the harness floor: the dispatch script and node, as Juju's
+//                   agent would run them. The targets (issue 15) are ratios of this to the node
+//                   floor; the tool count has its own target.
 // get-latest asks the suite's Glance for an image this script creates (and deletes at the end)
 // under the bench unit's own image name, so other suites' images do not interfere.
 import { spawnSync } from 'node:child_process';
@@ -106,7 +107,7 @@ function newestSource() {
     if (st.isDirectory()) for (const e of readdirSync(p)) visit(path.join(p, e));
     else newest = Math.max(newest, st.mtimeMs);
   };
-  for (const p of ['src', 'dispatch', 'hooks', 'metadata.yaml', 'config.yaml', 'actions.yaml', 'package-lock.json', 'scripts/bundle.mjs', 'scripts/pack.mjs', 'scripts/zip.mjs']) {
+  for (const p of ['src', 'dispatch', 'hooks', 'metadata.yaml', 'config.yaml', 'actions.yaml', 'package-lock.json', 'scripts/bundle.mjs', 'scripts/pack.mjs', 'scripts/runtime.mjs']) {
     visit(path.join(ROOT, p));
   }
   return newest;
@@ -124,7 +125,7 @@ function ensurePacked() {
   return { path: summary.path, size: summary.size, packed: true };
 }
 
-/** A charm dir like `src`, with node/bin/node hard-linked (same bytes, no 100 MB copy). */
+/** A charm dir like `src`, with the runtime's files (node/bin/*) hard-linked: same bytes, no 100 MB copy. */
 function cloneCharmDir(src, dest) {
   const walk = (rel) => {
     for (const e of readdirSync(path.join(src, rel), { withFileTypes: true })) {
@@ -132,7 +133,7 @@ function cloneCharmDir(src, dest) {
       if (e.isDirectory()) {
         mkdirSync(path.join(dest, r), { recursive: true });
         walk(r);
-      } else if (r === path.join('node', 'bin', 'node')) {
+      } else if (rel === path.join('node', 'bin')) {
         try {
           linkSync(path.join(src, r), path.join(dest, r));
         } catch {
@@ -285,7 +286,10 @@ async function main() {
     mkdirSync(charm);
     const uz = spawnSync('unzip', ['-q', artifact.path, '-d', charm], { encoding: 'utf8' });
     if (uz.status !== 0) throw new Error(`unzip failed: ${uz.stderr}`);
-    const node = path.join(charm, 'node/bin/node');
+    // What a unit's first hook does: dispatch unpacks node/bin/node.xz (timed separately below).
+    const { unpackRuntime } = await import('./runtime.mjs');
+    const unpacked = unpackRuntime(charm);
+    const node = unpacked.node;
     const nodeVersion = spawnSync(node, ['--version'], { encoding: 'utf8' }).stdout.trim();
     writeFileSync(path.join(work, 'probe.cjs'), PROBE);
     writeFileSync(path.join(work, 'empty.js'), '');
@@ -505,33 +509,38 @@ async function main() {
         r.noTool = r.median;
       }
     }
-    const empty = byKey.empty;
-    for (const r of rows) if (r.kind === 'charm' && !r.skip) r.over = r.noTool - empty.noTool;
+    const floor = byKey.node;
+    const harness = byKey.harness.median;
+    for (const r of rows) if ((r.kind === 'charm' || r.key === 'empty') && !r.skip) r.own = r.noTool - harness;
 
     const calls = (r) => (r.nCalls === undefined ? '—' : r.callsMax === r.nCalls ? String(r.nCalls) : `${r.nCalls} (max ${r.callsMax})`);
     const table = [
-      '| row | runs | median ms | p95 ms | tool calls | stand-in tool ms | ms − tools | over empty ms | peak RSS MB |',
-      '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+      '| row | runs | median ms | p95 ms | tool calls | stand-in tool ms | ms − tools | own ms | × node floor | peak RSS MB |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
       ...rows.map((r) =>
         r.skip
-          ? `| ${r.label} | ${r.skip} | | | | | | | |`
-          : `| ${r.label} | ${r.samples.length} | ${f1(r.median)} | ${f1(r.p95)} | ${calls(r)} | ${r.kind === 'charm' ? f1(r.toolMs) : '—'} | ${f1(r.noTool)} | ${f1(r.over)} | ${f1(r.rssMB)} |`,
+          ? `| ${r.label} | ${r.skip} | | | | | | | | |`
+          : `| ${r.label} | ${r.samples.length} | ${f1(r.median)} | ${f1(r.p95)} | ${calls(r)} | ${r.kind === 'charm' ? f1(r.toolMs) : '—'} | ${f1(r.noTool)} | ${f1(r.own)} | ${r.own === undefined ? '—' : `${(r.own / floor.noTool).toFixed(2)}x`} | ${f1(r.rssMB)} |`,
       ),
     ];
 
     const targets = [];
     const verdict = (ok) => (ok ? 'PASS' : 'MISS');
+    // The upstream Python charm (ops 2.14) with the same stand-in tools on this machine, as issue 15
+    // quotes it: PyPI is out of reach here, so the bench cannot run it.
+    const UPSTREAM_MS = { 'update-status': 121, 'cc-same': 126 };
     for (const key of ['cc-same', 'update-status']) {
       const r = byKey[key];
       if (r.skip) {
         targets.push(`- ${r.label}: ${r.skip}`);
         continue;
       }
-      const ratio = r.noTool / empty.noTool;
+      const ratio = r.own / floor.noTool;
       targets.push(
-        `- ${verdict(ratio <= 1.5)} ${r.label}: ${f1(r.noTool)} ms without stand-in tool time = ${ratio.toFixed(2)}x the empty dispatch (${f1(empty.noTool)} ms); target ≤ 1.5x. ` +
-          `(Medians with stand-in tools: ${f1(r.median)} / ${f1(empty.median)} ms = ${(r.median / empty.median).toFixed(2)}x.)`,
+        `- ${verdict(ratio <= 1.5)} ${r.label}: ${f1(r.own)} ms of its own (ms − tools − harness) = ${ratio.toFixed(2)}x the node floor (${f1(floor.noTool)} ms); target ≤ 1.5x, stretch ≤ 1.25x (${ratio <= 1.25 ? 'met' : 'not met'}).`,
       );
+      const faster = UPSTREAM_MS[key] / r.own;
+      targets.push(`- ${verdict(faster >= 4)} ${r.label}: ${faster.toFixed(1)}x faster than the upstream Python charm (~${UPSTREAM_MS[key]} ms, issue 15's figure, not measured here); target ≥ 4x.`);
       targets.push(`- ${verdict(r.callsMax <= 3)} ${r.label}: ${r.callsMax} hook-tool calls per run (logging included); target ≤ 3.`);
     }
     const gl = byKey['get-latest'];
@@ -539,21 +548,22 @@ async function main() {
       targets.push(`- get-latest vs curl: ${gl.skip ?? byKey.curl.skip}`, `- get-latest vs openstack CLI: ${gl.skip ?? byKey.curl.skip}`);
     } else {
       const curl = byKey.curl.median;
-      const bound = empty.noTool + 1.5 * curl;
+      const bound = floor.noTool + 1.5 * curl;
       targets.push(
-        `- ${verdict(gl.noTool <= bound)} get-latest: ${f1(gl.noTool)} ms without stand-in tool time; target ≤ empty dispatch + 1.5 × curl = ${f1(empty.noTool)} + 1.5 × ${f1(curl)} = ${f1(bound)} ms. (Median with stand-in tools: ${f1(gl.median)} ms.)`,
+        `- ${verdict(gl.own <= bound)} get-latest: ${f1(gl.own)} ms of its own; target ≤ node floor + 1.5 × curl = ${f1(floor.noTool)} + 1.5 × ${f1(curl)} = ${f1(bound)} ms. (Median with stand-in tools and harness: ${f1(gl.median)} ms.)`,
       );
       if (byKey.cli.skip) targets.push(`- get-latest vs openstack CLI: ${byKey.cli.skip}`);
       else {
         const cli = byKey.cli.median;
         targets.push(
-          `- ${verdict(cli / gl.noTool >= 10)} get-latest vs openstack CLI (${byKey.cli.samples.length} runs): ${f1(cli)} / ${f1(gl.noTool)} ms = ${(cli / gl.noTool).toFixed(1)}x faster; target ≥ 10x. (With stand-in tools: ${(cli / gl.median).toFixed(1)}x.)`,
+          `- ${verdict(cli / gl.own >= 10)} get-latest vs openstack CLI (${byKey.cli.samples.length} runs): ${f1(cli)} / ${f1(gl.own)} ms = ${(cli / gl.own).toFixed(1)}x faster; target ≥ 10x. (With stand-in tools and harness: ${(cli / gl.median).toFixed(1)}x.)`,
         );
       }
     }
     const hooks = rows.filter((r) => r.kind === 'charm' && !r.skip);
     const worst = hooks.reduce((a, b) => (b.rssMB > a.rssMB ? b : a), { rssMB: 0, label: 'none' });
-    targets.push(`- ${verdict(worst.rssMB <= 80)} peak RSS of any hook: ${f1(worst.rssMB)} MB (${worst.label}); target ≤ 80 MB.`);
+    const rssBound = floor.rssMB + 6 * 1.048576; // 6 MiB, in MB
+    targets.push(`- ${verdict(worst.rssMB <= rssBound)} peak RSS of any hook: ${f1(worst.rssMB)} MB (${worst.label}); target ≤ the node floor's ${f1(floor.rssMB)} MB + 6 MiB = ${f1(rssBound)} MB.`);
     const exp = await measureExporter(charm, work);
     targets.push(
       `- ${verdict(exp.vmRssMB <= EXPORTER_RSS_BUDGET_MB)} exporter (packed node, the unit's flags) after ${EXPORTER_SCRAPES} scrapes: VmRSS ${f1(exp.vmRssMB)} MB (anonymous ${f1(exp.anonMB)} MB); budget ≤ ${EXPORTER_RSS_BUDGET_MB} MB (its systemd MemoryMax is 128 MB).`,
@@ -564,6 +574,7 @@ async function main() {
       '',
       `${started.toISOString()} · ${mach.cpu} · ${mach.cores} cores · Node ${nodeVersion} (the bundled runtime) · load average at start ${mach.load}`,
       `· \`${path.basename(artifact.path)}\` ${(artifact.size / 2 ** 20).toFixed(1)} MiB (dist/charm.js + chunks: ${(readdirSync(path.join(charm, 'dist')).reduce((s, f) => s + statSync(path.join(charm, 'dist', f)).size, 0) / 1024).toFixed(0)} KiB in ${readdirSync(path.join(charm, 'dist')).length} file(s))`,
+      `· the first hook on a unit (and the first after an upgrade with a new runtime) unpacks node/bin/node.xz: ${unpacked.unpacked ? `${unpacked.ms} ms here` : 'already unpacked in this charm dir'}`,
       '',
       `Measured with \`npm run bench\` (scripts/bench.mjs): the packed .charm unzipped, its \`dispatch\` run through`,
       '`test/fakes/lib/run-in-context.sh` with the stand-in hook tools and host programs, rows round-robin,',
@@ -577,7 +588,8 @@ async function main() {
       "  process's getrusage ru_maxrss (VmHWM) at exit. **ms − tools** is the median over those runs of each run's wall time",
       '  minus its own tool time; the floors get the same probe, so it cancels out of the comparisons. The stand-in tools',
       "  are one Node run of the simulator each (~28 ms); Juju's are a Go binary and a socket round trip, and their number has its own target.",
-      '- **over empty ms** = ms − tools, minus the empty dispatch\'s: what the charm itself costs (host programs included).',
+      "- **own ms** = ms − tools, minus the harness floor's median: the dispatch script and node as Juju's agent runs them (host programs",
+      "  included); **× node floor** divides it by the node floor's ms − tools. The targets are these ratios (issue 15).",
       '',
     ];
     const toolLists = rows.filter((r) => r.tools).map((r) => `- ${r.label}: ${r.tools.join(', ') || 'none'}`);
