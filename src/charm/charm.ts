@@ -41,7 +41,7 @@ import { BUILD_LOG_PATH, BUILD_TIMEOUT_EXIT, BUILD_TIMEOUT_SECONDS, CALLBACK_SCR
 // credentials.js brings the YAML library: loaded only where the config is read or written.
 import type { Credentials } from './credentials.js';
 import { clientProxy, proxyEnv, proxyProblems } from './proxy.js';
-// steady.js (SHA-256 in JavaScript) loads only in config-changed and the reconcile.
+// steady.js (node:crypto) loads only in config-changed and the reconcile.
 import type { AppliedInputs, AppliedRecord } from './steady.js';
 import { unitStatus } from './status.js';
 
