@@ -52,7 +52,7 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { deflateRawSync } from 'node:zlib';
 import { parse, stringify } from 'yaml';
-import { DEFAULT_CACHE_DIR, RUNTIME, RUNTIME_ID, RUNTIME_XZ, RuntimeError, compressRuntime } from './runtime.mjs';
+import { DEFAULT_CACHE_DIR, RUNTIME, RUNTIME_ID, RUNTIME_XZ, RuntimeError, compressRuntime, readOptional } from './runtime.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const DEFAULT_ENTRY = 'src/charm/main.ts';
@@ -124,15 +124,6 @@ function options() {
 function git(...args) {
   const r = spawnSync('git', args, { cwd: ROOT, encoding: 'utf8' });
   return r.status === 0 ? r.stdout.trim() : undefined;
-}
-
-function readOptional(file) {
-  try {
-    return readFileSync(file);
-  } catch (err) {
-    if (err.code === 'ENOENT') return undefined;
-    throw err;
-  }
 }
 
 /**

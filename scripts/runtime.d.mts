@@ -24,3 +24,5 @@ export interface CompressedRuntime {
 export function compressRuntime(input: Buffer, opts?: { arch?: string; cacheDir?: string | null; log?: (message: string) => void }): Promise<CompressedRuntime>;
 /** Runs a packed charm dir's own dispatch once, outside Juju, so that it unpacks node/bin/node.xz. */
 export function unpackRuntime(charmDir: string): { node: string; unpacked: boolean; ms: number };
+/** The file's bytes, or undefined when it does not exist. */
+export function readOptional(file: string): Buffer | undefined;

@@ -88,7 +88,8 @@ export function cacheDirProblem(dir) {
   }
 }
 
-function readOptional(file) {
+/** The file's bytes, or undefined when it does not exist. */
+export function readOptional(file) {
   try {
     return readFileSync(file);
   } catch (err) {

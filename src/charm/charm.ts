@@ -391,9 +391,8 @@ export class ImageBuilderCharm extends CharmBase<Events, CharmConfigOptions> {
    */
   async onConfigChanged(event: HookEvent): Promise<void> {
     const { configProblem, secretProblem, stopped, applied } = this.stored.data;
-    const { isSteady } = await import('./steady.js');
     const inputs = configProblem || secretProblem || stopped ? undefined : this.currentInputs();
-    if (inputs && isSteady(this.host, inputs, applied)) {
+    if (inputs && (await import('./steady.js')).isSteady(this.host, inputs, applied)) {
       this.republishIfStale();
       return;
     }

@@ -16,6 +16,7 @@ export { CANARY, cloudsYaml };
 import { BUILD_LOG_PATH, CALLBACK_SCRIPT_PATH, CLOUDS_YAML_PATH, CRON_PATH } from '../../src/charm/paths.js';
 export { eventually } from '../support/eventually.js';
 import { eventually } from '../support/eventually.js';
+import { unitProcesses, waitIdle } from '../support/unit-processes.js';
 export const CRON = CRON_PATH;
 export const CLOUDS = CLOUDS_YAML_PATH;
 export const CALLBACK = CALLBACK_SCRIPT_PATH;
@@ -125,25 +126,8 @@ export function runCron(u: SimUnit, timeoutMs = 60_000): Promise<ExecResult> {
 
 // --- processes ------------------------------------------------------------------------------------
 
-/** Processes of this simulated unit (hooks, builds, stand-ins): their environment names its dirs. */
-export function unitProcesses(u: SimUnit): number[] {
-  const marks = [`FAKE_HOST_DIR=${u.hostDir}\0`, `FAKE_JUJU_DIR=${u.jujuDir}\0`];
-  const pids: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
-    try {
-      const environ = readFileSync(`/proc/${name}/environ`, 'latin1');
-      if (marks.some((m) => environ.includes(m))) pids.push(Number(name));
-    } catch {
-      // gone, or not ours to read
-    }
-  }
-  return pids;
-}
+export { unitProcesses, waitIdle };
 
-export function waitIdle(u: SimUnit, timeoutMs = 30_000): Promise<true> {
-  return eventually('the unit to be idle (no hook, build or stand-in running)', () => unitProcesses(u).length === 0, timeoutMs);
-}
 
 /** SIGKILLs whatever this unit still runs (processes these tests started, by pid). */
 export function killUnitProcesses(u: SimUnit): void {

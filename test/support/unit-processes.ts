@@ -1,0 +1,26 @@
+// Whether a simulated unit still runs anything: a hook, a build, a callback through juju-exec or a
+// stand-in tool. Tests wait for it before they look at final state or remove the unit's dirs
+// (a callback still committing its state would race the removal).
+import { readdirSync, readFileSync } from 'node:fs';
+import { eventually } from './eventually.js';
+import type { SimUnit } from './juju.js';
+
+/** Processes of this simulated unit (hooks, builds, stand-ins): their environment names its dirs. */
+export function unitProcesses(u: SimUnit): number[] {
+  const marks = [`FAKE_HOST_DIR=${u.hostDir}\0`, `FAKE_JUJU_DIR=${u.jujuDir}\0`];
+  const pids: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    try {
+      const environ = readFileSync(`/proc/${name}/environ`, 'latin1');
+      if (marks.some((m) => environ.includes(m))) pids.push(Number(name));
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return pids;
+}
+
+export function waitIdle(u: SimUnit, timeoutMs = 30_000): Promise<true> {
+  return eventually('the unit to be idle (no hook, build or stand-in running)', () => unitProcesses(u).length === 0, timeoutMs);
+}
