@@ -4,29 +4,16 @@
 import { lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildRecorderCharmDir, copyCharmDir } from '../support/charm-dir.js';
-import { createUnit, type DispatchResult, type SimUnit } from '../support/juju.js';
+import { buildRecorderCharmDir } from '../support/charm-dir.js';
+import { charmUnits } from '../support/charm-units.js';
+import type { DispatchResult, SimUnit } from '../support/juju.js';
 
-let built: string;
-const cleanups: (() => void)[] = [];
-
-beforeAll(async () => {
-  built = await buildRecorderCharmDir();
-});
-afterAll(() => {
-  for (const c of cleanups) c();
-  rmSync(built, { recursive: true, force: true });
-});
+const newUnit = charmUnits({ beforeAll, afterAll }, buildRecorderCharmDir);
 
 const config = { 'defer-config-changed': false, 'fail-on': '', greeting: 'hello', count: 1 };
 function unit(): { u: SimUnit; charmDir: string; stateFile: string } {
-  const charmDir = copyCharmDir(built);
-  const u = createUnit({ charmDir, config });
-  cleanups.push(() => {
-    u.cleanup();
-    rmSync(charmDir, { recursive: true, force: true });
-  });
-  return { u, charmDir, stateFile: path.join(charmDir, '.unit-state.json') };
+  const u = newUnit({ config });
+  return { u, charmDir: u.charmDir, stateFile: path.join(u.charmDir, '.unit-state.json') };
 }
 
 const GARBAGE = '{"version": 1, "stored": {"recorder": {"token": "secret-token-456"}}, \u0000 garbage';

@@ -1,40 +1,28 @@
 // The framework as Juju runs it: the real `dispatch` executable as a subprocess, in a charm
 // directory laid out like the packed charm, with stand-in hook tools that follow Juju's
 // contract. Assertions are on the wire: tool argv, exit codes, committed relation data.
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildRecorderCharmDir, copyCharmDir } from '../support/charm-dir.js';
-import { createUnit, type SimUnit } from '../support/juju.js';
+import { buildRecorderCharmDir } from '../support/charm-dir.js';
+import { charmUnits } from '../support/charm-units.js';
+import type { SimUnit } from '../support/juju.js';
 
-let built: string;
+const newUnit = charmUnits({ beforeAll, afterAll }, buildRecorderCharmDir);
 let charmDir: string;
-const cleanups: (() => void)[] = [];
-
-beforeAll(async () => {
-  built = await buildRecorderCharmDir();
-});
-afterAll(() => {
-  for (const c of cleanups) c();
-  rmSync(built, { recursive: true, force: true });
-});
 
 const config = { 'defer-config-changed': false, 'fail-on': '', greeting: 'hello', count: 1 };
 /** A fresh unit with its own copy of the charm dir (the unit state file lives there). */
-async function unit(): Promise<SimUnit> {
-  charmDir = copyCharmDir(built);
-  const u = await createUnit({ charmDir, config });
-  cleanups.push(() => {
-    u.cleanup();
-    rmSync(charmDir, { recursive: true, force: true });
-  });
+function unit(): SimUnit {
+  const u = newUnit({ config });
+  charmDir = u.charmDir;
   return u;
 }
 const seen = (dir: string): string[] => JSON.parse(readFileSync(path.join(dir, '.unit-state.json'), 'utf8')).stored.recorder.seen;
 
 describe('dispatch as a subprocess', () => {
   it('routes install to its handler, runs the nested custom event, and batches juju-log', async () => {
-    const u = await unit();
+    const u = unit();
     const r = await u.dispatch('install');
     expect(r.code).toBe(0);
     expect(seen(charmDir)).toEqual(['install', 'ping:from-install', 'install-after-ping']);
@@ -44,7 +32,7 @@ describe('dispatch as a subprocess', () => {
   });
 
   it('sets status with the exact argv and reads config once', async () => {
-    const u = await unit();
+    const u = unit();
     const r = await u.dispatch('config-changed');
     expect(r.code).toBe(0);
     expect(r.calls.filter((c) => c.tool === 'config-get').map((c) => c.argv)).toEqual([['--format=json']]);
@@ -53,7 +41,7 @@ describe('dispatch as a subprocess', () => {
   });
 
   it('re-emits a deferred event first in the next dispatch, then drops it', async () => {
-    const u = await unit();
+    const u = unit();
     u.setConfig({ 'defer-config-changed': true });
     expect((await u.dispatch('config-changed')).code).toBe(0);
     u.setConfig({ 'defer-config-changed': false, greeting: 'later' });
@@ -63,7 +51,7 @@ describe('dispatch as a subprocess', () => {
   });
 
   it('rolls back stored state, deferral and relation data when a handler throws, and exits non-zero', async () => {
-    const u = await unit();
+    const u = unit();
     u.addRelation({ endpoint: 'db', id: 4, app: 'pg', units: ['pg/0'] });
     expect((await u.dispatch('install')).code).toBe(0);
     const before = readFileSync(path.join(charmDir, '.unit-state.json'), 'utf8');
@@ -78,7 +66,7 @@ describe('dispatch as a subprocess', () => {
   });
 
   it('gives relation handlers the relation, remote app and unit, and commits databag writes', async () => {
-    const u = await unit();
+    const u = unit();
     u.addRelation({ endpoint: 'db', id: 9, app: 'pg', units: ['pg/0'] });
     const r = await u.dispatch('db-relation-joined', { relation: { endpoint: 'db', id: 9, remoteUnit: 'pg/0' } });
     expect(r.code).toBe(0);
@@ -89,7 +77,7 @@ describe('dispatch as a subprocess', () => {
   });
 
   it('reports action results, and refuses invalid keys before action-set is called', async () => {
-    const u = await unit();
+    const u = unit();
     const ok = await u.dispatch({ action: 'set-results', params: { results: JSON.stringify({ id: 'i-1', 'created-at': 'now' }) } });
     expect(ok.code).toBe(0);
     expect(ok.stdout).toBe('');
@@ -101,42 +89,42 @@ describe('dispatch as a subprocess', () => {
   });
 
   it('reports a failed action with action-fail and exits 0', async () => {
-    const u = await unit();
+    const u = unit();
     const r = await u.dispatch({ action: 'fail', params: { message: 'nothing to do' } });
     expect(r.code).toBe(0);
     expect(r.calls.find((c) => c.tool === 'action-fail')?.argv).toEqual(['--', 'nothing to do']);
   });
 
   it('treats an event the charm does not observe as a successful no-op', async () => {
-    const u = await unit();
+    const u = unit();
     const r = await u.dispatch('leader-settings-changed');
     expect(r.code).toBe(0);
     expect(r.calls.filter((c) => c.tool !== 'juju-log')).toEqual([]);
   });
 
   it('runs a legacy hooks/<name> invocation without JUJU_DISPATCH_PATH', async () => {
-    const u = await unit();
+    const u = unit();
     const r = await u.dispatch('install', { executable: 'hooks/install', unsetEnv: ['JUJU_DISPATCH_PATH'] });
     expect(r.code).toBe(0);
     expect(seen(charmDir).at(-3)).toBe('install');
   });
 
   it('fires a custom event from hooks/<name> with its data from the environment', async () => {
-    const u = await unit();
+    const u = unit();
     const r = await u.dispatch('hooks/ping', { env: { PING_DATA: 'exec' } });
     expect(r.code).toBe(0);
     expect(seen(charmDir).at(-1)).toBe('ping:exec');
   });
 
   it('gives a clear error when a required variable is missing', async () => {
-    const u = await unit();
+    const u = unit();
     const r = await u.dispatch('install', { unsetEnv: ['JUJU_UNIT_NAME'] });
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/environment variable JUJU_UNIT_NAME is not set/);
   });
 
   it('does not dispatch itself recursively', async () => {
-    const u = await unit();
+    const u = unit();
     const r = await u.dispatch('install', { env: { OPERATOR_DISPATCH: '1' } });
     expect(r.code).toBe(0);
     expect(r.calls).toEqual([]);

@@ -1,5 +1,5 @@
-// Simulated units of the real charm for one test file: the charm dir is built once before the
-// file's tests, each unit runs from its own copy (its own unit state), and every unit, its
+// Simulated units of a charm (the real one unless told otherwise) for one test file: the charm
+// dir is built once before the file's tests, each unit runs from its own copy (its own unit state), and every unit, its
 // processes (background builds) and the copies go after the file's tests.
 import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
@@ -8,11 +8,11 @@ import { createUnit, type CreateUnitOptions, type SimUnit } from './juju.js';
 
 type Hook = (fn: () => Promise<void> | void) => void;
 
-export function charmUnits(hooks: { beforeAll: Hook; afterAll: Hook }): (opts: Omit<CreateUnitOptions, 'charmDir'>) => SimUnit {
+export function charmUnits(hooks: { beforeAll: Hook; afterAll: Hook }, build: () => Promise<string> = buildImageBuilderCharmDir): (opts: Omit<CreateUnitOptions, 'charmDir'>) => SimUnit {
   let built: string | undefined;
   const cleanups: (() => void)[] = [];
   hooks.beforeAll(async () => {
-    built = await buildImageBuilderCharmDir();
+    built = await build();
   });
   hooks.afterAll(() => {
     for (const c of cleanups.splice(0)) c();
