@@ -288,14 +288,14 @@ export class SecretRotateEvent extends SecretEvent {
   }
 }
 
-/** A revision of a secret this charm owns is no longer tracked by any consumer and may be removed. */
-export class SecretRemoveEvent extends SecretEvent {
+/** An owner's event about one revision of its secret (JUJU_SECRET_REVISION), which the snapshot keeps. */
+export abstract class SecretRevisionEvent extends SecretEvent {
   constructor(
     name: string,
     id: string,
     label: string | undefined,
     model: Model,
-    /** JUJU_SECRET_REVISION: the revision nobody tracks any more. */
+    /** JUJU_SECRET_REVISION: the revision the event is about. */
     readonly revision: number,
   ) {
     super(name, id, label, model);
@@ -305,23 +305,13 @@ export class SecretRemoveEvent extends SecretEvent {
   }
 }
 
+/** A revision of a secret this charm owns is no longer tracked by any consumer and may be removed. */
+export class SecretRemoveEvent extends SecretRevisionEvent {}
+
 /** A revision of a secret this charm owns has expired. Not deferrable: Juju fires it again until a new revision is made. */
-export class SecretExpiredEvent extends SecretEvent {
-  constructor(
-    name: string,
-    id: string,
-    label: string | undefined,
-    model: Model,
-    /** JUJU_SECRET_REVISION: the revision that expired. */
-    readonly revision: number,
-  ) {
-    super(name, id, label, model);
-  }
+export class SecretExpiredEvent extends SecretRevisionEvent {
   override defer(): void {
     throw new ModelError(`the ${this.name} event cannot be deferred: Juju fires it again until the secret gets a new revision`);
-  }
-  override snapshot(): Record<string, unknown> {
-    return { ...super.snapshot(), revision: this.revision };
   }
 }
 
