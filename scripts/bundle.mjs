@@ -13,21 +13,11 @@
 // CommonJS: `import` becomes require() of the same sibling file, and import() a require() in a
 // promise. dist/package.json says "commonjs", so node neither looks further up for a
 // package.json nor guesses the format.
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import * as esbuild from 'esbuild';
-import { parse } from 'yaml';
-
-/** Reads metadata.yaml, config.yaml and actions.yaml the same way src/ops/meta.ts does. */
-function readYaml(charmDir, file) {
-  try {
-    return parse(readFileSync(path.join(charmDir, file), 'utf8')) ?? {};
-  } catch (err) {
-    if (err.code === 'ENOENT') return null;
-    throw err;
-  }
-}
+import { readCharmYaml } from './charm-yaml.mjs';
 
 /**
  * `import meta from 'virtual:charm-meta'` resolves to the charm's three YAML documents,
@@ -39,7 +29,7 @@ function charmMetaPlugin(charmDir) {
     setup(build) {
       build.onResolve({ filter: /^virtual:charm-meta$/ }, () => ({ path: 'charm-meta', namespace: 'charm-meta' }));
       build.onLoad({ filter: /.*/, namespace: 'charm-meta' }, () => {
-        const docs = ['metadata.yaml', 'config.yaml', 'actions.yaml'].map((f) => readYaml(charmDir, f));
+        const docs = ['metadata.yaml', 'config.yaml', 'actions.yaml'].map((f) => readCharmYaml(charmDir, f));
         return {
           resolveDir: process.cwd(),
           contents: `import { charmMetaFrom } from ${JSON.stringify(path.resolve('src/ops/meta.ts'))};
@@ -101,9 +91,8 @@ export function chunkPattern(outfile) {
   return new RegExp(`^${base}\\.[\\w.-]+-[A-Z0-9]{8}\\.js$`);
 }
 
-/** What every bundle of ours is: CommonJS for the bundled Node 20, small, names kept. */
-const NODE_BUNDLE = {
-  bundle: true,
+/** What every file of ours is: CommonJS for the bundled Node 20, small, names kept. */
+const NODE_OUTPUT = {
   platform: 'node',
   format: 'cjs',
   target: 'node20',
@@ -116,6 +105,7 @@ const NODE_BUNDLE = {
   legalComments: 'none',
   logLevel: 'warning',
 };
+const NODE_BUNDLE = { ...NODE_OUTPUT, bundle: true };
 
 /** Next to the bundles: their format, for node (and for pack.mjs, which ships this file). */
 export const DIST_PACKAGE_JSON = '{ "type": "commonjs" }\n';
@@ -123,17 +113,12 @@ export const DIST_PACKAGE_JSON = '{ "type": "commonjs" }\n';
 /** One split ESM output file as CommonJS (see the top of this file). */
 async function toCommonJs(code) {
   const result = await esbuild.transform(code, {
-    format: 'cjs',
-    platform: 'node',
-    target: 'node20',
+    ...NODE_OUTPUT,
+    // The build before this one kept the names already (its __name calls are in `code`); a
+    // second keepNames would name every function twice, the second time after its minified name.
+    keepNames: false,
     // import() of a sibling chunk or a built-in becomes Promise.resolve().then(() => require(...)).
     supported: { 'dynamic-import': false },
-    minifySyntax: true,
-    minifyWhitespace: true,
-    minifyIdentifiers: true,
-    keepNames: true,
-    legalComments: 'none',
-    logLevel: 'warning',
   });
   return result.code;
 }

@@ -14,19 +14,10 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parse } from 'yaml';
+import { readCharmYaml } from './charm-yaml.mjs';
 
 const repo = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 const DEFAULT_OUT = 'src/charm/generated/charm-types.ts';
-
-function readYaml(charmDir, file) {
-  try {
-    return parse(readFileSync(path.join(charmDir, file), 'utf8')) ?? {};
-  } catch (err) {
-    if (err.code === 'ENOENT') return null;
-    throw err;
-  }
-}
 
 const quote = (s) => `'${String(s).replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 const union = (names) => (names.length ? names.map(quote).join(' | ') : 'never');
@@ -47,10 +38,10 @@ const TS_TYPES = { string: 'string', secret: 'string', int: 'number', float: 'nu
  * framework's types (relative to where it is written).
  */
 export function generate({ charmDir = repo, opsImport = '../../ops/index.js', source = '' } = {}) {
-  const metadata = readYaml(charmDir, 'metadata.yaml');
+  const metadata = readCharmYaml(charmDir, 'metadata.yaml');
   if (!metadata) throw new Error(`metadata.yaml not found in ${charmDir}`);
-  const config = readYaml(charmDir, 'config.yaml');
-  const actions = readYaml(charmDir, 'actions.yaml') ?? {};
+  const config = readCharmYaml(charmDir, 'config.yaml');
+  const actions = readCharmYaml(charmDir, 'actions.yaml') ?? {};
 
   const endpoints = [];
   for (const role of ['provides', 'requires', 'peers']) endpoints.push(...Object.keys(metadata[role] ?? {}));

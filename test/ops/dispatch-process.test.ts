@@ -44,6 +44,9 @@ describe('dispatch as a subprocess', () => {
     const u = unit();
     u.setConfig({ 'defer-config-changed': true });
     expect((await u.dispatch('config-changed')).code).toBe(0);
+    // Keyed by the charm class's and the method's own names, though the bundle is minified: a
+    // notice written by one build of the charm is found by the next.
+    expect(JSON.parse(readFileSync(path.join(charmDir, '.unit-state.json'), 'utf8')).deferred.map((n: { observer: string }) => n.observer)).toEqual(['RecorderCharm/onConfigChanged']);
     u.setConfig({ 'defer-config-changed': false, greeting: 'later' });
     expect((await u.dispatch('update-status')).code).toBe(0);
     expect(seen(charmDir).slice(-3)).toEqual(['config_changed:hello:1', 'config_changed:later:1', 'update_status']);
