@@ -12,21 +12,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { getLatestImage, parseCloudsYaml, resolveCloud, type CloudConfig, type ProxySettings } from '../../src/openstack/index.js';
-import { allText, rejection, selfSignedLoopbackCert } from '../support/error-text.js';
+import { allText, rejection, haveOpenssl, selfSignedLoopbackCert } from '../support/error-text.js';
 import { startLoopbackProxy, type LoopbackProxy } from './loopback-proxy.js';
 
 const PASSWORD = 'tunnel-Pa55w0rd-canary';
 const TOKEN = 'tunnel-token-canary-0123456789';
 const PROXY_PASSWORD = 'proxy-Pa55-canary';
-
-function haveOpenssl(): boolean {
-  try {
-    execFileSync('openssl', ['version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 
 function expectClean(err: unknown) {

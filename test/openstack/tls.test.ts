@@ -1,6 +1,5 @@
 // cacert / verify: false against a local HTTPS fake (self-signed certificate made with openssl):
 // Node's global fetch cannot take a CA, so these clouds go through the node:https transport.
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -8,16 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OpenStackError, getLatestImage, parseCloudsYaml, resolveCloud } from '../../src/openstack/index.js';
-import { selfSignedLoopbackCert } from '../support/error-text.js';
-
-function haveOpenssl(): boolean {
-  try {
-    execFileSync('openssl', ['version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { haveOpenssl, selfSignedLoopbackCert } from '../support/error-text.js';
 
 describe.skipIf(!haveOpenssl())('TLS: cacert and verify: false', () => {
   let dir: string;

@@ -28,6 +28,16 @@ export async function rejection(p: Promise<unknown>): Promise<OpenStackError> {
   return err as OpenStackError;
 }
 
+/** Whether openssl is there to make the certificate (the TLS suites skip, saying so, without it). */
+export function haveOpenssl(): boolean {
+  try {
+    execFileSync('openssl', ['version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** A self-signed certificate for 127.0.0.1 in `dir` (key.pem, ca.pem), for TLS servers on loopback. */
 export function selfSignedLoopbackCert(dir: string): { key: string; cert: string } {
   execFileSync(
