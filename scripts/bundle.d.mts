@@ -1,7 +1,5 @@
 // Types for scripts/bundle.mjs, used by tests that bundle a charm.
 import type { BuildResult } from 'esbuild';
 export function bundleCharm(opts: { entry: string; outfile: string; charmDir: string; metafile?: boolean }): Promise<BuildResult>;
-/** Matches the file names of the chunks bundleCharm writes next to `outfile`. */
-export function chunkPattern(outfile: string): RegExp;
 /** Writes the exporter (src/exporter/main.ts unless `entry`) as one CommonJS file, `outfile`. */
 export function bundleExporter(opts: { entry?: string; outfile: string; metafile?: boolean }): Promise<BuildResult>;

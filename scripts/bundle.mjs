@@ -86,7 +86,7 @@ function proxyAgentDepsPlugin() {
 }
 
 /** `charm.js` -> files `charm.<name>-<HASH>.js`: the chunks of that entry. */
-export function chunkPattern(outfile) {
+function chunkPattern(outfile) {
   const base = path.basename(outfile, '.js').replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   return new RegExp(`^${base}\\.[\\w.-]+-[A-Z0-9]{8}\\.js$`);
 }
@@ -107,8 +107,8 @@ const NODE_OUTPUT = {
 };
 const NODE_BUNDLE = { ...NODE_OUTPUT, bundle: true };
 
-/** Next to the bundles: their format, for node (and for pack.mjs, which ships this file). */
-export const DIST_PACKAGE_JSON = '{ "type": "commonjs" }\n';
+/** Next to the bundles: their format, for node (pack.mjs ships the file as written here). */
+const DIST_PACKAGE_JSON = '{ "type": "commonjs" }\n';
 
 /** One split ESM output file as CommonJS (see the top of this file). */
 async function toCommonJs(code) {

@@ -16,7 +16,7 @@ import type { Host } from './host.js';
 import { BUILD_ENV_PATH, BUILD_SCRIPT_PATH, CALLBACK_SCRIPT_PATH, CLOUDS_YAML_PATH, CRON_PATH, EXPORTER_UNIT_PATH, INSTALLED_MARKER_PATH, LOGROTATE_PATH } from './paths.js';
 
 /** Every file a reconcile writes (or its setup marks): a change to any of them means "not steady". */
-export const MANAGED_PATHS = [INSTALLED_MARKER_PATH, CLOUDS_YAML_PATH, BUILD_ENV_PATH, BUILD_SCRIPT_PATH, CALLBACK_SCRIPT_PATH, LOGROTATE_PATH, CRON_PATH, EXPORTER_UNIT_PATH] as const;
+const MANAGED_PATHS = [INSTALLED_MARKER_PATH, CLOUDS_YAML_PATH, BUILD_ENV_PATH, BUILD_SCRIPT_PATH, CALLBACK_SCRIPT_PATH, LOGROTATE_PATH, CRON_PATH, EXPORTER_UNIT_PATH] as const;
 
 /** Bumped when what a reconcile depends on changes shape, so an old record never matches. */
 const RECORD_VERSION = 1;
