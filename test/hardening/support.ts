@@ -40,7 +40,6 @@ export async function newUnit(opts: Partial<CreateUnitOptions> = {}): Promise<Si
   chownSync(u.hostPath('/home/ubuntu'), USER_UID, USER_UID);
   u.setHostKnob('passwd', `root:x:0:0:root:${u.hostRoot}/root:/bin/bash\nubuntu:x:${USER_UID}:${USER_UID}:Ubuntu:${u.hostPath('/home/ubuntu')}:/bin/bash\n`);
   cleanups.push(() => {
-    spawnSync('pkill', ['-KILL', '-f', u.dir]);
     u.cleanup();
     rmSync(charmDir, { recursive: true, force: true });
   });

@@ -89,7 +89,6 @@ export async function newUnit(config: Record<string, unknown> = goodConfig()): P
   const charmDir = copyCharmDir(await built);
   const u = createUnit({ charmDir, config, relations: [{ endpoint: 'image', id: 1, app: 'github-runner', units: ['github-runner/0'] }] });
   onCleanup(() => {
-    killUnitProcesses(u);
     u.cleanup();
     rmSync(charmDir, { recursive: true, force: true });
   });
@@ -127,18 +126,6 @@ export function runCron(u: SimUnit, timeoutMs = 60_000): Promise<ExecResult> {
 // --- processes ------------------------------------------------------------------------------------
 
 export { unitProcesses, waitIdle };
-
-
-/** SIGKILLs whatever this unit still runs (processes these tests started, by pid). */
-export function killUnitProcesses(u: SimUnit): void {
-  for (const pid of unitProcesses(u)) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-}
 
 function processGroup(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');

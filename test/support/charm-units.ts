@@ -1,7 +1,6 @@
 // Simulated units of a charm (the real one unless told otherwise) for one test file: the charm
-// dir is built once before the file's tests, each unit runs from its own copy (its own unit state), and every unit, its
-// processes (background builds) and the copies go after the file's tests.
-import { spawnSync } from 'node:child_process';
+// dir is built once before the file's tests, each unit runs from its own copy (its own unit
+// state), and every unit, its processes (background builds) and the copies go after them.
 import { rmSync } from 'node:fs';
 import { buildImageBuilderCharmDir, copyCharmDir } from './charm-dir.js';
 import { createUnit, type CreateUnitOptions, type SimUnit } from './juju.js';
@@ -22,7 +21,6 @@ export function charmUnits(hooks: { beforeAll: Hook; afterAll: Hook }, build: ()
     const charmDir = copyCharmDir(built!);
     const u = createUnit({ ...opts, charmDir });
     cleanups.push(() => {
-      spawnSync('pkill', ['-KILL', '-f', u.dir]);
       u.cleanup();
       rmSync(charmDir, { recursive: true, force: true });
     });

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { latestRevision, newSecretId, parseSecretUri, type Databag, type SimRelation, type SimSecret } from '../../src/ops/testing/juju-sim.js';
 import { ensureHookTools } from '../fakes/lib/build-hook-tools.js';
+import { killUnitProcesses } from './unit-processes.js';
 
 const FAKES = path.resolve(import.meta.dirname, '../fakes');
 export const HOOK_TOOLS_DIR = path.join(FAKES, 'hook-tools');
@@ -682,8 +683,10 @@ export class SimUnit {
     mkdirSync(path.join(this.hostDir, 'fail'));
   }
 
+  /** Ends what the unit still runs (a background build, a callback mid-commit), then removes its dirs. */
   cleanup(): void {
-    rmSync(this.dir, { recursive: true, force: true });
+    killUnitProcesses(this);
+    rmSync(this.dir, { recursive: true, force: true, maxRetries: 3 });
   }
 }
 

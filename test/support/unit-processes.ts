@@ -1,6 +1,6 @@
-// Whether a simulated unit still runs anything: a hook, a build, a callback through juju-exec or a
-// stand-in tool. Tests wait for it before they look at final state or remove the unit's dirs
-// (a callback still committing its state would race the removal).
+// What a simulated unit still runs: hooks, builds, callbacks through juju-exec, stand-in tools.
+// Tests wait for them before they look at final state; SimUnit.cleanup() kills them before it
+// removes the unit's dirs (a callback still committing its state would race the removal).
 import { readdirSync, readFileSync } from 'node:fs';
 import { eventually } from './eventually.js';
 import type { SimUnit } from './juju.js';
@@ -23,4 +23,15 @@ export function unitProcesses(u: SimUnit): number[] {
 
 export function waitIdle(u: SimUnit, timeoutMs = 30_000): Promise<true> {
   return eventually('the unit to be idle (no hook, build or stand-in running)', () => unitProcesses(u).length === 0, timeoutMs);
+}
+
+/** SIGKILLs whatever this unit still runs (processes these tests started, by pid). */
+export function killUnitProcesses(u: SimUnit): void {
+  for (const pid of unitProcesses(u)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
 }
