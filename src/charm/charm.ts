@@ -12,9 +12,11 @@ import {
   type ActionEvent,
   type CollectStatusEvent,
   type CustomEvent,
+  type Databag,
   type EventBase,
   type Framework,
   type HookEvent,
+  type Relation,
   type RelationEvent,
   type StoredState,
 } from '../ops/index.js';
@@ -492,8 +494,10 @@ export class ImageBuilderCharm extends CharmBase<Events, CharmConfigOptions> {
     if (app[PEER.leader] && app[PEER.leader] !== this.stored.data.leaderName) this.stored.set({ leaderName: app[PEER.leader] });
     let images = parseImages(app[PEER.images]);
     if (this.model.unit.isLeader()) {
-      for (const unit of peers.units) images = mergeNewest(images, parseImages(peers.remoteUnitData(unit)[PEER.built]));
-      await this.serveForwardedBuilds();
+      // Each bag is one relation-get: read once, for the images and the forwarded requests.
+      const bags = new Map(peers.units.map((unit) => [unit, peers.remoteUnitData(unit)] as const));
+      for (const bag of bags.values()) images = mergeNewest(images, parseImages(bag[PEER.built]));
+      await this.serveForwardedBuilds(peers, app, bags);
     }
     this.learnImages(images, 'peer data');
   }
@@ -508,10 +512,8 @@ export class ImageBuilderCharm extends CharmBase<Events, CharmConfigOptions> {
   }
 
   /** The leader starts each build request a non-leader forwarded, once (the served ids live in the peer app data). */
-  private async serveForwardedBuilds(): Promise<void> {
-    const peers = this.peers();
-    if (!peers || !isBuilderInstalled(this.host)) return;
-    const app = peers.localAppData();
+  private async serveForwardedBuilds(peers: Relation, app: Readonly<Databag>, bags: ReadonlyMap<string, Readonly<Databag>>): Promise<void> {
+    if (!isBuilderInstalled(this.host)) return;
     let served: string[] = [];
     try {
       const parsed: unknown = JSON.parse(app[PEER.served] ?? '[]');
@@ -519,7 +521,7 @@ export class ImageBuilderCharm extends CharmBase<Events, CharmConfigOptions> {
     } catch {
       // junk: start over
     }
-    const waiting = peers.units.map((u) => [u, peers.remoteUnitData(u)[PEER.request]] as const).filter((e): e is readonly [string, string] => !!e[1] && !served.includes(e[1]));
+    const waiting = [...bags].map(([u, bag]) => [u, bag[PEER.request]] as const).filter((e): e is readonly [string, string] => !!e[1] && !served.includes(e[1]));
     if (waiting.length === 0) return;
     const status = await buildImmediate(this.unit);
     for (const [unit, request] of waiting) this.log.info(`build request ${request} from ${unit}: build ${status}`);
