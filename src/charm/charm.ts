@@ -121,6 +121,7 @@ export class ImageBuilderCharm extends CharmBase<Events, CharmConfigOptions> {
   static readonly customEvents = CUSTOM_EVENTS;
   private readonly stored: StoredState<Stored>;
   private hostCache: Host | undefined;
+  private secretRefreshed = false;
 
   constructor(
     framework: Framework<Events, CharmConfigOptions>,
@@ -215,7 +216,7 @@ export class ImageBuilderCharm extends CharmBase<Events, CharmConfigOptions> {
     const option = 'openstack-credentials-secret';
     let content: Record<string, string>;
     try {
-      content = this.model.getSecret({ id: uri }).getContent({ refresh: true });
+      content = this.latestSecret(uri);
     } catch (err) {
       if (err instanceof SecretPermissionError) return { problem: `${option}: this application may not read secret ${uri}; grant it: juju grant-secret ${uri} ${app}` };
       if (err instanceof SecretNotFoundError) {
@@ -350,27 +351,36 @@ export class ImageBuilderCharm extends CharmBase<Events, CharmConfigOptions> {
     if (event.name === 'config_changed') this.republishIfStale();
     if (event.name === 'config_changed' || event.name === 'upgrade_charm') await this.publishCosAgent(false);
     const { appliedRecord } = await import('./steady.js');
-    this.stored.set({ applied: appliedRecord(this.host, this.appliedInputs(false)) });
+    this.stored.set({ applied: appliedRecord(this.host, this.appliedInputs()) });
   }
 
   /**
-   * What a reconcile's outcome depends on, apart from the host (steady.ts). With a credentials
-   * secret, its content too: `refresh` reads the latest revision, as the reconcile does (an
-   * unreadable secret throws: the caller reconciles, which reports it); otherwise the revision
-   * this dispatch already read.
+   * The credentials secret's latest revision, which the unit then tracks: one secret-get with
+   * --refresh per dispatch, the content the model cached for it afterwards.
    */
-  private appliedInputs(refresh: boolean): AppliedInputs {
+  private latestSecret(uri: string): Record<string, string> {
+    const content = this.model.getSecret({ id: uri }).getContent({ refresh: !this.secretRefreshed });
+    this.secretRefreshed = true;
+    return content;
+  }
+
+  /**
+   * What a reconcile's outcome depends on, apart from the host (steady.ts): with a credentials
+   * secret, its latest content too (an unreadable secret throws: the caller reconciles, which
+   * reports it).
+   */
+  private appliedInputs(): AppliedInputs {
     const ctx = this.model.context;
     const config = this.model.config();
     const uri = config['openstack-credentials-secret'];
-    const secret = uri ? this.model.getSecret({ id: uri }).getContent({ refresh }) : undefined;
+    const secret = uri ? this.latestSecret(uri) : undefined;
     return { config, secret, proxy: proxyEnv(ctx.env), leader: this.model.unit.isLeader(), charmDir: ctx.charmDir, node: process.execPath, path: ctx.env.PATH ?? '' };
   }
 
-  /** appliedInputs(true), or undefined when the secret cannot be read. */
+  /** appliedInputs(), or undefined when the secret cannot be read. */
   private currentInputs(): AppliedInputs | undefined {
     try {
-      return this.appliedInputs(true);
+      return this.appliedInputs();
     } catch (err) {
       if (err instanceof SecretNotFoundError || err instanceof SecretPermissionError) return undefined;
       throw err;
