@@ -3,6 +3,11 @@ export const IMAGE_NAME_TMPL = '{IMAGE_BASE}-{APP_NAME}-{ARCH}';
 
 export type Arch = 'x64' | 'arm64';
 export type BaseImage = 'jammy' | 'noble';
+/** Every base the charm builds, in the order relation data lists them. */
+export const BASES: readonly BaseImage[] = ['jammy', 'noble'];
+export const isBaseImage = (x: unknown): x is BaseImage => (BASES as readonly unknown[]).includes(x);
+/** What the charm takes as an image id from the builder, the cloud or a peer. */
+export const IMAGE_ID = /^[A-Za-z0-9-]{1,64}$/;
 
 export interface BuildConfig {
   readonly arch: Arch;

@@ -22,6 +22,7 @@ import {
   INSTALLED_MARKER_PATH,
   LEGACY_BUILDER_BIN,
   LEGACY_CLOUDS_YAML_PATH,
+  LEGACY_BUILD_LOG_PATH,
   LEGACY_HOME,
   LOCK_BUSY_EXIT,
   LOG_DIR,
@@ -177,7 +178,7 @@ export async function removeLegacyLayout(unit: UnitContext): Promise<void> {
   for (const [what, command] of attempts) {
     if (!host.exists(what)) continue;
     const res = await host.run(command, { env, cwd: host.path('/'), timeoutMs: 5 * 60_000 }).catch((e: Error) => ({ exitCode: -1, stderr: e.message }));
-    if (res.exitCode === 0) unit.warn(`moved to the root-only layout: removed ${what} (the old build log ${LEGACY_HOME}/github-runner-image-builder.log is left as it was)`);
+    if (res.exitCode === 0) unit.warn(`moved to the root-only layout: removed ${what} (the old build log ${LEGACY_BUILD_LOG_PATH} is left as it was)`);
     else unit.warn(`could not remove ${what} of the old layout (\`${command.join(' ')}\` exited ${res.exitCode}: ${res.stderr.trim().slice(-300)}); remove it by hand`);
   }
 }

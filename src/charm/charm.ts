@@ -21,7 +21,7 @@ import {
   type StoredState,
 } from '../ops/index.js';
 import type { CharmConfigOptions, CharmEventName } from './generated/charm-types.js';
-import { imageName, type Arch, type BaseImage, type BuildConfig } from './build-config.js';
+import { IMAGE_ID, imageName, isBaseImage, type Arch, type BaseImage, type BuildConfig } from './build-config.js';
 import { imageRelationData, mergeNewest, parseImages, sameImages, type ImagesByBase } from './images.js';
 import {
   BuilderSetupError,
@@ -56,7 +56,6 @@ export const COS_AGENT_ENDPOINT = 'cos-agent';
 const PEER = { images: 'images', leader: 'leader', served: 'served-requests', built: 'built-images', request: 'build-request' } as const;
 /** Forwarded build requests remembered as served (the newest ones). */
 const SERVED_KEPT = 50;
-const IMAGE_ID = /^[A-Za-z0-9-]{1,64}$/;
 
 type Stored = {
   /** Why the config is invalid; the status is blocked on it until a valid config arrives. */
@@ -429,7 +428,7 @@ export class ImageBuilderCharm extends CharmBase<Events, CharmConfigOptions> {
     const { images, image } = this.stored.data;
     if (images) return images;
     const base = image?.name.split('-')[0];
-    return image && (base === 'jammy' || base === 'noble') ? { [base]: image } : {};
+    return image && isBaseImage(base) ? { [base]: image } : {};
   }
 
   /** The image `id` publishes: the first configured base's that exists. */
@@ -596,7 +595,7 @@ export class ImageBuilderCharm extends CharmBase<Events, CharmConfigOptions> {
   /** The base a build reported for (the callback passes it; older callbacks did not: the first base). */
   private reportedBase(event: CustomEvent, cfg: CharmConfig | undefined): BaseImage | undefined {
     const base = event.data.IMAGE_BASE;
-    if (base === 'jammy' || base === 'noble') return base;
+    if (isBaseImage(base)) return base;
     return cfg?.bases[0] ?? this.stored.data.publishAs?.bases[0];
   }
 

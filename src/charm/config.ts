@@ -1,7 +1,7 @@
 // The charm's configuration, checked. Every problem becomes one sentence that names the option,
 // what was wrong and what is accepted; invalid config never reaches the host.
 import { checkCloudsYaml } from './cloud.js';
-import type { Arch, BaseImage } from './builder.js';
+import type { Arch, BaseImage } from './build-config.js';
 
 export interface CharmConfig {
   readonly arch: Arch;

@@ -158,13 +158,12 @@ export class Host {
    * which the next call for the same path removes.
    */
   writeIfChanged(prodPath: string, content: string, opts: { mode: number; uid?: number; gid?: number }): boolean {
-    // A temp file a killed hook left (clouds.yaml's holds the password) goes even when unchanged.
-    try {
+    if (this.readText(prodPath) === content && this.hasModeAndOwner(prodPath, opts)) {
+      // A temp file a killed hook left (clouds.yaml's holds the password) goes even when
+      // unchanged; a write (writeFileAtomic) removes them itself.
       removeStaleTemps(this.path(prodPath));
-    } catch {
-      // best effort; retried by the next write
+      return false;
     }
-    if (this.readText(prodPath) === content && this.hasModeAndOwner(prodPath, opts)) return false;
     try {
       // The rename replaces whatever is at the path (a symlink itself, never its target).
       writeFileAtomic(this.path(prodPath), content, opts);

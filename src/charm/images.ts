@@ -1,12 +1,10 @@
 // The newest image of each base, as units know and share it: merging (newest wins), what the
 // `image` relation carries (the format Canonical's github-runner reads: docs/image-relation.md)
 // and the JSON that travels in peer data. Pure.
-import { imageTags, type Arch, type BaseImage } from './build-config.js';
+import { BASES, IMAGE_ID, imageTags, type Arch, type BaseImage } from './build-config.js';
 import type { ImageInfo } from './cloud-port.js';
 
 export type ImagesByBase = Partial<Record<BaseImage, ImageInfo>>;
-
-const BASES: readonly BaseImage[] = ['jammy', 'noble'];
 
 /** Per base, the newer of the two (by created-at, then id: every unit picks the same). */
 export function mergeNewest(a: ImagesByBase, b: ImagesByBase): ImagesByBase {
@@ -35,7 +33,7 @@ export function parseImages(text: string | undefined): ImagesByBase {
   if (!raw || typeof raw !== 'object') return out;
   for (const base of BASES) {
     const i = (raw as Record<string, unknown>)[base] as Record<string, unknown> | undefined;
-    if (i && typeof i.id === 'string' && /^[A-Za-z0-9-]{1,64}$/.test(i.id) && typeof i.name === 'string' && typeof i.createdAt === 'string') {
+    if (i && typeof i.id === 'string' && IMAGE_ID.test(i.id) && typeof i.name === 'string' && typeof i.createdAt === 'string') {
       out[base] = { id: i.id, name: i.name, createdAt: i.createdAt };
     }
   }
