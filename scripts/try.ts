@@ -12,6 +12,7 @@ import { cloudsYaml as placeholderClouds } from '../test/support/clouds.js';
 import { startFakeCloud, type FakeCloud } from '../test/support/fake-cloud.js';
 import { createUnit, type DispatchEvent, type SimUnit } from '../test/support/juju.js';
 import { openstackSuite, SuiteImages } from '../test/support/openstack.js';
+import { imageName } from '../src/charm/build-config.js';
 import { CLOUDS_YAML_PATH, CRON_PATH } from '../src/charm/paths.js';
 
 const repo = path.resolve(import.meta.dirname, '..');
@@ -91,7 +92,7 @@ if (fake) {
 const prepareNext = async () => {
   if (!images) return;
   await new Promise((r) => setTimeout(r, 1050 - (Date.now() % 1000)));
-  u.setHostKnob('next-image-id', (await images.createActive('noble-github-runner-image-builder-x64')).id);
+  u.setHostKnob('next-image-id', (await images.createActive(imageName({ base: 'noble', appName: u.unitName.split('/')[0]!, arch: process.arch === 'arm64' ? 'arm64' : 'x64' }))).id);
 };
 const relationId = () => u.relations()['image:1']!['local-unit'].id;
 
