@@ -16,8 +16,12 @@
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
 import { readCharmYaml } from './charm-yaml.mjs';
+
+/** The repository: the framework's sources the bundles take are found from here, whatever the cwd. */
+const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 /**
  * `import meta from 'virtual:charm-meta'` resolves to the charm's three YAML documents,
@@ -31,8 +35,8 @@ function charmMetaPlugin(charmDir) {
       build.onLoad({ filter: /.*/, namespace: 'charm-meta' }, () => {
         const docs = ['metadata.yaml', 'config.yaml', 'actions.yaml'].map((f) => readCharmYaml(charmDir, f));
         return {
-          resolveDir: process.cwd(),
-          contents: `import { charmMetaFrom } from ${JSON.stringify(path.resolve('src/ops/meta.ts'))};
+          resolveDir: ROOT,
+          contents: `import { charmMetaFrom } from ${JSON.stringify(path.join(ROOT, 'src/ops/meta.ts'))};
 export default charmMetaFrom(${docs.map((d) => JSON.stringify(d)).join(', ')});`,
           loader: 'ts',
         };
@@ -158,7 +162,7 @@ export async function bundleCharm({ entry, outfile, charmDir, metafile = false }
  * The exporter (src/exporter/main.ts, run by systemd next to the charm): one CommonJS file with
  * only Node built-ins, no chunks and no metadata; it shares the charm's dist/package.json.
  */
-export async function bundleExporter({ entry = 'src/exporter/main.ts', outfile, metafile = false }) {
+export async function bundleExporter({ entry = path.join(ROOT, 'src/exporter/main.ts'), outfile, metafile = false }) {
   const result = await esbuild.build({
     entryPoints: [entry],
     outfile,

@@ -59,7 +59,6 @@ const DEFAULT_ENTRY = 'src/charm/main.ts';
 const MANDATORY_HOOKS = ['install', 'start', 'upgrade-charm']; // charmcraft's, for Juju < 2.8
 const CHANNELS = ['22.04', '24.04'];
 const OLDEST_GLIBC = [2, 35]; // Ubuntu 22.04's
-const EXPORTER_ENTRY = 'src/exporter/main.ts';
 const ARCHES = { x64: { deb: 'amd64', elfMachine: 62 }, arm64: { deb: 'arm64', elfMachine: 183 } };
 
 class PackError extends Error {}
@@ -158,7 +157,7 @@ async function build(opts) {
   const scanned = chunksOf(opts.bundle);
   const wrote = outputs.map(([f]) => path.basename(f)).filter((f) => f !== path.basename(opts.bundle)).sort();
   if (scanned.join() !== wrote.join()) throw new PackError(`the bundle imports the chunks ${scanned.join(', ') || '(none)'}, but the build wrote ${wrote.join(', ') || '(none)'}`);
-  const exporter = await bundleExporter({ entry: path.join(ROOT, EXPORTER_ENTRY), outfile: exporterOf(opts.bundle), metafile: true });
+  const exporter = await bundleExporter({ outfile: exporterOf(opts.bundle), metafile: true });
   const exporterOutputs = Object.entries(exporter.metafile.outputs);
   if (exporterOutputs.length !== 1) throw new PackError(`the exporter's build wrote ${exporterOutputs.map(([f]) => f).join(', ')}, not one file`);
   const builtins = new Set(builtinModules);
@@ -310,7 +309,6 @@ async function pack(opts) {
     opts.bundle = path.join(tmpDir, 'charm.js');
   }
   try {
-    process.chdir(ROOT); // bundle.mjs resolves src/ops/meta.ts from the current directory
     if (opts.build) await build(opts);
     const bundle = readOptional(opts.bundle);
     if (!bundle) throw new PackError(`${opts.bundle} does not exist${opts.build ? '' : ' (run the build, or drop --no-build)'}`);
