@@ -83,18 +83,14 @@ export class OpenStackClient {
       limit: 1,
       ...(options.anyOwner ? {} : { owner: this.#requireProject(token) }),
     };
-    const page = await getImagesPage(await this.#ctx(), await this.#root(), token.token, imagesUrl(await this.#root(), filters));
+    const root = await this.#root();
+    const url = imagesUrl(root, filters);
+    const page = await getImagesPage(await this.#ctx(), root, token.token, url);
     const image = page.images[0];
     if (!image) return null;
     // Trust, but check: a server ignoring a filter must not make us pick the wrong image.
     if (image.name !== name || image.status !== 'active') {
-      throw new OpenStackError({
-        kind: 'malformed',
-        cloud: this.cloudName,
-        detail: `Glance ignored the name/status filters of GET ${imagesUrl(await this.#root(), filters)} (HTTP 200)`,
-        url: imagesUrl(await this.#root(), filters),
-        status: 200,
-      });
+      throw new OpenStackError({ kind: 'malformed', cloud: this.cloudName, detail: `Glance ignored the name/status filters of GET ${url} (HTTP 200)`, url, status: 200 });
     }
     return { id: image.id, name: image.name, createdAt: image.createdAt, status: image.status };
   }
