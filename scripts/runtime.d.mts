@@ -2,14 +2,11 @@
 export const RUNTIME: 'node/bin/node';
 export const RUNTIME_XZ: 'node/bin/node.xz';
 export const RUNTIME_ID: 'node/bin/node.id';
-export const UNPACKED_ID: 'node/bin/node.unpacked-id';
 export const DEFAULT_CACHE_DIR: string;
 export class RuntimeError extends Error {}
 /** The fixed xz options of the pack for a Node.js architecture (process.arch). */
 export function xzArgs(arch?: string): string[];
 export function sha256(data: string | Uint8Array): string;
-/** `xz --version`; throws a RuntimeError naming xz-utils when xz is missing. */
-export function xzVersion(): string;
 /** Why `dir` must not hold the cache (another user could write there), or undefined. */
 export function cacheDirProblem(dir: string): string | undefined;
 export interface CompressedRuntime {

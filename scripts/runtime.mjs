@@ -26,7 +26,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const RUNTIME = 'node/bin/node';
 export const RUNTIME_XZ = 'node/bin/node.xz';
 export const RUNTIME_ID = 'node/bin/node.id';
-export const UNPACKED_ID = 'node/bin/node.unpacked-id';
+const UNPACKED_ID = 'node/bin/node.unpacked-id';
 export const DEFAULT_CACHE_DIR = path.join(ROOT, 'node_modules/.cache/charm-runtime');
 
 /** Cache entries kept (the newest by use); each is one runtime's .xz, ~20 MiB. */
@@ -55,7 +55,7 @@ export function xzArgs(arch = process.arch) {
 export const sha256 = (data) => createHash('sha256').update(data).digest('hex');
 
 /** `xz --version`'s output; throws a RuntimeError naming the package when xz is missing. */
-export function xzVersion() {
+function xzVersion() {
   const r = xz(['--version'], { encoding: 'utf8' });
   if (r.error?.code === 'ENOENT') throw new RuntimeError('xz not found: install xz-utils (or pass --no-xz to ship the runtime uncompressed)');
   if (r.status !== 0) throw new RuntimeError(`xz --version failed: ${r.error?.message ?? r.stderr}`);

@@ -4,7 +4,7 @@
 
 export const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
-export type MetricType = 'counter' | 'gauge';
+type MetricType = 'counter' | 'gauge';
 export type Labels = Readonly<Record<string, string | undefined>>;
 export interface Sample {
   readonly labels: Labels;

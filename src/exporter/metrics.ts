@@ -2,7 +2,7 @@
 import { renderFamilies, type Family, type Labels, type Sample } from './exposition.js';
 import type { BuildField, State } from './state.js';
 
-export const PREFIX = 'github_runner_image_builder';
+const PREFIX = 'github_runner_image_builder';
 
 /** name (without the prefix), type, help, and the build file field it comes from. */
 const BUILD_METRICS: readonly { name: string; type: 'counter' | 'gauge'; help: string; field: BuildField }[] = [

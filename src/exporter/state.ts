@@ -19,7 +19,7 @@ export const MAX_STATE_FILE_BYTES = 64 * 1024;
 const BASE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const BUILD_FILE = /^build-(.+)\.json$/;
 
-export const BUILD_FIELDS = ['started', 'succeeded', 'failed', 'consecutive_failures', 'last_duration_seconds', 'last_success_timestamp'] as const;
+const BUILD_FIELDS = ['started', 'succeeded', 'failed', 'consecutive_failures', 'last_duration_seconds', 'last_success_timestamp'] as const;
 export type BuildField = (typeof BUILD_FIELDS)[number];
 /** The valid fields of a build file; a missing or invalid one is absent. */
 export type BuildStats = Partial<Record<BuildField, number>>;
@@ -68,7 +68,7 @@ function describe(err: unknown): string {
 }
 
 /** A small regular file holding one JSON object. */
-export function readJsonFile(file: string): ReadResult {
+function readJsonFile(file: string): ReadResult {
   let fd: number;
   try {
     fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);

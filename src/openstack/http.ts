@@ -147,7 +147,7 @@ function classifyFailure(
  * A short, single-line, scrubbed excerpt of an error body: Keystone's JSON `error.message`,
  * Glance's HTML error page stripped to text, or plain text.
  */
-export function bodyExcerpt(text: string, secrets: readonly (string | undefined)[]): string {
+function bodyExcerpt(text: string, secrets: readonly (string | undefined)[]): string {
   let said = '';
   try {
     const parsed = JSON.parse(text) as unknown;

@@ -3,8 +3,6 @@
 import path from 'node:path';
 import { ContextError } from './errors.js';
 
-export type EventKind = 'hook' | 'relation' | 'action' | 'secret' | 'custom';
-
 export interface JujuContext {
   readonly unitName: string;
   readonly appName: string;

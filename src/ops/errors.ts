@@ -36,7 +36,7 @@ export interface ProcessErrorOptions {
 }
 
 /** The last part of stderr that a message shows. */
-export const STDERR_TAIL_CHARS = 2000;
+const STDERR_TAIL_CHARS = 2000;
 
 const SAFE_ARG = /^[\w@%+=:,./-]+$/;
 
@@ -46,7 +46,7 @@ export function escapeCommand(command: readonly string[]): string {
 }
 
 /** The last STDERR_TAIL_CHARS characters of stderr, trimmed, from a line start when it was cut. */
-export function stderrTail(stderr: string): string {
+function stderrTail(stderr: string): string {
   const text = stderr.trim();
   if (text.length <= STDERR_TAIL_CHARS) return text;
   const cut = text.slice(-STDERR_TAIL_CHARS);

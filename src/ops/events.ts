@@ -367,5 +367,3 @@ export type EventFor<N extends string> = N extends FrameworkEventName
       : N extends LifecycleEventName
         ? HookEvent
         : CustomEvent;
-
-export type AnyEvent = HookEvent | RelationEvent | ActionEvent | SecretEvent | CustomEvent | CollectStatusEvent;

@@ -215,10 +215,6 @@ export class Unit {
   getStatus(): StatusValue {
     return this.backend.statusGet(false);
   }
-  /** The status this unit last set, from the unit state: no status-get call. */
-  get lastStatus(): Status | undefined {
-    return this.memory.lastUnitStatus;
-  }
   setWorkloadVersion(version: string): void {
     this.backend.applicationVersionSet(version);
   }

@@ -47,7 +47,7 @@ const isNotice = (v: unknown): v is Notice =>
  * Why a parsed state file is unusable, or undefined when it is a valid UnitState. The reason
  * names fields only, never values: the file can hold the charm's stored data.
  */
-export function unitStateProblem(v: unknown): string | undefined {
+function unitStateProblem(v: unknown): string | undefined {
   if (!isObject(v)) return 'it is not a JSON object';
   if (v.version !== 1) return 'its version is unknown (this charm reads version 1)';
   if (typeof v.nextSeq !== 'number' || !Number.isSafeInteger(v.nextSeq) || v.nextSeq < 1) return 'nextSeq is not a positive integer';

@@ -36,7 +36,7 @@ export function put<T>(obj: Record<string, T>, key: string, value: T): void {
 }
 
 /** Byte order of the UTF-8 encodings, as Go's sort.Strings and jq order keys. */
-export function byteOrder(a: string, b: string): number {
+function byteOrder(a: string, b: string): number {
   if (a === b) return 0;
   const ia = a[Symbol.iterator]();
   const ib = b[Symbol.iterator]();
@@ -74,7 +74,7 @@ function sortKeysDeep(v: unknown): unknown {
 }
 
 /** Go's json.Marshal: sorted keys, `<>&` and U+2028/U+2029 escaped. */
-export function goJson(v: unknown): string {
+function goJson(v: unknown): string {
   return JSON.stringify(sortKeysDeep(v) ?? null).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
@@ -123,7 +123,7 @@ function yamlLines(v: unknown, indent: string): string[] {
   return [yamlInline(v)];
 }
 
-export const yamlDoc = (v: unknown): string => yamlLines(v, '').join('\n');
+const yamlDoc = (v: unknown): string => yamlLines(v, '').join('\n');
 
 /** Juju's "smart" format: strings raw, booleans True/False, string lists one a line, nil as nothing, else YAML. */
 function smart(v: unknown): string {

@@ -107,7 +107,7 @@ export function parseSecretUri(text: string): SecretUri | undefined {
 }
 
 /** The URI as Juju prints it (URI.String): `secret:<id>`, or `secret://<model-uuid>/<id>`. */
-export const secretUriString = (u: SecretUri): string => (u.source ? `secret://${u.source}/${u.id}` : `secret:${u.id}`);
+const secretUriString = (u: SecretUri): string => (u.source ? `secret://${u.source}/${u.id}` : `secret:${u.id}`);
 
 const BASE32HEX = '0123456789abcdefghijklmnopqrstuv';
 /** A fresh secret id as Juju makes them (an xid: 20 base32hex characters, the last one 0 or g). */
@@ -199,7 +199,7 @@ export interface SimOutcome {
   readonly effects: readonly SimEffect[];
 }
 
-export const TOOL_NAMES = [
+const TOOL_NAMES = [
   'config-get',
   'juju-log',
   'is-leader',
@@ -276,7 +276,7 @@ const localApp = (r: Run) => unitName(r).replace(/\/[0-9]+$/, '');
  * unit's own: its units are the application's other units, and its application databag is the
  * one bag of `local-app`, which every unit reads and only the leader writes.
  */
-export const isPeerRelation = (rel: Pick<SimRelation, 'app'>, unit: string): boolean => rel.app === unit.replace(/\/[0-9]+$/, '');
+const isPeerRelation = (rel: Pick<SimRelation, 'app'>, unit: string): boolean => rel.app === unit.replace(/\/[0-9]+$/, '');
 const isPeer = (r: Run, rel: SimRelation) => isPeerRelation(rel, unitName(r));
 const needAction = (r: Run) => {
   if (r.env('JUJU_ACTION_NAME') === '') runtimeError('not running an action');

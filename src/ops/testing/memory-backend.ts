@@ -30,7 +30,7 @@ export interface Recorded {
 }
 
 /** The relations of a State as the simulator keeps them, keyed "<endpoint>:<id>". */
-export function simRelations(relations: readonly RelationState[]): Record<string, SimRelation> {
+function simRelations(relations: readonly RelationState[]): Record<string, SimRelation> {
   const out: Record<string, SimRelation> = {};
   for (const r of relations) {
     const remoteUnits: Record<string, Record<string, string>> = {};
@@ -54,7 +54,7 @@ export function simRelations(relations: readonly RelationState[]): Record<string
 const secretKey = (s: SecretState): string => parseSecretUri(s.id)?.id ?? s.id;
 
 /** The secrets of a State as the simulator (the controller) keeps them, for unit `unitName`. */
-export function simSecrets(secrets: readonly SecretState[], unitName: string): Record<string, SimSecret> {
+function simSecrets(secrets: readonly SecretState[], unitName: string): Record<string, SimSecret> {
   const app = unitName.replace(/\/\d+$/, '');
   const out: Record<string, SimSecret> = {};
   for (const s of secrets) {
