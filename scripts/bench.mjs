@@ -49,8 +49,12 @@ import { tsImport } from 'tsx/esm/api';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const UNIT = 'bench-image-builder/0';
 const APP = UNIT.split('/')[0];
-const IMAGE = `noble-${APP}-${process.arch === 'arm64' ? 'arm64' : 'x64'}`;
-const BUILD_LOCK = '/var/lib/github-runner-image-builder/build.lock';
+// What the charm defines (paths, names, the exporter's flags), from its sources.
+const P = await tsImport('../src/charm/paths.ts', import.meta.url);
+const B = await tsImport('../src/charm/build-config.ts', import.meta.url);
+const R = await tsImport('../src/charm/render.ts', import.meta.url);
+const IMAGE = B.imageName({ base: 'noble', appName: APP, arch: process.arch === 'arm64' ? 'arm64' : 'x64' });
+const BUILD_LOCK = P.BUILD_LOCK_PATH;
 const SKIP_OS = 'skipped (Keystone + Glance not running)';
 const DUMMY_CLOUDS = `clouds:
   benchcloud:
@@ -582,7 +586,7 @@ async function main() {
     targets.push(`- ${verdict(worst.rssMB <= rssBound)} peak RSS of any hook: ${f1(worst.rssMB)} MB (${worst.label}); target ≤ the node floor's ${f1(floor.rssMB)} MB + 6 MiB = ${f1(rssBound)} MB.`);
     const exp = await measureExporter(charm, work);
     targets.push(
-      `- ${verdict(exp.vmRssMB <= EXPORTER_RSS_BUDGET_MB)} exporter (packed node, the unit's flags) after ${EXPORTER_SCRAPES} scrapes: VmRSS ${f1(exp.vmRssMB)} MB (anonymous ${f1(exp.anonMB)} MB); budget ≤ ${EXPORTER_RSS_BUDGET_MB} MB (its systemd MemoryMax is 128 MB).`,
+      `- ${verdict(exp.vmRssMB <= EXPORTER_RSS_BUDGET_MB)} exporter (packed node, the unit's flags) after ${EXPORTER_SCRAPES} scrapes: VmRSS ${f1(exp.vmRssMB)} MB (anonymous ${f1(exp.anonMB)} MB); budget ≤ ${EXPORTER_RSS_BUDGET_MB} MB (its systemd MemoryMax is ${R.EXPORTER_MEMORY_MAX_MIB} MiB).`,
     );
 
     const header = [
@@ -647,7 +651,7 @@ async function measureExporter(charm, work) {
   for (const base of ['noble', 'jammy']) {
     writeFileSync(path.join(state, `build-${base}.json`), JSON.stringify({ started: 10, succeeded: 9, failed: 1, consecutive_failures: 0, last_duration_seconds: 3600, last_success_timestamp: now }));
   }
-  const proc = spawn(path.join(charm, 'node/bin/node'), ['--max-semi-space-size=1', '--max-old-space-size=32', path.join(charm, 'dist/exporter.js'), '--port', '0', '--state-dir', state], { stdio: ['ignore', 'pipe', 'inherit'], env: {} });
+  const proc = spawn(path.join(charm, 'node/bin/node'), [...R.EXPORTER_NODE_FLAGS, path.join(charm, 'dist/exporter.js'), '--port', '0', '--state-dir', state], { stdio: ['ignore', 'pipe', 'inherit'], env: {} });
   try {
     const port = await new Promise((resolve, reject) => {
       let out = '';

@@ -216,10 +216,14 @@ export function scheduleDigest(cron: string, buildScript: string): string {
   return createHash('sha256').update(cron).update(buildScript).digest('hex');
 }
 
+/** The exporter's node flags: small V8 heaps keep it near 50 MB (the node binary alone maps ~40 MB). */
+export const EXPORTER_NODE_FLAGS = ['--max-semi-space-size=1', '--max-old-space-size=32'] as const;
+/** systemd's MemoryMax for the exporter, in MiB. */
+export const EXPORTER_MEMORY_MAX_MIB = 128;
+
 /**
  * The exporter's systemd unit: the charm's own node running dist/exporter.js on 127.0.0.1, as a
  * dynamic (unprivileged) user that can only read the metrics directory; restarted on a crash.
- * Small V8 heaps keep it near 50 MB (the node binary alone maps ~40 MB).
  */
 export function renderExporterUnit(unit: RenderContext, port: number): string {
   return `# Written by the github-runner-image-builder charm (${unit.unitName}); changes are overwritten.
@@ -228,7 +232,7 @@ Description=Prometheus exporter of the github-runner-image-builder charm (build 
 After=network.target
 
 [Service]
-ExecStart=${[unit.node, '--max-semi-space-size=1', '--max-old-space-size=32', `${unit.charmDir}/dist/exporter.js`, '--port', String(port), '--state-dir', unit.path(METRICS_DIR)].map(systemdQuote).join(' ')}
+ExecStart=${[unit.node, ...EXPORTER_NODE_FLAGS, `${unit.charmDir}/dist/exporter.js`, '--port', String(port), '--state-dir', unit.path(METRICS_DIR)].map(systemdQuote).join(' ')}
 Restart=always
 RestartSec=5
 DynamicUser=yes
@@ -236,7 +240,7 @@ NoNewPrivileges=yes
 ProtectSystem=strict
 ProtectHome=yes
 PrivateTmp=yes
-MemoryMax=128M
+MemoryMax=${EXPORTER_MEMORY_MAX_MIB}M
 
 [Install]
 WantedBy=multi-user.target
