@@ -19,12 +19,13 @@
 //   Python's lzma.compress makes it (xz container, CRC64, preset 6). Debian's `xz` compresses at
 //   build time, single-threaded: the same input gives the same bytes.
 // The charm applies its Juju topology (group names, rule labels) at run time: src/charm/cos.ts.
-import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
+import { readCharmYaml } from './charm-yaml.mjs';
+import { xz as runXz } from './runtime.mjs';
 
 const repo = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 const OUT = 'src/charm/generated/cos-assets.ts';
@@ -38,7 +39,7 @@ const RULE_SUFFIXES = ['.rule', '.rules', '.yml', '.yaml'];
 const XZ_ARGS = ['--format=xz', '--check=crc64', '-6', '--threads=1', '-c'];
 
 function charmName() {
-  const meta = parse(readFileSync(path.join(repo, 'metadata.yaml'), 'utf8'));
+  const meta = readCharmYaml(repo, 'metadata.yaml');
   if (!meta || typeof meta.name !== 'string' || !meta.name) throw new Error('metadata.yaml has no name');
   return meta.name;
 }
@@ -48,13 +49,12 @@ export function dashboardUid(charm, relPath) {
   return createHash('shake256', { outputLength: 20 }).update(`${charm}-${relPath}`, 'utf8').digest('hex');
 }
 
+/** xz (scripts/runtime.mjs: without the user's XZ_DEFAULTS and XZ_OPT, so the bytes are ours alone). */
 function xz(args, input) {
-  try {
-    return execFileSync('xz', args, { input, maxBuffer: 64 * 1024 * 1024, stdio: ['pipe', 'pipe', 'pipe'] });
-  } catch (err) {
-    if (err.code === 'ENOENT') throw new Error("xz not found: the dashboards are compressed with Debian's xz at build time; install it: apt-get install xz-utils", { cause: err });
-    throw new Error(`xz ${args.join(' ')} failed: ${String(err.stderr ?? err.message).trim()}`, { cause: err });
-  }
+  const r = runXz(args, { input, maxBuffer: 64 * 1024 * 1024 });
+  if (r.error?.code === 'ENOENT') throw new Error("xz not found: the dashboards are compressed with Debian's xz at build time; install it: apt-get install xz-utils", { cause: r.error });
+  if (r.error || r.status !== 0) throw new Error(`xz ${args.join(' ')} failed: ${String(r.stderr ?? r.error?.message).trim()}`, { cause: r.error });
+  return r.stdout;
 }
 
 const isStringMap = (v) => v !== null && typeof v === 'object' && !Array.isArray(v) && Object.values(v).every((x) => typeof x === 'string');

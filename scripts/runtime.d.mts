@@ -6,6 +6,8 @@ export const DEFAULT_CACHE_DIR: string;
 export class RuntimeError extends Error {}
 /** The fixed xz options of the pack for a Node.js architecture (process.arch). */
 export function xzArgs(arch?: string): string[];
+/** spawnSync of xz without the user's XZ_DEFAULTS and XZ_OPT. */
+export function xz(args: string[], opts?: import('node:child_process').SpawnSyncOptions): import('node:child_process').SpawnSyncReturns<Buffer>;
 export function sha256(data: string | Uint8Array): string;
 /** Why `dir` must not hold the cache (another user could write there), or undefined. */
 export function cacheDirProblem(dir: string): string | undefined;

@@ -63,7 +63,7 @@ function xzVersion() {
 }
 
 /** xz with the user's XZ_DEFAULTS and XZ_OPT out of the way: the options are ours alone. */
-function xz(args, opts = {}) {
+export function xz(args, opts = {}) {
   const { XZ_DEFAULTS: _d, XZ_OPT: _o, ...env } = process.env;
   return spawnSync('xz', args, { ...opts, env });
 }

@@ -106,7 +106,7 @@ function readJsonFile(file: string): ReadResult {
   }
 }
 
-/** Collects the problems of one file: the first reason is kept, the others counted. */
+/** Collects the problems of one file; report() gives them as one reason, joined by "; ". */
 class Problems {
   private reasons: string[] = [];
   add(reason: string) {
