@@ -56,8 +56,19 @@ export interface EventType {
   restore(name: string, snapshot: Snapshot, source: EventSource): EventBase | undefined;
 }
 
-/** Juju events that cannot wait for a later hook: the unit may be gone by then. */
-const NOT_DEFERRABLE = new Set(['stop', 'remove']);
+/**
+ * Events that cannot wait for a later dispatch, and why (ops refuses the same): the unit may be
+ * gone (stop, remove), Juju fires them again until the owner acts (secret rotate and expired),
+ * or they only make sense in this dispatch (collect-status).
+ */
+const REFIRED = ': Juju fires it again until the secret gets a new revision';
+const NOT_DEFERRABLE: ReadonlyMap<string, string> = new Map([
+  ['stop', ''],
+  ['remove', ''],
+  ['secret_rotate', REFIRED],
+  ['secret_expired', REFIRED],
+  [COLLECT_UNIT_STATUS, ''],
+]);
 
 export abstract class EventBase {
   private deferredFlag = false;
@@ -65,7 +76,8 @@ export abstract class EventBase {
 
   /** Keeps the event and re-emits it to this observer at the start of the next dispatch. */
   defer(): void {
-    if (NOT_DEFERRABLE.has(this.name)) throw new ModelError(`the ${this.name} event cannot be deferred`);
+    const why = NOT_DEFERRABLE.get(this.name);
+    if (why !== undefined) throw new ModelError(`the ${this.name} event cannot be deferred${why}`);
     this.deferredFlag = true;
   }
   get deferred(): boolean {
@@ -282,11 +294,7 @@ export abstract class SecretEvent extends EventBase {
 export class SecretChangedEvent extends SecretEvent {}
 
 /** A secret this charm owns is due for rotation. Not deferrable: Juju fires it again until a new revision is made. */
-export class SecretRotateEvent extends SecretEvent {
-  override defer(): void {
-    throw new ModelError(`the ${this.name} event cannot be deferred: Juju fires it again until the secret gets a new revision`);
-  }
-}
+export class SecretRotateEvent extends SecretEvent {}
 
 /** An owner's event about one revision of its secret (JUJU_SECRET_REVISION), which the snapshot keeps. */
 export abstract class SecretRevisionEvent extends SecretEvent {
@@ -309,11 +317,7 @@ export abstract class SecretRevisionEvent extends SecretEvent {
 export class SecretRemoveEvent extends SecretRevisionEvent {}
 
 /** A revision of a secret this charm owns has expired. Not deferrable: Juju fires it again until a new revision is made. */
-export class SecretExpiredEvent extends SecretRevisionEvent {
-  override defer(): void {
-    throw new ModelError(`the ${this.name} event cannot be deferred: Juju fires it again until the secret gets a new revision`);
-  }
-}
+export class SecretExpiredEvent extends SecretRevisionEvent {}
 
 /**
  * ops' collect_unit_status: emitted once at the end of every successful dispatch. Observers
@@ -330,9 +334,6 @@ export class CollectStatusEvent extends EventBase {
   /** Adds a candidate status for this dispatch. */
   addStatus(status: Status): void {
     this.add(status);
-  }
-  override defer(): void {
-    throw new ModelError(`the ${this.name} event cannot be deferred`);
   }
   snapshot(): Record<string, unknown> {
     return {};

@@ -2,7 +2,6 @@
 // this event, collect the unit status, then commit stored state and flush logs. Exit codes follow Juju: non-zero marks a
 // hook failed (Juju rolls back relation data and retries); an action reports failure with
 // action-fail and exits 0.
-import { ActionEvent, type EventBase } from './events.js';
 import { ProcessBackend, type Backend } from './backend.js';
 import type { CharmClass } from './charm.js';
 import { ContextError } from './errors.js';
@@ -59,7 +58,6 @@ export async function dispatch(opts: DispatchOptions): Promise<number> {
   const state = structuredClone(committed);
   const meta = opts.meta ?? (await loadCharmMeta(ctx.charmDir));
   const model = new Model(backend, meta, ctx, state);
-  let event: EventBase | undefined;
   // A dispatch killed by a signal loses at most what was logged since the last flush; one
   // stopped by a catchable signal loses nothing.
   const onSignal = (signal: NodeJS.Signals) => {
@@ -73,7 +71,7 @@ export async function dispatch(opts: DispatchOptions): Promise<number> {
     const framework = new Framework(model, log, state, meta, opts.charm.customEvents ?? {}, backend);
     // The charm class is typed with its own events and config; the framework serves any.
     new opts.charm(framework as never);
-    event = framework.eventFromContext(ctx.eventName);
+    const event = framework.eventFromContext(ctx.eventName);
     if (!event) log.debug(`event ${ctx.eventName} is not defined by this charm; nothing to do`);
     await framework.reemitDeferred();
     if (event) await framework.emit(event);
@@ -94,9 +92,9 @@ export async function dispatch(opts: DispatchOptions): Promise<number> {
     }
     log.flush();
     stderr(`${e.name}: ${e.message}\n`);
-    if (event instanceof ActionEvent || ctx.action) {
+    if (ctx.action) {
       try {
-        backend.actionFail(`${ctx.action?.name ?? 'action'} failed: ${e.message}`);
+        backend.actionFail(`${ctx.action.name} failed: ${e.message}`);
       } catch {
         return 1;
       }
