@@ -25,6 +25,11 @@ export function imageName(cfg: Pick<BuildConfig, 'arch' | 'appName'> & { readonl
   return IMAGE_NAME_TMPL.replace('{IMAGE_BASE}', cfg.base).replace('{APP_NAME}', cfg.appName).replace('{ARCH}', cfg.arch);
 }
 
+/** The image name of each base, in the config's order. */
+export function imageNames(cfg: Pick<BuildConfig, 'arch' | 'appName' | 'bases'>): string[] {
+  return cfg.bases.map((base) => imageName({ ...cfg, base }));
+}
+
 /** The consumer's runner labels for an image: `<arch>,<base>` (e.g. `x64,noble`). */
 export function imageTags(arch: Arch, base: BaseImage): string {
   return `${arch},${base}`;

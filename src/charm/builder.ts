@@ -6,7 +6,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CloudAccess, CloudPort, ImageInfo } from './cloud-port.js';
 import { ProcessError } from '../ops/errors.js';
-import { HostFileError, type Env, type Host } from './host.js';
+import { HostFileError, type Env, type Host, type RunOptions } from './host.js';
 import {
   APP_DIR,
   BUILD_LOCK_PATH,
@@ -167,6 +167,18 @@ export function hasLegacyLayout(host: Host): boolean {
  * password) and the old virtualenv, acting as the ubuntu user, so root never follows a path that
  * user controls. The old build log stays where it was. Failures are warnings.
  */
+/**
+ * Runs a program whose failure is worth a warning, not a failed hook: undefined when it exited
+ * 0, otherwise `exited N: <stderr tail>` (N is -1 when it could not run or timed out).
+ */
+async function runOrExplain(host: Host, command: readonly [string, ...string[]], opts: RunOptions): Promise<string | undefined> {
+  const res = await host.run(command, opts).catch((e: Error) => ({ exitCode: -1, stderr: e.message }));
+  return res.exitCode === 0 ? undefined : `exited ${res.exitCode}: ${res.stderr.trim().slice(-300)}`;
+}
+
+/** systemctl's options: the program environment and a minute at most (a wedged systemd must not hold a hook). */
+const systemctlOptions = (host: Host): RunOptions => ({ env: programEnv(host), timeoutMs: 60_000 });
+
 export async function removeLegacyLayout(unit: UnitContext): Promise<void> {
   const host = unit.host;
   const asUbuntu = (command: readonly string[]): [string, ...string[]] => ['runuser', '-u', UBUNTU_USER, '--', ...command];
@@ -177,9 +189,9 @@ export async function removeLegacyLayout(unit: UnitContext): Promise<void> {
   ];
   for (const [what, command] of attempts) {
     if (!host.exists(what)) continue;
-    const res = await host.run(command, { env, cwd: host.path('/'), timeoutMs: 5 * 60_000 }).catch((e: Error) => ({ exitCode: -1, stderr: e.message }));
-    if (res.exitCode === 0) unit.warn(`moved to the root-only layout: removed ${what} (the old build log ${LEGACY_BUILD_LOG_PATH} is left as it was)`);
-    else unit.warn(`could not remove ${what} of the old layout (\`${command.join(' ')}\` exited ${res.exitCode}: ${res.stderr.trim().slice(-300)}); remove it by hand`);
+    const failure = await runOrExplain(host, command, { env, cwd: host.path('/'), timeoutMs: 5 * 60_000 });
+    if (!failure) unit.warn(`moved to the root-only layout: removed ${what} (the old build log ${LEGACY_BUILD_LOG_PATH} is left as it was)`);
+    else unit.warn(`could not remove ${what} of the old layout (\`${command.join(' ')}\` ${failure}); remove it by hand`);
   }
 }
 
@@ -225,7 +237,7 @@ export async function configureExporter(unitText: string, restart: boolean, unit
   const host = unit.host;
   const changed = installFiles([{ path: EXPORTER_UNIT_PATH, content: unitText, mode: 0o644 }], host).length > 0;
   if (!changed && !restart) return false;
-  const run = (...args: string[]) => host.runChecked(['systemctl', ...args], { env: programEnv(host), timeoutMs: 60_000 });
+  const run = (...args: string[]) => host.runChecked(['systemctl', ...args], systemctlOptions(host));
   if (changed) await run('daemon-reload');
   await run('enable', EXPORTER_SERVICE);
   await run('restart', EXPORTER_SERVICE);
@@ -236,22 +248,18 @@ export async function configureExporter(unitText: string, restart: boolean, unit
 async function removeExporter(unit: UnitContext): Promise<boolean> {
   const host = unit.host;
   if (!host.exists(EXPORTER_UNIT_PATH)) return false;
-  const res = await host.run(['systemctl', 'disable', '--now', EXPORTER_SERVICE], { env: programEnv(host), timeoutMs: 60_000 }).catch((e: Error) => ({ exitCode: -1, stderr: e.message }));
-  if (res.exitCode !== 0) unit.warn(`could not stop ${EXPORTER_SERVICE} (systemctl exited ${res.exitCode}: ${res.stderr.trim().slice(-300)})`);
+  const failure = await runOrExplain(host, ['systemctl', 'disable', '--now', EXPORTER_SERVICE], systemctlOptions(host));
+  if (failure) unit.warn(`could not stop ${EXPORTER_SERVICE} (systemctl ${failure})`);
   host.remove(EXPORTER_UNIT_PATH);
-  await host.run(['systemctl', 'daemon-reload'], { env: programEnv(host), timeoutMs: 60_000 }).catch(() => undefined);
+  await runOrExplain(host, ['systemctl', 'daemon-reload'], systemctlOptions(host));
   return true;
 }
 
 async function reloadCron(unit: UnitContext): Promise<void> {
   // cron notices /etc/cron.d changes by itself within a minute; the reload only hurries it, so
   // a machine without systemd still gets its schedule. A wedged systemd must not hold the hook.
-  const res = await unit.host
-    .run(['systemctl', 'reload-or-restart', 'cron'], { env: programEnv(unit.host), timeoutMs: 60_000 })
-    .catch((e: Error) => ({ exitCode: -1, stderr: e.message }));
-  if (res.exitCode !== 0) {
-    unit.warn(`cron was not reloaded (systemctl reload-or-restart cron exited ${res.exitCode}: ${res.stderr.trim().slice(-300)}); cron reads ${CRON_PATH} by itself within a minute`);
-  }
+  const failure = await runOrExplain(unit.host, ['systemctl', 'reload-or-restart', 'cron'], systemctlOptions(unit.host));
+  if (failure) unit.warn(`cron was not reloaded (systemctl reload-or-restart cron ${failure}); cron reads ${CRON_PATH} by itself within a minute`);
 }
 
 /** Whether a build (cron's or an immediate one) holds the build lock. */

@@ -21,7 +21,7 @@ import {
   type StoredState,
 } from '../ops/index.js';
 import type { CharmConfigOptions, CharmEventName } from './generated/charm-types.js';
-import { IMAGE_ID, imageName, isBaseImage, type Arch, type BaseImage, type BuildConfig } from './build-config.js';
+import { IMAGE_ID, imageName, imageNames, isBaseImage, type Arch, type BaseImage, type BuildConfig } from './build-config.js';
 import { imageRelationData, mergeNewest, parseImages, sameImages, type ImagesByBase } from './images.js';
 import {
   BuilderSetupError,
@@ -552,7 +552,7 @@ export class ImageBuilderCharm extends CharmBase<Events, CharmConfigOptions> {
   async onBuildImmediate(event: ActionEvent): Promise<void> {
     const cfg = await this.checkedConfig();
     if (!cfg) return event.fail(`cannot build: ${this.stored.data.configProblem}`);
-    const names = cfg.bases.map((base) => imageName({ ...this.buildConfig(cfg), base })).join(', ');
+    const names = imageNames(this.buildConfig(cfg)).join(', ');
     if (!this.model.unit.isLeader()) {
       const peers = this.peers();
       const leader = peers?.localAppData()[PEER.leader] ?? this.stored.data.leaderName;
@@ -573,7 +573,7 @@ export class ImageBuilderCharm extends CharmBase<Events, CharmConfigOptions> {
   async onGetLatest(event: ActionEvent): Promise<void> {
     const cfg = await this.checkedConfig();
     if (!cfg) return event.fail(`cannot query the cloud: ${this.stored.data.configProblem}`);
-    const names = cfg.bases.map((base) => imageName({ ...this.buildConfig(cfg), base }));
+    const names = imageNames(this.buildConfig(cfg));
     let latest: (ImageInfo | null)[];
     try {
       latest = await getLatestImage(this.deps.cloud, this.cloudAccess(cfg), names);
@@ -654,7 +654,7 @@ export class ImageBuilderCharm extends CharmBase<Events, CharmConfigOptions> {
       if (!cfg) return;
       let images: ImagesByBase = {};
       try {
-        const latest = await this.deps.cloud.findLatestImages(this.cloudAccess(cfg), cfg.bases.map((base) => imageName({ ...this.buildConfig(cfg), base })));
+        const latest = await this.deps.cloud.findLatestImages(this.cloudAccess(cfg), imageNames(this.buildConfig(cfg)));
         cfg.bases.forEach((base, i) => latest[i] && (images = { ...images, [base]: latest[i]! }));
       } catch (err) {
         this.log.warning(`${event.app} joined, but the cloud could not be asked for the latest image (${(err as Error).message}); it gets the next one built`);

@@ -2,7 +2,7 @@
 // pure functions (no file or process access), so the plan can be computed and tested alone.
 // Every variable part is shell-quoted; nothing secret is put anywhere but build.env and clouds.yaml.
 import { createHash } from 'node:crypto';
-import { imageName, type BuildConfig } from './build-config.js';
+import { imageNames, type BuildConfig } from './build-config.js';
 import {
   BUILD_ENV_PATH,
   BUILD_LOCK_PATH,
@@ -93,7 +93,7 @@ export function renderBuildEnv(unit: RenderContext): string {
 export function renderBuildScript(cfg: BuildConfig, unit: RenderContext): string {
   const host = unit;
   const q = (prodPath: string) => shQuote(host.path(prodPath));
-  const names = cfg.bases.map((base) => imageName({ ...cfg, base }));
+  const names = imageNames(cfg);
   const run = [q(BUILDER_BIN), 'run', shQuote(cfg.cloudName), '"$2"', '--base-image', '"$1"', '--keep-revisions', shQuote(String(cfg.numRevisions)), '--callback-script', '"$callback"'].join(' ');
   return `#!/bin/sh
 # Written by the github-runner-image-builder charm (${unit.unitName}); changes are overwritten.
@@ -190,7 +190,7 @@ export function renderCron(cfg: BuildConfig, interval: number, unit: RenderConte
   const script = escapeCronPercent(shQuote(unit.path(BUILD_SCRIPT_PATH)));
   return (
     `# Written by the github-runner-image-builder charm (${unit.unitName}); changes are overwritten.\n` +
-    `# Builds ${cfg.bases.map((base) => imageName({ ...cfg, base })).join(', ')} every ${interval} hour(s) at minute ${minute}, on the leader; log: ${BUILD_LOG_PATH}\n` +
+    `# Builds ${imageNames(cfg).join(', ')} every ${interval} hour(s) at minute ${minute}, on the leader; log: ${BUILD_LOG_PATH}\n` +
     `${minute} */${interval} * * * root ${script}\n`
   );
 }
