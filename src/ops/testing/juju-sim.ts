@@ -812,8 +812,6 @@ export interface MutableSimState extends SimState {
   actionResults: Record<string, unknown>;
   secrets: Record<string, SimSecret>;
   workloadVersion: string;
-  actionLogs: string[];
-  actionFailed?: string;
 }
 
 /** Applies a successful call's effects to an in-memory state. */
@@ -835,12 +833,6 @@ export function applyEffects(state: MutableSimState, effects: readonly SimEffect
       case 'action-results':
         state.actionResults = e.results;
         break;
-      case 'action-log':
-        state.actionLogs.push(e.message);
-        break;
-      case 'action-fail':
-        state.actionFailed = e.message;
-        break;
       case 'workload-version':
         state.workloadVersion = e.version;
         break;
@@ -849,6 +841,8 @@ export function applyEffects(state: MutableSimState, effects: readonly SimEffect
         state.secrets = applySecretEffect(state.secrets, e);
         break;
       case 'log':
+      case 'action-log': // a context's record (MemoryBackend.recorded), not unit state
+      case 'action-fail':
         break;
     }
   }

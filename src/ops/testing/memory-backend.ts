@@ -108,7 +108,6 @@ export class MemoryBackend extends ProcessBackend {
       actionResults: {},
       secrets: simSecrets(state.secrets ?? [], unitName),
       workloadVersion: state.workloadVersion,
-      actionLogs: [],
     };
   }
 
