@@ -1,7 +1,10 @@
 // The exact argv of every hook tool the framework uses, as ops builds them
 // (docs/juju-hook-contract.md §4). Pure functions: the runner spawns, these only spell.
 
-export type StatusName = 'maintenance' | 'blocked' | 'waiting' | 'active';
+/** The statuses a charm may set (status-set); Juju's own are also unknown and error. */
+export const STATUS_NAMES = ['maintenance', 'blocked', 'waiting', 'active'] as const;
+export type StatusName = (typeof STATUS_NAMES)[number];
+export const isStatusName = (s: unknown): s is StatusName => (STATUS_NAMES as readonly unknown[]).includes(s);
 export type LogLevel = 'DEBUG' | 'INFO' | 'WARNING' | 'ERROR' | 'CRITICAL';
 
 export interface ToolCall {

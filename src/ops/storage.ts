@@ -10,7 +10,7 @@
 import { closeSync, constants, fchmodSync, fstatSync, lstatSync, openSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from './atomic-write.js';
-import type { StatusName } from './hookcmds.js';
+import { isStatusName } from './hookcmds.js';
 import type { Status } from './status.js';
 
 export const UNIT_STATE_FILE = '.unit-state.json';
@@ -36,7 +36,6 @@ export interface UnitState {
 
 const empty = (): UnitState => ({ version: 1, nextSeq: 1, deferred: [], stored: {} });
 
-const STATUS_NAMES: ReadonlySet<string> = new Set<StatusName>(['maintenance', 'blocked', 'waiting', 'active']);
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -54,7 +53,7 @@ function unitStateProblem(v: unknown): string | undefined {
   if (!Array.isArray(v.deferred) || !v.deferred.every(isNotice)) return 'deferred is not a list of notices (seq, event, observer, snapshot)';
   if (!isObject(v.stored) || !Object.values(v.stored).every(isObject)) return 'stored is not an object of objects';
   const s = v.lastUnitStatus;
-  if (s !== undefined && !(isObject(s) && typeof s.status === 'string' && STATUS_NAMES.has(s.status) && typeof s.message === 'string')) {
+  if (s !== undefined && !(isObject(s) && typeof s.status === 'string' && isStatusName(s.status) && typeof s.message === 'string')) {
     return 'lastUnitStatus is not a status (status, message)';
   }
   return undefined;

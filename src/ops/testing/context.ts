@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { CharmClass } from '../charm.js';
 import { dispatch } from '../main.js';
 import type { CharmMeta } from '../meta.js';
+import { isStatusName } from '../hookcmds.js';
 import { UNIT_STATE_FILE, UnitStateFile, type Notice } from '../storage.js';
 import { checkConsistency } from './consistency.js';
 import { MemoryBackend, type Recorded } from './memory-backend.js';
@@ -121,7 +122,7 @@ export class Context {
     const charmDir = this.opts.charmDir ?? mkdtempSync(path.join(tmpdir(), 'ops-testing-'));
     try {
       // The unit's memory of the status it last set is, in a real unit, the status Juju shows.
-      const settable = ['maintenance', 'blocked', 'waiting', 'active'].includes(stateIn.unitStatus.status);
+      const settable = isStatusName(stateIn.unitStatus.status);
       const seeded = {
         version: 1,
         nextSeq: Math.max(0, ...stateIn.deferred.map((n) => n.seq)) + 1,
