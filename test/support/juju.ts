@@ -8,6 +8,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, wr
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { latestRevision, newSecretId, parseSecretUri, type Databag, type SimRelation, type SimSecret } from '../../src/ops/testing/juju-sim.js';
+import { simSecrets } from '../../src/ops/testing/memory-backend.js';
 import { ensureHookTools } from '../fakes/lib/build-hook-tools.js';
 import { killUnitProcesses } from './unit-processes.js';
 
@@ -522,17 +523,7 @@ export class SimUnit {
   /** Adds a secret as the unit would see it (the shape of the in-memory State's secrets); returns its id. */
   addSecret(spec: SecretSpec): string {
     const id = spec.id ?? `secret:${newSecretId()}`;
-    const all = this.secrets();
-    const owner = spec.owner === 'app' ? { kind: 'application' as const, name: this.appName } : spec.owner === 'unit' ? { kind: 'unit' as const, name: this.unitName } : undefined;
-    all[this.secretKey(id)] = {
-      ...(owner ? { owner } : {}),
-      revisions: Object.fromEntries(spec.revisions.map((content, i) => [String(i + 1), { ...content }])),
-      grants: !owner && spec.granted === false ? [] : [this.appName],
-      consumers: !owner && spec.tracked !== undefined ? { [this.unitName]: { revision: spec.tracked, ...(spec.label !== undefined ? { label: spec.label } : {}) } } : {},
-      ...(owner && spec.label !== undefined ? { label: spec.label } : {}),
-      ...(spec.description !== undefined ? { description: spec.description } : {}),
-    };
-    this.writeSecrets(all);
+    this.writeSecrets({ ...this.secrets(), ...simSecrets([{ ...spec, id }], this.unitName) });
     return id;
   }
 

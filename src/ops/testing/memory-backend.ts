@@ -54,7 +54,7 @@ function simRelations(relations: readonly RelationState[]): Record<string, SimRe
 const secretKey = (s: SecretState): string => parseSecretUri(s.id)?.id ?? s.id;
 
 /** The secrets of a State as the simulator (the controller) keeps them, for unit `unitName`. */
-function simSecrets(secrets: readonly SecretState[], unitName: string): Record<string, SimSecret> {
+export function simSecrets(secrets: readonly SecretState[], unitName: string): Record<string, SimSecret> {
   const app = unitName.replace(/\/\d+$/, '');
   const out: Record<string, SimSecret> = {};
   for (const s of secrets) {
