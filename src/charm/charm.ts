@@ -254,8 +254,7 @@ export class ImageBuilderCharm extends CharmBase<Events, CharmConfigOptions> {
     const port = this.stored.data.metricsPort;
     if (!port) return;
     const { cosAgentConfig } = await import('./cos.js'); // the rules and dashboards: only here
-    const ctx = this.model.context;
-    const config = cosAgentConfig({ metricsPort: port, topology: { model: ctx.env.JUJU_MODEL_NAME ?? '', modelUuid: ctx.env.JUJU_MODEL_UUID ?? '', application: this.model.appName } });
+    const config = cosAgentConfig({ metricsPort: port, env: this.model.context.env });
     const { createHash } = await import('node:crypto');
     const digest = createHash('sha256').update(config).digest('hex');
     if (!always && digest === this.stored.data.cosAgentDigest) return;

@@ -61,16 +61,15 @@ export interface CosAgentData {
 export interface CosAgentOptions {
   /** The exporter's port (the metrics-port option). */
   readonly metricsPort: number;
-  /** This unit's model and application; read from the hook's environment when not given. */
+  /** This unit's model and application, or the hook's environment to read them from. */
   readonly topology?: CosTopology;
-  /** The environment to read the topology from (process.env). */
   readonly env?: Readonly<Record<string, string | undefined>>;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** The topology of the unit a hook runs for: JUJU_MODEL_NAME, JUJU_MODEL_UUID, JUJU_UNIT_NAME. */
-export function topologyFromEnv(env: Readonly<Record<string, string | undefined>> = process.env): CosTopology {
+export function topologyFromEnv(env: Readonly<Record<string, string | undefined>>): CosTopology {
   const model = env.JUJU_MODEL_NAME;
   const modelUuid = env.JUJU_MODEL_UUID;
   const unit = env.JUJU_UNIT_NAME;
@@ -128,7 +127,7 @@ export function scrapeJobs(metricsPort: number): ScrapeJob[] {
 
 /** The `config` object for this unit. */
 export function cosAgentData(opts: CosAgentOptions): CosAgentData {
-  const topology = opts.topology ?? topologyFromEnv(opts.env ?? process.env);
+  const topology = opts.topology ?? topologyFromEnv(opts.env ?? {});
   const metrics_scrape_jobs = scrapeJobs(opts.metricsPort);
   return {
     metrics_alert_rules: alertRulesFor(METRICS_ALERT_RULES, topology, 'promql'),
