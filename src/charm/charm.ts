@@ -181,11 +181,10 @@ export class ImageBuilderCharm extends CharmBase<Events, CharmConfigOptions> {
   private checkedConfig(): Promise<CharmConfig | undefined> {
     return this.loadConfig(async (raw) => {
       const { ConfigError, parseConfig } = await import('./config.js');
-      const problems = proxyProblems(this.model.context.env);
       const { withCredentials } = await import('./credentials.js');
       const secret = await this.secretCredentials(raw['openstack-credentials-secret']);
-      if ('problem' in secret) problems.push(secret.problem);
       let cfg: CharmConfig | undefined;
+      let configProblems: string[] = [];
       try {
         const cloudsYaml = raw['openstack-clouds-yaml'] ?? '';
         const merged = 'credentials' in secret ? withCredentials(cloudsYaml, (raw['cloud-name'] ?? '').trim(), secret.credentials) : cloudsYaml;
@@ -194,9 +193,10 @@ export class ImageBuilderCharm extends CharmBase<Events, CharmConfigOptions> {
         if (!(err instanceof ConfigError)) throw err;
         // A credential the unreadable secret would have given is not a second problem.
         const missingCredential = /: auth\.(password|application_credential_secret) is required/;
-        problems.unshift(...err.problems.filter((p) => !('problem' in secret && missingCredential.test(p))));
+        configProblems = err.problems.filter((p) => !('problem' in secret && missingCredential.test(p)));
       }
-      if ('problem' in secret) problems.unshift(...problems.splice(problems.indexOf(secret.problem), 1));
+      // The secret first (granting it is often all that is missing), then the options, then the model's proxies.
+      const problems = [...('problem' in secret ? [secret.problem] : []), ...configProblems, ...proxyProblems(this.model.context.env)];
       this.stored.set({ configProblem: problems.length ? problems.join('; ') : undefined, secretProblem: 'problem' in secret ? true : undefined });
       if (problems.length || !cfg) throw new ConfigInvalid(problems.join('; '));
       return cfg;
