@@ -42,7 +42,7 @@ import { closeSync, copyFileSync, existsSync, linkSync, mkdirSync, mkdtempSync, 
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { URLSearchParams, fileURLToPath } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { tsImport } from 'tsx/esm/api';
 
@@ -53,6 +53,11 @@ const APP = UNIT.split('/')[0];
 const P = await tsImport('../src/charm/paths.ts', import.meta.url);
 const B = await tsImport('../src/charm/build-config.ts', import.meta.url);
 const R = await tsImport('../src/charm/render.ts', import.meta.url);
+const OS = {
+  ...(await tsImport('../src/openstack/keystone.ts', import.meta.url)),
+  ...(await tsImport('../src/openstack/glance.ts', import.meta.url)),
+  ...(await tsImport('../src/openstack/clouds.ts', import.meta.url)),
+};
 const IMAGE = B.imageName({ base: 'noble', appName: APP, arch: process.arch === 'arm64' ? 'arm64' : 'x64' });
 const BUILD_LOCK = P.BUILD_LOCK_PATH;
 const SKIP_OS = 'skipped (Keystone + Glance not running)';
@@ -154,14 +159,8 @@ function cloneCharmDir(src, dest) {
   return dest;
 }
 
-/** The demo user's password auth body: what the charm sends for the suite's clouds.yaml (curl floor). */
-const authBody = (suite) =>
-  JSON.stringify({
-    auth: {
-      identity: { methods: ['password'], password: { user: { name: 'demo', domain: { name: 'Default' }, password: suite.canaryPassword } } },
-      scope: { project: { name: 'demo', domain: { name: 'Default' } } },
-    },
-  });
+/** The auth body the charm sends for the suite's clouds.yaml (the client's own function), for the curl floor. */
+const authBody = (suite) => JSON.stringify(OS.authRequestBody(OS.resolveCloud(OS.parseCloudsYaml(suite.cloudsYaml), suite.cloudName)));
 
 // ---------------------------------------------------------------------------------------------
 // Running one event in a hook context, timed.
@@ -415,7 +414,6 @@ async function main() {
         skip: suite.up ? undefined : SKIP_OS,
         noProbe: true,
         run: () => {
-          const q = new URLSearchParams({ name: IMAGE, status: 'active', sort: 'created_at:desc', limit: '1' });
           return timeCommand(
             'sh',
             [
@@ -424,7 +422,8 @@ async function main() {
                 ' && curl -sS -f -H "X-Auth-Token: $tok" "$2"',
               'curl-floor',
               `${suite.keystoneUrl}/auth/tokens`,
-              `${suite.glanceUrl}/v2/images?${q}`,
+              // The client's query, but for the owner filter (the project id comes in the token's body).
+              OS.imagesUrl(suite.glanceUrl, { name: IMAGE, status: 'active', sort: 'created_at:desc,id:desc', limit: 1 }),
             ],
             { input: authBody(suite), env: { PATH: '/usr/bin:/bin' } },
           );
