@@ -19,6 +19,18 @@ export interface CharmConfig {
   readonly cloudWarnings: readonly string[];
 }
 
+/** One problem with the config: the option it is about (or the model setting) and the sentence shown. */
+export interface ConfigProblem {
+  readonly option: string;
+  readonly text: string;
+}
+
+/** The checked config: every valid value, and a sentence for each problem. */
+export interface ConfigCheck {
+  readonly values: Partial<CharmConfig>;
+  readonly problems: readonly ConfigProblem[];
+}
+
 export class ConfigError extends Error {
   override name = 'ConfigError';
   constructor(readonly problems: readonly string[]) {
@@ -62,41 +74,68 @@ function parseBases(raw: unknown, problems: string[]): BaseImage[] {
   return bases;
 }
 
-export function parseConfig(raw: Readonly<Record<string, unknown>>, nodeArch: string = process.arch): CharmConfig {
-  const problems: string[] = [];
+/**
+ * Checks every option; each problem is tagged with its option, so a handler can ask only for
+ * the options it uses (Settings.need) while the status still lists every problem.
+ */
+export function checkConfig(raw: Readonly<Record<string, unknown>>, nodeArch: string = process.arch): ConfigCheck {
+  const problems: ConfigProblem[] = [];
+  const values: { -readonly [K in keyof CharmConfig]?: CharmConfig[K] } = {};
+  /** Runs one option's check: its problems are tagged with the option; a value only when it has none. */
+  const check = (option: string, fn: (problems: string[]) => void): boolean => {
+    const found: string[] = [];
+    fn(found);
+    problems.push(...found.map((text) => ({ option, text })));
+    return found.length === 0;
+  };
 
-  const arch = machineArch(nodeArch);
-  if (!arch) problems.push(`unsupported machine architecture ${nodeArch}; deploy on amd64 or arm64`);
+  check('architecture', (p) => {
+    const arch = machineArch(nodeArch);
+    if (!arch) p.push(`unsupported machine architecture ${nodeArch}; deploy on amd64 or arm64`);
+    else values.arch = arch;
+  });
 
-  const bases = parseBases(raw['base-image'] ?? 'noble', problems);
+  check('base-image', (p) => {
+    const bases = parseBases(raw['base-image'] ?? 'noble', p);
+    if (p.length === 0) values.bases = bases;
+  });
 
-  const interval = raw.interval ?? 6;
-  if (!Number.isInteger(interval) || (interval as number) < 1 || (interval as number) > 24) {
-    problems.push(`interval must be a whole number of hours from 1 to 24, got ${shown(interval)}`);
-  }
+  check('interval', (p) => {
+    const interval = raw.interval ?? 6;
+    if (!Number.isInteger(interval) || (interval as number) < 1 || (interval as number) > 24) p.push(`interval must be a whole number of hours from 1 to 24, got ${shown(interval)}`);
+    else values.interval = interval as number;
+  });
 
-  const limit = raw['revision-history-limit'] ?? 5;
-  if (!Number.isInteger(limit) || (limit as number) < 2 || (limit as number) > 99) {
-    problems.push(`revision-history-limit must be a whole number from 2 to 99, got ${shown(limit)}`);
-  }
+  check('revision-history-limit', (p) => {
+    const limit = raw['revision-history-limit'] ?? 5;
+    if (!Number.isInteger(limit) || (limit as number) < 2 || (limit as number) > 99) p.push(`revision-history-limit must be a whole number from 2 to 99, got ${shown(limit)}`);
+    else values.revisionHistoryLimit = limit as number;
+  });
 
-  const metricsPort = raw['metrics-port'] ?? 9110;
-  if (!Number.isInteger(metricsPort) || (metricsPort as number) < 1024 || (metricsPort as number) > 65535) {
-    problems.push(`metrics-port must be a whole number from 1024 to 65535, got ${shown(metricsPort)}`);
-  }
+  check('metrics-port', (p) => {
+    const metricsPort = raw['metrics-port'] ?? 9110;
+    if (!Number.isInteger(metricsPort) || (metricsPort as number) < 1024 || (metricsPort as number) > 65535) p.push(`metrics-port must be a whole number from 1024 to 65535, got ${shown(metricsPort)}`);
+    else values.metricsPort = metricsPort as number;
+  });
 
-  const cloudsYaml = typeof raw['openstack-clouds-yaml'] === 'string' ? raw['openstack-clouds-yaml'] : '';
-  const wanted = typeof raw['cloud-name'] === 'string' ? raw['cloud-name'].trim() : '';
-  let cloudName = '';
-  let cloudWarnings: string[] = [];
-  if (cloudsYaml.trim() === '') {
-    problems.push('openstack-clouds-yaml is empty; set it to the contents of your clouds.yaml (juju config <app> openstack-clouds-yaml=@clouds.yaml)');
-  } else {
+  check('openstack-clouds-yaml', (p) => {
+    const cloudsYaml = typeof raw['openstack-clouds-yaml'] === 'string' ? raw['openstack-clouds-yaml'] : '';
+    const wanted = typeof raw['cloud-name'] === 'string' ? raw['cloud-name'].trim() : '';
+    if (cloudsYaml.trim() === '') {
+      p.push('openstack-clouds-yaml is empty; set it to the contents of your clouds.yaml (juju config <app> openstack-clouds-yaml=@clouds.yaml)');
+      return;
+    }
     const checked = checkCloudsYaml(cloudsYaml, wanted);
-    if ('problems' in checked) problems.push(...checked.problems);
-    else ({ cloudName, warnings: cloudWarnings } = checked);
-  }
+    if ('problems' in checked) p.push(...checked.problems);
+    else Object.assign(values, { cloudsYaml, cloudName: checked.cloudName, cloudWarnings: checked.warnings });
+  });
 
-  if (problems.length > 0) throw new ConfigError(problems);
-  return { arch: arch!, bases, interval: interval as number, cloudsYaml, cloudName, revisionHistoryLimit: limit as number, metricsPort: metricsPort as number, cloudWarnings };
+  return { values, problems };
+}
+
+/** Every option checked: the whole config, or a ConfigError listing every problem. */
+export function parseConfig(raw: Readonly<Record<string, unknown>>, nodeArch: string = process.arch): CharmConfig {
+  const { values, problems } = checkConfig(raw, nodeArch);
+  if (problems.length > 0) throw new ConfigError(problems.map((p) => p.text));
+  return values as CharmConfig;
 }

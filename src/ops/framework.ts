@@ -197,6 +197,16 @@ export class Framework<E extends string = string, C extends object = ConfigShape
     return new StoredState<T>(bag);
   }
 
+  /** Whether stored state under `name` exists (without creating it). */
+  hasStoredState(name: string): boolean {
+    return Object.hasOwn(this.state.stored, name);
+  }
+
+  /** Drops the stored state under `name` (a layout a charm migrated away from); saved with the dispatch. */
+  dropStoredState(name: string): void {
+    delete this.state.stored[name];
+  }
+
   /** Emits a custom event now; its handlers run before this returns. */
   async emitCustom(name: E, data: Record<string, string> = {}): Promise<void> {
     if (!(name in this.customEvents)) throw new ModelError(`"${name}" is not a declared custom event`);

@@ -44,7 +44,8 @@ function machine(): MemoryMachine {
   return m;
 }
 
-const stored = (s: State) => (s.stored['image-builder'] ?? {}) as Record<string, unknown>;
+/** Every component's stored fields in one record (each component keeps its own bag). */
+const stored = (s: State) => Object.assign({}, ...Object.values(s.stored)) as Record<string, unknown>;
 const statuses = (r: RunResult) => r.unitStatusHistory.map((s) => `${s.status}: ${s.message}`);
 
 /** A machine after a successful install, and the state Juju would hand the next hook. */

@@ -99,7 +99,7 @@ function finish(expect: ExpectStatic, h: Hostile, what: string, next: DispatchRe
   expect.soft(checkLeaks(h, what)).toEqual([]);
 }
 
-const stored = (s: Record<string, unknown>) => ((s.stored as Record<string, Record<string, unknown>> | undefined)?.['image-builder'] ?? {}) as { images?: { noble?: { id?: string } } };
+const stored = (s: Record<string, unknown>) => ((s.stored as Record<string, Record<string, unknown>> | undefined)?.['images'] ?? {}) as { images?: { noble?: { id?: string } } };
 
 export function registerCrashPoints(): void {
   const rotated = cloudsYaml().replace(CANARY, `${CANARY}-rotated`);
