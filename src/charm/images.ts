@@ -21,9 +21,34 @@ export function sameImages(a: ImagesByBase, b: ImagesByBase): boolean {
   return BASES.every((base) => a[base]?.id === b[base]?.id && a[base]?.createdAt === b[base]?.createdAt);
 }
 
-/** Peer data and stored state: `{ "<base>": { id, name, createdAt } }`; junk reads as nothing. */
-export function parseImages(text: string | undefined): ImagesByBase {
+/** The longest peer value the charm reads (a few images' ids, names and times fit many times over). */
+export const MAX_PEER_VALUE = 4096;
+/** An image name as this charm makes them: `<base>-<application>-<arch>` (Juju application names are short). */
+const IMAGE_NAME = /^[a-z0-9.]+-[a-z][a-z0-9-]{0,62}-[a-z0-9]+$/;
+
+/** How far ahead of this unit's clock an image's created-at may be (clock skew between machines). */
+export const CLOCK_SKEW_MS = 5 * 60 * 1000;
+/** An ISO 8601 UTC time as Glance writes it (seconds, optional fraction, Z or +00:00). */
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
+
+/**
+ * What is wrong with an image's created-at, or undefined: it must be an ISO 8601 time, and not
+ * in the future (a year-9999 image would win every later comparison and make its age negative).
+ */
+export function timeProblem(createdAt: string, now: Date): string | undefined {
+  const t = ISO_TIME.test(createdAt) ? Date.parse(createdAt) : NaN;
+  if (Number.isNaN(t)) return 'a created-at that is not an ISO 8601 time';
+  if (t > now.getTime() + CLOCK_SKEW_MS) return `a created-at in the future (${createdAt})`;
+  return undefined;
+}
+
+/**
+ * Peer data: `{ "<base>": { id, name, createdAt } }`, at most MAX_PEER_VALUE long; junk, a
+ * name of another shape and a created-at that is not a time or lies in the future read as nothing.
+ */
+export function parseImages(text: string | undefined, now: Date = new Date()): ImagesByBase {
   let raw: unknown;
+  if ((text?.length ?? 0) > MAX_PEER_VALUE) return {};
   try {
     raw = JSON.parse(text ?? '{}');
   } catch {
@@ -33,7 +58,7 @@ export function parseImages(text: string | undefined): ImagesByBase {
   if (!raw || typeof raw !== 'object') return out;
   for (const base of BASES) {
     const i = (raw as Record<string, unknown>)[base] as Record<string, unknown> | undefined;
-    if (i && typeof i.id === 'string' && IMAGE_ID.test(i.id) && typeof i.name === 'string' && typeof i.createdAt === 'string') {
+    if (i && typeof i.id === 'string' && IMAGE_ID.test(i.id) && typeof i.name === 'string' && IMAGE_NAME.test(i.name) && typeof i.createdAt === 'string' && !timeProblem(i.createdAt, now)) {
       out[base] = { id: i.id, name: i.name, createdAt: i.createdAt };
     }
   }

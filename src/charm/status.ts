@@ -21,7 +21,27 @@ export interface StatusInput {
   readonly now: Date;
 }
 
+/** The longest status message the charm sets: status-set takes it on its command line. */
+export const MAX_STATUS_TEXT = 1024;
+
+/**
+ * A status message as the charm sets it: one printable line (control characters, newlines and
+ * terminal escapes become spaces) of at most MAX_STATUS_TEXT characters, whatever text from a
+ * peer, the cloud or a program's error it carries.
+ */
+export function statusText(message: string): string {
+  // eslint-disable-next-line no-control-regex
+  const line = message.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ');
+  return line.length > MAX_STATUS_TEXT ? `${line.slice(0, MAX_STATUS_TEXT - 1)}…` : line;
+}
+
+/** The unit's status, its message bounded by statusText. */
 export function unitStatus(s: StatusInput): Status {
+  const status = composeStatus(s);
+  return { ...status, message: statusText(status.message) };
+}
+
+function composeStatus(s: StatusInput): Status {
   if (s.stopped) return MaintenanceStatus('Stopped: no scheduled builds');
   if (s.configProblem) return BlockedStatus(s.configProblem);
   const serving = s.image ? `image ${s.image.id} (${s.image.createdAt})` : undefined;

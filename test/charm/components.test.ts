@@ -131,7 +131,7 @@ describe('unit state', () => {
           cases++;
           const stored = { ...base.state.stored, [bag]: { ...base.state.stored[bag], [field]: junk } };
           const r = await charmContext(m).run(hook, { ...base.state, stored });
-          expect(r.exitCode, `${bag}.${field} = ${JSON.stringify(junk)} in ${hook.name}: ${r.stderr}`).toBe(0);
+          expect(r.exitCode, `${bag}.${field} = ${JSON.stringify(junk)} in ${hook.dispatchPath}: ${r.stderr}`).toBe(0);
           const after = r.state.stored[bag]?.[field];
           const reset = r.logs.some((l) => l.level === 'ERROR' && l.message.includes(`${bag}.${field} had the wrong shape`));
           // Either the value had an acceptable shape (kept or rewritten by the hook), or it was reset with an ERROR.

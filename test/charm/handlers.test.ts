@@ -452,13 +452,14 @@ describe('several bases and several units', () => {
 
   it('a non-leader publishes what the leader shares, and says it stands by', async () => {
     const m = machine();
-    const shared = { noble: { id: 'img-l', name: `noble-${APP}-x64`, createdAt: '2030-01-01T00:00:00Z' } };
+    const shared = { noble: { id: 'img-l', name: `noble-${APP}-x64`, createdAt: '2020-01-01T00:00:00Z' } };
+    m.cloud.images.push({ ...shared.noble, status: 'active' }); // peers' images are served once the cloud confirms them
     const start = unitState({ leader: false, config, relations: [imageRelation(), peers({ localAppData: { images: JSON.stringify(shared), leader: `${APP}/1` } })] });
     const installedRun = await charmContext(m).run(on.install(), start);
     const r = await charmContext(m).run(on.relation('changed', bag(installedRun.state, 'builder-peers')), installedRun.state);
     expect(r.exitCode, r.stderr).toBe(0);
     expect(bag(r.state, 'image').localUnitData).toMatchObject({ id: 'img-l', tags: 'x64,noble' });
-    expect(r.state.unitStatus).toEqual({ status: 'active', message: `Standing by: ${APP}/1 (the leader) builds; serving image img-l (2030-01-01T00:00:00Z)` });
+    expect(r.state.unitStatus).toEqual({ status: 'active', message: `Standing by: ${APP}/1 (the leader) builds; serving image img-l (2020-01-01T00:00:00Z)` });
   });
 
   it('build-immediate on a non-leader is forwarded to the leader, which builds once, even across a leader change', async () => {
@@ -477,7 +478,7 @@ describe('several bases and several units', () => {
     leaderM.programs.builds.length = 0;
     const changed = await charmContext(leaderM).run(on.relation('changed', bag(leader.state, 'builder-peers'), { remoteUnit: `${APP}/1` }), leader.state);
     expect(leaderM.programs.builds).toHaveLength(1);
-    expect(JSON.parse(bag(changed.state, 'builder-peers').localAppData['served-requests']!)).toEqual(['1']);
+    expect(JSON.parse(bag(changed.state, 'builder-peers').localAppData['served-requests']!)).toEqual({ [`${APP}/1`]: '1' });
     await charmContext(leaderM).run(on.relation('changed', bag(changed.state, 'builder-peers'), { remoteUnit: `${APP}/2` }), changed.state);
     expect(leaderM.programs.builds, 'served once').toHaveLength(1);
     // A new leader reads the served list from the app data: no second build.
@@ -498,6 +499,7 @@ describe('several bases and several units', () => {
 
     const leaderM = machine();
     const old = { noble: { id: 'img-old', name: `noble-${APP}-x64`, createdAt: '2019-01-01T00:00:00Z' } };
+    leaderM.cloud.images.push({ ...old.noble, status: 'active' }, img('img-late', 'noble', 5));
     const leader = await charmContext(leaderM).run(
       on.install(),
       unitState({ config, relations: [imageRelation(), peers({ localAppData: { images: JSON.stringify(old) }, remoteUnitsData: { [`${APP}/1`]: { 'built-images': bag(built.state, 'builder-peers').localUnitData['built-images']! }, [`${APP}/2`]: {} } })] }),

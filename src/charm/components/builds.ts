@@ -5,12 +5,11 @@
 import type { CustomEvent } from '../../ops/index.js';
 import { IMAGE_ID, imageName, isBaseImage, type BaseImage } from '../build-config.js';
 import type { ImageInfo } from '../cloud-port.js';
-import { BUILD_LOG_PATH, BUILD_TIMEOUT_EXIT, BUILD_TIMEOUT_SECONDS, CLOUDS_YAML_PATH } from '../paths.js';
+import { BUILD_LOG_PATH, BUILD_TIMEOUT_EXIT, BUILD_TIMEOUT_SECONDS } from '../paths.js';
+import type { BuildCloud } from './build-cloud.js';
 import { Component, type Parent } from './component.js';
 import type { ImageRelation } from './image-relation.js';
-import type { Machine } from './machine.js';
 import type { ServedImages, Shape } from './served-images.js';
-import type { Settings } from './settings.js';
 import { checkedState, is } from './stored.js';
 
 type Stored = {
@@ -24,8 +23,7 @@ export class Builds extends Component {
     parent: Parent,
     private readonly images: ServedImages,
     private readonly relation: ImageRelation,
-    private readonly settings: Settings,
-    private readonly machine: Machine,
+    private readonly cloud: BuildCloud,
   ) {
     super(parent, 'builds');
     this.framework.observe('build_success', this, this.onBuildSuccess);
@@ -34,19 +32,6 @@ export class Builds extends Component {
 
   get lastFailure(): { readonly at: string; readonly reason: string } | undefined {
     return this.stored.data.lastFailure;
-  }
-
-  /**
-   * Where builds go and what they are named: the applied build (its clouds.yaml on the host, as
-   * the build script used it), else the configured one when its options are valid.
-   */
-  private async buildTarget(): Promise<{ shape: Shape; cloudsYaml: string; cloudName: string } | undefined> {
-    const shape = this.images.shape;
-    const cloudsYaml = this.machine.host.readText(CLOUDS_YAML_PATH);
-    if (shape?.cloudName && cloudsYaml !== undefined) return { shape, cloudsYaml, cloudName: shape.cloudName };
-    const need = await this.settings.need('images', 'cloud');
-    if ('problem' in need) return undefined;
-    return { shape: { bases: [...need.cfg.bases], arch: need.cfg.arch }, cloudsYaml: need.cfg.cloudsYaml, cloudName: need.cfg.cloudName };
   }
 
   /** The base a build reported for (the script passes it; older callbacks did not: the first base). */
@@ -63,23 +48,19 @@ export class Builds extends Component {
    */
   async onBuildSuccess(event: CustomEvent): Promise<void> {
     const id = event.data.OPENSTACK_IMAGE_ID ?? '';
-    const target = await this.buildTarget();
-    const base = this.reportedBase(event, target?.shape ?? this.images.shape);
+    const base = this.reportedBase(event, this.images.shape ?? (await this.cloud.target())?.shape);
     if (!IMAGE_ID.test(id) || !base) return this.recordFailure(this.ofBase(base, 'the builder reported a malformed image id'));
-    if (!target) return this.recordFailure(this.ofBase(base, `the builder reported image ${id}, but this unit has no valid build cloud to confirm it in`));
-    const name = imageName({ arch: target.shape.arch, appName: this.model.appName, base });
-    let image: ImageInfo = { id, name, createdAt: new Date().toISOString() };
-    let found;
-    try {
-      found = await this.machine.cloud.findImage(this.machine.access(target.cloudsYaml, target.cloudName), id);
-    } catch (err) {
-      this.log.warning(`image ${id} built, but its details could not be read from the cloud (${(err as Error).message}); publishing the id`);
+    const answer = await this.cloud.confirm(id, base);
+    if ('refused' in answer) return this.recordFailure(`the builder reported image ${id}, but ${answer.refused}`);
+    let image: ImageInfo;
+    if ('confirmed' in answer) image = answer.confirmed;
+    else {
+      // Our own build script reported it: served with a warning rather than lost (a peer's report would wait).
+      this.log.warning(`image ${id} built, but its details could not be read from the cloud (${answer.unknown}); publishing the id`);
+      const shape = this.images.shape ?? (await this.cloud.target())?.shape;
+      if (!shape) return this.recordFailure(`the builder reported image ${id}, but ${answer.unknown}`);
+      image = { id, name: imageName({ arch: shape.arch, appName: this.model.appName, base }), createdAt: new Date().toISOString() };
     }
-    if (found === null) return this.recordFailure(`the builder reported image ${id}, but cloud ${target.cloudName} has no such image`);
-    if (found && (found.status !== 'active' || found.name !== name)) {
-      return this.recordFailure(`the builder reported image ${id}, but cloud ${target.cloudName} has it as ${JSON.stringify(found.name.slice(0, 80))} in status ${found.status}, not an active ${name}`);
-    }
-    if (found) image = { id: found.id, name: found.name, createdAt: found.createdAt };
     this.relation.markUnconfirmed();
     this.images.learn({ [base]: image }, `new ${base} image ${id}`);
   }

@@ -6,6 +6,7 @@ import { BlockedStatus, MaintenanceStatus, type EventBase, type HookEvent } from
 import { BuilderSetupError, removeBuilder } from '../builder.js';
 import { CALLBACK_SCRIPT_PATH, CLOUDS_YAML_PATH } from '../paths.js';
 import { proxyEnv } from '../proxy.js';
+import { statusText } from '../status.js';
 import type { AppliedRecord } from '../steady.js';
 import { Component, type Parent } from './component.js';
 import type { ImageRelation } from './image-relation.js';
@@ -130,7 +131,7 @@ export class HostSetup extends Component {
       // Installs fail on networks and mirrors, writes on full or read-only disks: Juju's retry
       // of the hook is the remedy. The status says what failed; the error fails the hook.
       const why = err instanceof BuilderSetupError ? 'Setup failed, Juju will retry' : 'Could not apply the configuration, Juju will retry';
-      this.model.unit.setStatus(BlockedStatus(`${why}: ${(err as Error).message}`));
+      this.model.unit.setStatus(BlockedStatus(statusText(`${why}: ${(err as Error).message}`)));
       throw err;
     }
     if (outcome.written.includes(CLOUDS_YAML_PATH)) await this.warnPlainPassword();
