@@ -56,8 +56,10 @@ const served = (u: SimUnit) => u.relations()['image:1']!['local-unit'].id;
 function printableEverywhere(u: SimUnit): void {
   for (const s of u.statusHistory()) {
     expect(s.message.length).toBeLessThanOrEqual(1024);
+    // eslint-disable-next-line no-control-regex -- the point: no control character in a status
     expect(s.message).not.toMatch(/[\u0000-\u001f\u007f]/);
   }
+  // eslint-disable-next-line no-control-regex -- the point: no terminal escape in a log line
   for (const l of u.allLogs()) expect(l.message).not.toMatch(/\u001b|\n.*injected/);
 }
 
@@ -70,7 +72,7 @@ describe('1. a peer’s image is served only once the cloud confirms it', () => 
     expect(served(u), 'a future created-at is not read at all').toBeUndefined();
 
     editPeers(u, (r) => (r['remote-units'][`${APP}/1`] = { 'built-images': claim('img-ghost', '2026-06-01T00:00:00Z') }));
-    r = await peerChanged(u);
+    expect((await peerChanged(u)).code).toBe(0);
     expect(served(u), 'the cloud has no img-ghost').toBeUndefined();
     expect(u.allLogs().map((l) => l.message)).toContainEqual(expect.stringMatching(/a peer reported noble image img-ghost, which is not served: cloud testcloud has no such image/));
 
@@ -89,11 +91,11 @@ describe('1. a peer’s image is served only once the cloud confirms it', () => 
 
   it('non-leader: the app bag’s images are confirmed too', async () => {
     const u = await peerUnit({ leader: false, localApp: { leader: `${APP}/1`, images: claim('img-ghost', '2026-06-01T00:00:00Z') } });
-    let r = await peerChanged(u);
+    const r = await peerChanged(u);
     expect(r.code, r.stderr).toBe(0);
     expect(served(u)).toBeUndefined();
     editPeers(u, (r) => (r['local-app'].images = claim('img-real', '2026-06-01T00:00:00Z')));
-    r = await peerChanged(u);
+    expect((await peerChanged(u)).code).toBe(0);
     expect(served(u)).toBe('img-real');
   });
 });
@@ -150,8 +152,8 @@ describe('3. forwarded build requests are bounded and coalesced', () => {
     r = await u.dispatch('update-status'); // starts the owed build
     expect(r.code, r.stderr).toBe(0);
     await eventually('the owed build to end', () => u.builds().length === before + 2 && !u.readHostFile(BUILD_RUNNING_PATH), 300_000);
-    r = await u.dispatch('update-status');
-    r = await peerChanged(u);
+    expect((await u.dispatch('update-status')).code).toBe(0);
+    expect((await peerChanged(u)).code).toBe(0);
     await eventually('no build running', () => !u.readHostFile(BUILD_RUNNING_PATH));
     expect(u.builds().length - before, 'one build for the first wave, one owed for the second, none after').toBe(2);
     const servedMap = JSON.parse(u.relations()[PEER_KEY]!['local-app']['served-requests']!);
