@@ -29,6 +29,11 @@ export interface DispatchOptions {
    * dispatch in-process pass none.
    */
   readonly flushOnSignals?: readonly NodeJS.Signals[];
+  /**
+   * Told of an error the charm did not catch (after it was logged and the state rolled back):
+   * the testing Context turns it into UncaughtCharmError, so a test cannot pass over a crash.
+   */
+  readonly onUncaughtError?: (err: Error) => void;
 }
 
 /** Runs one dispatch and returns the process exit code. */
@@ -92,6 +97,7 @@ export async function dispatch(opts: DispatchOptions): Promise<number> {
     }
     log.flush();
     stderr(`${e.name}: ${e.message}\n`);
+    opts.onUncaughtError?.(e);
     if (ctx.action) {
       try {
         backend.actionFail(`${ctx.action.name} failed: ${e.message}`);

@@ -97,7 +97,7 @@ describe('install', () => {
   it('fails the hook when apt fails (Juju retries), with a status naming the step and the command', async () => {
     const m = machine();
     m.programs.fail(['apt-get', 'update'], { exitCode: 100, stdout: '', stderr: 'E: Could not get lock /var/lib/apt/lists/lock' });
-    const r = await charmContext(m).run(on.install(), unitState({ config }));
+    const r = await charmContext(m).run(on.install(), unitState({ config }), { expectUncaughtError: true });
     expect(r.exitCode).toBe(1);
     expect(r.state.unitStatus).toEqual({ status: 'blocked', message: 'Setup failed, Juju will retry: installing apt packages failed: `apt-get update` exited with code 100: E: Could not get lock /var/lib/apt/lists/lock' });
     expect(existsSync(m.hostPath(CRON_PATH))).toBe(false);

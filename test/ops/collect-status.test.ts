@@ -82,7 +82,7 @@ describe('loadConfig', () => {
 
   it('lets any other error fail the hook, without a status', async () => {
     const backend = setup({ interval: 6, name: 'boom' });
-    const r = await run(ConfigCharm, 'hooks/config-changed', { dir: charmDir(), backend });
+    const r = await run(ConfigCharm, 'hooks/config-changed', { dir: charmDir(), backend, expectUncaughtError: true });
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/TypeError: parser bug/);
     expect(backend.statusSets()).toEqual([]);
@@ -220,14 +220,14 @@ describe('collect-status', () => {
 
   it('does not collect when the dispatch fails', async () => {
     const backend = setup({ StatusCharm: [ActiveStatus('ok')] }, { fail: true });
-    expect((await run(StatusCharm, 'hooks/config-changed', { dir: charmDir(), backend })).code).toBe(1);
+    expect((await run(StatusCharm, 'hooks/config-changed', { dir: charmDir(), backend, expectUncaughtError: true })).code).toBe(1);
     expect(collected).toBe(0);
     expect(backend.statusSets()).toEqual([]);
   });
 
   it('cannot be deferred', async () => {
     const backend = setup({});
-    const r = await run(DeferCollect, 'hooks/update-status', { dir: charmDir(), backend });
+    const r = await run(DeferCollect, 'hooks/update-status', { dir: charmDir(), backend, expectUncaughtError: true });
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/the collect_unit_status event cannot be deferred/);
   });

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { charmMetaFrom, dispatch, SecretNotFoundError, type Backend, type CharmClass, type CharmMeta, type Databag, type LogLevel, type SecretRef, type StatusName } from '../../src/ops/index.js';
 import type { SecretMetadataValue, StatusValue } from '../../src/ops/backend.js';
+import { checkUncaught, type RunOptions } from '../../src/ops/testing/index.js';
 
 export interface Call {
   readonly op: string;
@@ -122,18 +123,23 @@ export function cleanupCharmDirs(): void {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 }
 
-/** Dispatches `dispatchPath` (e.g. `hooks/config-changed`) to a fresh instance of `charm`. */
+/**
+ * Dispatches `dispatchPath` (e.g. `hooks/config-changed`) to a fresh instance of `charm`. An
+ * error the charm does not catch throws UncaughtCharmError unless `expectUncaughtError`.
+ */
 export async function run(
   charm: CharmClass,
   dispatchPath: string,
-  opts: { dir: string; backend: RecordingBackend; env?: Record<string, string>; meta?: CharmMeta },
-): Promise<{ code: number; stderr: string }> {
+  opts: { dir: string; backend: RecordingBackend; env?: Record<string, string>; meta?: CharmMeta } & RunOptions,
+): Promise<{ code: number; stderr: string; uncaughtError?: Error }> {
   let stderr = '';
+  let uncaught: Error | undefined;
   const code = await dispatch({
     charm,
     backend: opts.backend,
     meta: opts.meta ?? testMeta,
     stderr: (t) => (stderr += t),
+    onUncaughtError: (e) => (uncaught = e),
     env: {
       JUJU_UNIT_NAME: 'test-charm/0',
       JUJU_MODEL_NAME: 'm',
@@ -143,5 +149,5 @@ export async function run(
       ...opts.env,
     },
   });
-  return { code, stderr };
+  return checkUncaught(dispatchPath, uncaught, { code, stderr, ...(uncaught ? { uncaughtError: uncaught } : {}) }, opts);
 }

@@ -82,7 +82,7 @@ describe('observers keyed by owner and method', () => {
       onInstall(): void {}
     }
     const backend = new RecordingBackend();
-    const r = await run(Twice, 'hooks/install', { dir: charmDir(), backend });
+    const r = await run(Twice, 'hooks/install', { dir: charmDir(), backend, expectUncaughtError: true });
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/ModelError: Twice\/onInstall already observes install/);
   });
@@ -95,7 +95,7 @@ describe('observers keyed by owner and method', () => {
         new Part(this, 'same');
       }
     }
-    const r = await run(Clash, 'hooks/install', { dir: charmDir(), backend: new RecordingBackend() });
+    const r = await run(Clash, 'hooks/install', { dir: charmDir(), backend: new RecordingBackend(), expectUncaughtError: true });
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/two objects have the handle "Clash\/same"/);
   });
@@ -110,7 +110,7 @@ describe('observers keyed by owner and method', () => {
       }
       onConfig(): void {}
     }
-    const r = await run(Legacy, 'hooks/config-changed', { dir: charmDir(), backend: new RecordingBackend() });
+    const r = await run(Legacy, 'hooks/config-changed', { dir: charmDir(), backend: new RecordingBackend(), expectUncaughtError: true });
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/Legacy\/onConfig already observes config_changed/);
   });
@@ -146,7 +146,7 @@ describe('observers keyed by owner and method', () => {
     const dir = charmDir();
     expect((await run(Arrow, 'hooks/config-changed', { dir, backend: new RecordingBackend() })).code).toBe(0);
     expect(notices(dir)).toEqual([{ event: 'config_changed', observer: 'Arrow/deferIt' }]);
-    const r = await run(NoKey, 'hooks/config-changed', { dir: charmDir(), backend: new RecordingBackend() });
+    const r = await run(NoKey, 'hooks/config-changed', { dir: charmDir(), backend: new RecordingBackend(), expectUncaughtError: true });
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/the method has no name; give one with \{ key \}/);
   });
@@ -174,7 +174,7 @@ describe('observers keyed by owner and method', () => {
       }
       onConfig(): void {}
     }
-    const r = await run(Typo, 'hooks/install', { dir: charmDir(), backend: new RecordingBackend() });
+    const r = await run(Typo, 'hooks/install', { dir: charmDir(), backend: new RecordingBackend(), expectUncaughtError: true });
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/cannot observe unknown event "config_chnaged"/);
   });

@@ -2,7 +2,7 @@
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadCharmMeta, type CharmMeta } from '../../src/ops/index.js';
-import { Context, on, relation, state } from '../../src/ops/testing/index.js';
+import { Context, on, relation, state, UncaughtCharmError } from '../../src/ops/testing/index.js';
 import { RecorderCharm } from '../charms/recorder/charm.js';
 
 let meta: CharmMeta;
@@ -46,11 +46,31 @@ describe('Scenario-style Context', () => {
     expect(second.state.deferred).toHaveLength(1);
   });
 
+  it('reports an error the charm does not catch as UncaughtCharmError, unless the test expects one', async () => {
+    const input = state({ config: { ...baseConfig, 'fail-on': 'update_status' } });
+    const err = await ctx.run(on.updateStatus(), input).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(UncaughtCharmError);
+    const crash = err as UncaughtCharmError;
+    expect(crash.message).toBe('the charm raised Error in hooks/update-status: handler asked to fail on update_status');
+    expect(crash.cause.message).toBe('handler asked to fail on update_status');
+    expect([crash.result.exitCode, crash.result.state.stored]).toEqual([1, input.stored]);
+    // An action that crashes fails the action (exit 0), and is still a crash.
+    await expect(ctx.run(on.action('try-defer'), state())).rejects.toThrow(UncaughtCharmError);
+    // Expecting a crash that does not happen fails too.
+    await expect(ctx.run(on.updateStatus(), state({ config: baseConfig }), { expectUncaughtError: true })).rejects.toThrow(
+      'expected the charm to raise an uncaught error in hooks/update-status, but it did not',
+    );
+  });
+
   it('rolls back stored state, deferrals and relation data when a handler throws', async () => {
     const db = relation('db', { remoteApp: 'pg', remoteUnitsData: { 'pg/0': { hello: 'world' } } });
     const input = state({ config: { ...baseConfig, 'fail-on': 'db_relation_joined' }, relations: [db], stored: { recorder: { seen: ['old'], configCount: 0 } } });
-    const out = await ctx.run(on.relation('joined', db), input);
+    const out = await ctx.run(on.relation('joined', db), input, { expectUncaughtError: true });
     expect(out.exitCode).toBe(1);
+    expect(out.uncaughtError?.message).toBe('handler asked to fail on db_relation_joined');
     expect(out.state.stored).toEqual(input.stored);
     expect(out.state.deferred).toEqual([]);
     expect(out.state.relations[0]!.localUnitData).toEqual({});
@@ -75,13 +95,13 @@ describe('Scenario-style Context', () => {
   });
 
   it('refuses invalid action-set keys before the tool is called', async () => {
-    const out = await ctx.run(on.action('set-results', { results: JSON.stringify({ Bad_Key: 'x' }) }), state());
+    const out = await ctx.run(on.action('set-results', { results: JSON.stringify({ Bad_Key: 'x' }) }), state(), { expectUncaughtError: true });
     expect(out.actionResults).toEqual({});
     expect(out.actionFailure).toMatch(/invalid action result key "Bad_Key"/);
   });
 
   it('refuses to defer an action', async () => {
-    const out = await ctx.run(on.action('try-defer'), state());
+    const out = await ctx.run(on.action('try-defer'), state(), { expectUncaughtError: true });
     expect(out.actionFailure).toMatch(/cannot be deferred/);
     expect(out.state.deferred).toEqual([]);
   });
@@ -105,7 +125,7 @@ describe('Scenario-style Context', () => {
   it('keeps the memory of a status set by a hook that then failed (Juju does not roll status back)', async () => {
     const failing = await ctx.run(on.configChanged(), state({ config: { ...baseConfig, greeting: 'hi', 'fail-on': 'x' } }));
     expect(failing.exitCode).toBe(0);
-    const crash = await ctx.run(on.configChanged(), { ...failing.state, config: { ...baseConfig, greeting: 'boom', 'fail-on': 'config_changed' } });
+    const crash = await ctx.run(on.configChanged(), { ...failing.state, config: { ...baseConfig, greeting: 'boom', 'fail-on': 'config_changed' } }, { expectUncaughtError: true });
     expect(crash.exitCode).toBe(1);
     expect(crash.unitStatusHistory).toEqual([{ status: 'active', message: 'greeting boom' }]);
     const after = await ctx.run(on.configChanged(), { ...crash.state, config: { ...baseConfig, greeting: 'boom' } });
@@ -113,7 +133,7 @@ describe('Scenario-style Context', () => {
   });
 
   it('refuses config values whose type does not match config.yaml', async () => {
-    const out = await ctx.run(on.configChanged(), state({ config: { ...baseConfig, count: 'three' as unknown as number } }));
+    const out = await ctx.run(on.configChanged(), state({ config: { ...baseConfig, count: 'three' as unknown as number } }), { expectUncaughtError: true });
     expect(out.exitCode).toBe(1);
     expect(out.logs.find((l) => l.level === 'ERROR')?.message).toMatch(/config option "count" is declared int in config.yaml but Juju gave "three"/);
   });

@@ -13,7 +13,7 @@ const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CANARY_PASSWORD = 'canary-Pa55w0rd-do-not-leak';
 const HOW_TO_START =
   'start them with `bash scripts/openstack/start.sh` (after `bash scripts/openstack/install.sh`), ' +
-  'or run the suite through `npm run test:openstack`';
+  'or run the tests through `npm run test:openstack` (the OpenStack tier) or `npm run test:all` (every tier)';
 
 export interface OpenStackSuite {
   /** Both services answer and the state files are there. */

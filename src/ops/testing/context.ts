@@ -96,6 +96,43 @@ export interface RunResult extends Omit<Recorded, 'workloadVersionHistory'> {
   readonly exitCode: number;
   readonly stderr: string;
   readonly workloadVersionHistory: readonly string[];
+  /** What the charm raised and did not catch; only with `expectUncaughtError` (else run throws). */
+  readonly uncaughtError?: Error;
+}
+
+export interface RunOptions {
+  /**
+   * The test expects the charm to raise (a hook failing so that Juju retries it): run returns
+   * the result, with `uncaughtError`, instead of throwing UncaughtCharmError, and throws if the
+   * charm did not raise.
+   */
+  readonly expectUncaughtError?: boolean;
+}
+
+/**
+ * The charm raised an error it did not catch (as Scenario's UncaughtCharmError): a crash is a
+ * test failure unless the test says it expects one (`expectUncaughtError`). `cause` is the
+ * charm's error; `result` what the run left (rolled-back state, logs, exit code).
+ */
+export class UncaughtCharmError<R = RunResult> extends Error {
+  constructor(
+    readonly dispatchPath: string,
+    override readonly cause: Error,
+    readonly result: R,
+  ) {
+    super(`the charm raised ${cause.name} in ${dispatchPath}: ${cause.message}`, { cause });
+    this.name = 'UncaughtCharmError';
+  }
+}
+
+/**
+ * Settles a run by what the test expects: throws UncaughtCharmError for an unexpected crash,
+ * and an Error when an expected crash did not happen.
+ */
+export function checkUncaught<R>(dispatchPath: string, uncaught: Error | undefined, result: R, opts: RunOptions): R {
+  if (uncaught && !opts.expectUncaughtError) throw new UncaughtCharmError(dispatchPath, uncaught, result);
+  if (!uncaught && opts.expectUncaughtError) throw new Error(`expected the charm to raise an uncaught error in ${dispatchPath}, but it did not`);
+  return result;
 }
 
 export class Context {
@@ -113,9 +150,10 @@ export class Context {
 
   /**
    * Runs `event` on a fresh charm instance against `stateIn`. First checks that Juju could
-   * produce this state and event for this charm (InconsistentScenarioError otherwise).
+   * produce this state and event for this charm (InconsistentScenarioError otherwise). An
+   * error the charm does not catch throws UncaughtCharmError, unless `opts.expectUncaughtError`.
    */
-  async run(event: TestEvent, stateIn: State): Promise<RunResult> {
+  async run(event: TestEvent, stateIn: State, opts: RunOptions = {}): Promise<RunResult> {
     const appName = this.opts.appName ?? (this.meta.name || 'charm');
     const unitName = `${appName}/${this.opts.unitId ?? 0}`;
     checkConsistency(this.meta, this.charm, event, stateIn, { unitName, appName });
@@ -143,7 +181,8 @@ export class Context {
       };
       const backend = new MemoryBackend(stateIn, unitName, event.action ? { params: { ...event.action.params } } : undefined, env);
       let stderr = '';
-      const exitCode = await dispatch({ charm: this.charm, meta: this.meta, backend, stderr: (t) => (stderr += t), env });
+      let uncaught: Error | undefined;
+      const exitCode = await dispatch({ charm: this.charm, meta: this.meta, backend, stderr: (t) => (stderr += t), env, onUncaughtError: (e) => (uncaught = e) });
       // Juju commits relation data (and ops its state file) only when the hook exits 0.
       const ok = exitCode === 0;
       const saved = new UnitStateFile(charmDir).load();
@@ -152,7 +191,8 @@ export class Context {
         stored: ok ? saved.stored : structuredClone(stateIn.stored),
         deferred: ok ? (saved.deferred as Notice[]) : structuredClone(stateIn.deferred),
       };
-      return { ...backend.recorded, state: stateOut, exitCode, stderr };
+      const result: RunResult = { ...backend.recorded, state: stateOut, exitCode, stderr, ...(uncaught ? { uncaughtError: uncaught } : {}) };
+      return checkUncaught(event.dispatchPath, uncaught, result, opts);
     } finally {
       if (!this.opts.charmDir) rmSync(charmDir, { recursive: true, force: true });
     }
