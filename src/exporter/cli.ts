@@ -1,10 +1,10 @@
 // The exporter's command line (see main.ts).
 import { parseArgs } from 'node:util';
 
-/** The collector scrapes the exporter on the same machine; nothing needs it from elsewhere. */
-export const DEFAULT_HOST = '127.0.0.1';
-export { METRICS_DIR as DEFAULT_STATE_DIR } from '../charm/paths.js';
-import { METRICS_DIR as DEFAULT_STATE_DIR } from '../charm/paths.js';
+import { METRICS_DIR as DEFAULT_STATE_DIR, METRICS_HOST as DEFAULT_HOST } from '../shared/metrics-files.js';
+
+/** The collector scrapes the exporter on the same machine (127.0.0.1); nothing needs it from elsewhere. */
+export { METRICS_DIR as DEFAULT_STATE_DIR, METRICS_HOST as DEFAULT_HOST } from '../shared/metrics-files.js';
 export const USAGE = 'usage: exporter.js --port <port> [--host <address>] [--state-dir <dir>]';
 
 export type CommandLine = { kind: 'run'; port: number; host: string; stateDir: string } | { kind: 'help' } | { kind: 'error'; message: string };
