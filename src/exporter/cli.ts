@@ -30,3 +30,18 @@ export function parseCommandLine(args: string[]): CommandLine {
   if (stateDir === '') return { kind: 'error', message: '--state-dir must not be empty' };
   return { kind: 'run', port: Number(values.port), host, stateDir };
 }
+
+/** The first socket systemd passes (sd_listen_fds(3)). */
+export const LISTEN_FDS_START = 3;
+
+export type Activation = { kind: 'none' } | { kind: 'socket'; fd: number } | { kind: 'error'; message: string };
+
+/**
+ * The socket systemd holds for the exporter (its .socket unit), when it started this process with
+ * one: LISTEN_FDS=1 and LISTEN_PID this process (else the variables were meant for another one).
+ */
+export function socketActivation(env: Readonly<Record<string, string | undefined>>, pid: number): Activation {
+  if (env.LISTEN_PID === undefined || env.LISTEN_PID !== String(pid)) return { kind: 'none' };
+  if (env.LISTEN_FDS !== '1') return { kind: 'error', message: `systemd passed LISTEN_FDS=${JSON.stringify(env.LISTEN_FDS ?? '')}: the exporter takes exactly one socket (ListenStream= in its .socket unit)` };
+  return { kind: 'socket', fd: LISTEN_FDS_START };
+}
