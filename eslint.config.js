@@ -12,4 +12,18 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },
   },
+  // The exporter is its own small program: it shares only src/shared with the charm (issue 21).
+  {
+    files: ['src/exporter/**'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ regex: '^\\.\\./(?!shared/)', message: 'src/exporter imports only node: modules, its own modules and src/shared (what it shares with the charm lives there)' }] }],
+    },
+  },
+  // What both sides share imports nothing of either.
+  {
+    files: ['src/shared/**'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ regex: '^\\.\\./', message: 'src/shared imports nothing from src/charm, src/exporter or src/ops' }] }],
+    },
+  },
 );

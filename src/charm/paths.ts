@@ -3,7 +3,10 @@
 // (README "Security model"): everything root runs, reads or writes lives in directories only
 // root can change, and nothing of it is under a user's home.
 
-export const APP = 'github-runner-image-builder';
+import { APP } from '../shared/metrics-files.js';
+
+/** What the exporter shares with the charm lives in src/shared (the exporter imports nothing from here). */
+export { APP, METRICS_DIR, METRICS_HOST } from '../shared/metrics-files.js';
 
 /** Root-only (0700): the clouds.yaml (with the OpenStack password) and the build environment (proxies). */
 export const CONFIG_DIR = `/etc/${APP}`;
@@ -56,11 +59,6 @@ export const LOCK_WAIT_SECONDS = 5;
 /** The PATH of builds and of host programs when the hook gives none. */
 export const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
-/**
- * Build metrics for the exporter (root-owned 0755; nothing secret in them): the build script
- * writes build-<base>.json and running.json, the charm unit.json.
- */
-export const METRICS_DIR = `/var/lib/${APP}-metrics`;
 /** The exporter, run by systemd as a dynamic user from the charm's own node. */
 export const EXPORTER_SERVICE = `${APP}-exporter.service`;
 export const EXPORTER_UNIT_PATH = `/etc/systemd/system/${EXPORTER_SERVICE}`;

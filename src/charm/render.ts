@@ -232,7 +232,7 @@ Description=Prometheus exporter of the github-runner-image-builder charm (build 
 After=network.target
 
 [Service]
-ExecStart=${[unit.node, ...EXPORTER_NODE_FLAGS, `${unit.charmDir}/dist/exporter.js`, '--port', String(port), '--state-dir', unit.path(METRICS_DIR)].map(systemdQuote).join(' ')}
+ExecStart=${systemdCommandLine([unit.node, ...EXPORTER_NODE_FLAGS, `${unit.charmDir}/dist/exporter.js`, '--port', String(port), '--state-dir', unit.path(METRICS_DIR)])}
 Restart=always
 RestartSec=5
 DynamicUser=yes
@@ -247,7 +247,19 @@ WantedBy=multi-user.target
 `;
 }
 
-/** systemd's ExecStart quoting: double quotes, with backslash and quote escaped. */
-function systemdQuote(arg: string): string {
-  return /^[A-Za-z0-9_./:@=-]+$/.test(arg) ? arg : `"${arg.replace(/[\\"]/g, '\\$&')}"`;
+/**
+ * An ExecStart= command line: each word in double quotes (backslash and quote escaped, control
+ * characters as \xNN) unless plain, `%` as `%%` (systemd resolves specifiers such as %n
+ * everywhere), and `$` as `$$` in the arguments (systemd expands ${VAR} in them when it starts
+ * the service; it runs the executable's path as written, so there `$` stays single).
+ */
+export function systemdCommandLine(argv: readonly [string, ...string[]]): string {
+  return argv
+    .map((arg, i) => {
+      const escaped = arg.replace(i === 0 ? /%/g : /[%$]/g, '$&$&');
+      if (/^[A-Za-z0-9_./:@=-]+$/.test(arg)) return escaped;
+      // eslint-disable-next-line no-control-regex -- control characters are what it escapes
+      return `"${escaped.replace(/[\\"]/g, '\\$&').replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)}"`;
+    })
+    .join(' ');
 }

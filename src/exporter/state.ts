@@ -1,44 +1,29 @@
 // Reads the state files the charm and the build script write for the exporter, on every scrape.
-// All are optional and small; whatever is wrong with one (missing fields aside) is reported as an
-// error of that file and only its valid parts are used. Nothing here throws.
-//
-//   <dir>/unit.json          the charm: {"arch", "bases": [..], "leader", "interval_hours",
-//                            "schedule_start", "images": {<base>: {"id", "created_at": ISO 8601}}}
-//   <dir>/build-<base>.json  the build script, after each build of <base>: {"started", "succeeded",
-//                            "failed", "consecutive_failures", "last_duration_seconds",
-//                            "last_success_timestamp"}
-//   <dir>/running.json       the build script, while a build runs: {"base", "started"}
+// Their names, shapes and parsers are in src/shared/metrics-files.ts. All are optional and small;
+// whatever is wrong with one (missing fields aside) is reported as an error of that file and only
+// its valid parts are used. Nothing here throws.
 //
 // Files are opened without following a symlink or blocking on a FIFO (O_NOFOLLOW | O_NONBLOCK),
 // must be regular files of at most MAX_STATE_FILE_BYTES, and must hold a JSON object.
 import { closeSync, constants, fstatSync, openSync, readSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
+import {
+  BASE_NAME,
+  BUILD_FILE_NAME,
+  MAX_STATE_FILE_BYTES,
+  RUNNING_FILE,
+  UNIT_FILE,
+  buildFileName,
+  parseBuildFile,
+  parseRunningFile,
+  parseUnitFile,
+  type BuildStats,
+  type Parsed,
+  type UnitInfo,
+} from '../shared/metrics-files.js';
 
-export const MAX_STATE_FILE_BYTES = 64 * 1024;
-/** A base name as it may appear in a file name: no '/', no leading dot. */
-const BASE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-const BUILD_FILE = /^build-(.+)\.json$/;
-
-const BUILD_FIELDS = ['started', 'succeeded', 'failed', 'consecutive_failures', 'last_duration_seconds', 'last_success_timestamp'] as const;
-export type BuildField = (typeof BUILD_FIELDS)[number];
-/** The valid fields of a build file; a missing or invalid one is absent. */
-export type BuildStats = Partial<Record<BuildField, number>>;
-
-export interface Image {
-  readonly id?: string;
-  /** created_at, in unix seconds. */
-  readonly createdAt: number;
-}
-
-export interface UnitInfo {
-  readonly arch?: string;
-  /** undefined when unit.json gives no (valid) list: the bases are then those of the build files. */
-  readonly bases?: readonly string[];
-  readonly leader?: boolean;
-  readonly intervalHours?: number;
-  readonly scheduleStart?: number;
-  readonly images: ReadonlyMap<string, Image>;
-}
+export { MAX_STATE_FILE_BYTES } from '../shared/metrics-files.js';
+export type { BuildField, BuildStats, Image, UnitInfo } from '../shared/metrics-files.js';
 
 export interface StateError {
   /** The file's name in the state dir ('.' for the directory itself). */
@@ -106,107 +91,33 @@ function readJsonFile(file: string): ReadResult {
   }
 }
 
-/** Collects the problems of one file; report() gives them as one reason, joined by "; ". */
-class Problems {
-  private reasons: string[] = [];
-  add(reason: string) {
-    this.reasons.push(reason);
-  }
-  report(file: string, errors: StateError[]) {
-    if (this.reasons.length) errors.push({ file, reason: this.reasons.join('; ') });
-  }
-}
-
-const present = (v: unknown) => v !== undefined && v !== null;
-const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0;
-
-/** A non-negative number field; absent (no problem) when missing or null. */
-function numberField(obj: Record<string, unknown>, key: string, problems: Problems): number | undefined {
-  const v = obj[key];
-  if (!present(v)) return undefined;
-  if (isNumber(v)) return v;
-  problems.add(`${key} is not a non-negative number`);
-  return undefined;
-}
-
-function readUnit(dir: string, errors: StateError[]): UnitInfo {
-  const images = new Map<string, Image>();
-  const r = readJsonFile(path.join(dir, 'unit.json'));
-  if (r.kind === 'missing') return { images };
-  if (r.kind === 'error') {
-    errors.push({ file: 'unit.json', reason: r.reason });
-    return { images };
-  }
-  const obj = r.value;
-  const problems = new Problems();
-  let arch: string | undefined;
-  if (present(obj.arch)) {
-    if (typeof obj.arch === 'string' && obj.arch.length > 0 && obj.arch.length <= 64) arch = obj.arch;
-    else problems.add('arch is not a string of 1-64 characters');
-  }
-  let bases: string[] | undefined;
-  if (present(obj.bases)) {
-    if (Array.isArray(obj.bases)) {
-      bases = [];
-      for (const b of obj.bases) {
-        if (typeof b === 'string' && BASE_NAME.test(b)) {
-          if (!bases.includes(b)) bases.push(b);
-        } else problems.add(`bases has an invalid base ${JSON.stringify(b)?.slice(0, 70)}`);
-      }
-    } else problems.add('bases is not a list');
-  }
-  let leader: boolean | undefined;
-  if (present(obj.leader)) {
-    if (typeof obj.leader === 'boolean') leader = obj.leader;
-    else problems.add('leader is not a boolean');
-  }
-  const intervalHours = numberField(obj, 'interval_hours', problems);
-  const scheduleStart = numberField(obj, 'schedule_start', problems);
-  if (present(obj.images)) {
-    if (typeof obj.images === 'object' && !Array.isArray(obj.images)) {
-      for (const [base, image] of Object.entries(obj.images as Record<string, unknown>)) {
-        if (!present(image)) continue;
-        const createdAt = typeof image === 'object' && !Array.isArray(image) ? (image as Record<string, unknown>).created_at : undefined;
-        const id = typeof image === 'object' ? (image as Record<string, unknown>).id : undefined;
-        const ms = typeof createdAt === 'string' ? Date.parse(createdAt) : NaN;
-        if (Number.isFinite(ms)) images.set(base, { createdAt: ms / 1000, ...(typeof id === 'string' ? { id } : {}) });
-        else problems.add(`images.${base.slice(0, 64)} has no valid created_at`);
-      }
-    } else problems.add('images is not an object');
-  }
-  problems.report('unit.json', errors);
-  return { arch, bases, leader, intervalHours, scheduleStart, images };
-}
-
-function readBuild(dir: string, base: string, errors: StateError[]): BuildStats | 'missing' | 'invalid' {
-  const file = `build-${base}.json`;
+/** A state file parsed with its parser: its valid parts, its problems as one error; undefined when missing or unreadable. */
+function readParsed<T>(dir: string, file: string, parse: (obj: Record<string, unknown>) => Parsed<T>, errors: StateError[]): Parsed<T> | 'missing' | 'invalid' {
   const r = readJsonFile(path.join(dir, file));
   if (r.kind === 'missing') return 'missing';
   if (r.kind === 'error') {
     errors.push({ file, reason: r.reason });
     return 'invalid';
   }
-  const problems = new Problems();
-  const stats: BuildStats = {};
-  for (const field of BUILD_FIELDS) {
-    const v = numberField(r.value, field, problems);
-    if (v !== undefined) stats[field] = v;
-  }
-  problems.report(file, errors);
-  return stats;
+  const parsed = parse(r.value);
+  if (parsed.problems.length) errors.push({ file, reason: parsed.problems.join('; ') });
+  return parsed;
+}
+
+function readUnit(dir: string, errors: StateError[]): UnitInfo {
+  const r = readParsed(dir, UNIT_FILE, parseUnitFile, errors);
+  return typeof r === 'string' ? { images: new Map() } : r.value;
+}
+
+function readBuild(dir: string, base: string, errors: StateError[]): BuildStats | 'missing' | 'invalid' {
+  const r = readParsed(dir, buildFileName(base), parseBuildFile, errors);
+  return typeof r === 'string' ? r : r.value;
 }
 
 function readRunning(dir: string, errors: StateError[]): string | null | 'invalid' {
-  const r = readJsonFile(path.join(dir, 'running.json'));
-  if (r.kind === 'missing') return null;
-  if (r.kind === 'error') {
-    errors.push({ file: 'running.json', reason: r.reason });
-    return 'invalid';
-  }
-  const base = r.value.base;
-  if (typeof base === 'string' && BASE_NAME.test(base)) return base;
-  errors.push({ file: 'running.json', reason: 'base is not a valid base name' });
-  return 'invalid';
+  const r = readParsed(dir, RUNNING_FILE, parseRunningFile, errors);
+  if (r === 'missing') return null;
+  return r === 'invalid' ? 'invalid' : (r.value ?? 'invalid');
 }
 
 /** The bases that have a build file in the state dir, sorted. */
@@ -220,7 +131,7 @@ function basesOnDisk(dir: string, errors: StateError[]): string[] {
   }
   const bases: string[] = [];
   for (const n of names) {
-    const m = BUILD_FILE.exec(n);
+    const m = BUILD_FILE_NAME.exec(n);
     if (m && BASE_NAME.test(m[1]!)) bases.push(m[1]!);
   }
   return bases.sort();

@@ -1,9 +1,10 @@
 // Test helpers for the exporter: builds dist/exporter.js the way `npm run build` and the pack do
 // (scripts/bundle.mjs), into a temporary directory, runs it as systemd does (a subprocess of this
 // node, `--port 0` so it picks a free loopback port and prints it), and writes state files.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import type { Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { bundleExporter } from '../../scripts/bundle.mjs';
@@ -43,9 +44,28 @@ export interface RunningExporter {
 
 const running = new Set<RunningExporter>();
 
-/** Starts `node <file> --port 0 --state-dir <dir> [args]` and waits (at most 10 s) until it listens. */
-export async function startExporter(file: string, stateDir: string, args: string[] = []): Promise<RunningExporter> {
-  const proc = spawn(process.execPath, [file, '--port', '0', '--state-dir', stateDir, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '' } });
+/**
+ * As systemd starts a socket-activated service: LISTEN_FDS=1 and LISTEN_PID set to the program's
+ * own pid (sh's $$, kept by exec), the listening socket on fd 3. Arguments: the program and its own.
+ */
+export const SOCKET_ACTIVATE = ['/bin/sh', '-c', 'export LISTEN_PID=$$ LISTEN_FDS=1; exec "$@"', 'sh'] as const;
+
+/** The file descriptor of a listening server, to hand to a child in its stdio (node duplicates it there). */
+export function listeningFd(server: Server): number {
+  const fd = (server as unknown as { _handle?: { fd?: number } })._handle?.fd;
+  if (typeof fd !== 'number' || fd < 0) throw new Error('the server is not listening');
+  return fd;
+}
+
+/**
+ * Starts `node <file> --port 0 --state-dir <dir> [args]` and waits (at most 10 s) until it listens;
+ * with `socket`, hands it that listening socket as systemd's socket activation does.
+ */
+export async function startExporter(file: string, stateDir: string, args: string[] = [], opts: { socket?: Server } = {}): Promise<RunningExporter> {
+  const argv = [process.execPath, file, '--port', '0', '--state-dir', stateDir, ...args];
+  const [cmd, ...cmdArgs] = opts.socket ? [...SOCKET_ACTIVATE, ...argv] : argv;
+  const stdio: StdioOptions = ['ignore', 'pipe', 'pipe', ...(opts.socket ? [listeningFd(opts.socket)] : [])];
+  const proc = spawn(cmd!, cmdArgs, { stdio, env: { PATH: process.env.PATH ?? '' } });
   let out = '';
   let err = '';
   proc.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));

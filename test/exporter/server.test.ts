@@ -181,6 +181,39 @@ describe('input that must not kill the exporter', () => {
     await stillServing();
   });
 
+  it('64 idle connections held open (past the 32 allowed): scrapes are served, the scraper keeps its connection, the server closes the idle ones', async () => {
+    // The scraper's kept-alive connection, one request answered.
+    const scraper = net.connect(exporter.port, '127.0.0.1');
+    scraper.setEncoding('latin1');
+    let answers = '';
+    const answered = (n: number) => new Promise<void>((resolve, reject) => {
+      const check = () => ((answers.match(/^HTTP\/1\.1 200 /gm)?.length ?? 0) >= n ? resolve() : undefined);
+      scraper.on('data', (d: string) => ((answers += d), check()));
+      scraper.once('close', () => reject(new Error(`the scraper's connection was closed: ${answers}`)));
+      check();
+    });
+    scraper.write('GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n');
+    await answered(1);
+
+    // A local user's connections: connected (the kernel queues them in order), never a byte sent.
+    const idle = await Promise.all(
+      Array.from({ length: 2 * LIMITS.maxConnections }, () => new Promise<{ closed: Promise<void> }>((resolve, reject) => {
+        const s = net.connect(exporter.port, '127.0.0.1', () => resolve({ closed }));
+        const closed = new Promise<void>((r) => s.on('close', () => r()));
+        s.on('error', () => {});
+        s.once('error', reject);
+      })),
+    );
+    // A new scrape connection, and the scraper's next request on its kept-alive one.
+    expect((await exporter.get()).status).toBe(200);
+    scraper.write('GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n');
+    await answered(2);
+    scraper.destroy();
+    // None is held for long: pushed out, or closed at the headers timeout (LIMITS.headersTimeoutMs).
+    await Promise.all(idle.map((c) => c.closed));
+    await stillServing();
+  }, 60_000);
+
   it('state files that are a directory, a FIFO, a symlink to /dev/zero, 10 MiB of garbage: state_errors, logged once, still serving', async () => {
     const dir = tempDir('exporter-hostile');
     try {
