@@ -15,6 +15,8 @@ const NOT_COPIED = /^(os_hash_algo|os_hash_value|os_glance_.*)$/;
 
 export const DEFAULT_COPY_ATTEMPTS = 3;
 export const DEFAULT_COPY_CONCURRENCY = 3;
+/** Failures a new try cannot fix: the credentials, the catalog, the settings. */
+const FINAL_KINDS = new Set(['auth', 'catalog', 'config']);
 /** Stream window per side: large enough that the two sockets rarely wait on each other, small enough to ignore. */
 const WINDOW_BYTES = 256 * 1024;
 
@@ -134,13 +136,15 @@ async function copyVerified(source: OpenStackClient, image: ImageDetails, destin
     } catch (err) {
       const error = asCopyError(err, destination.cloudName);
       failures.push(`try ${attempt}: ${error.message}`);
+      if (FINAL_KINDS.has(error.kind)) break;
       if (attempt < attempts) options.onRetry?.(destination.cloudName, attempt, error);
     }
   }
+  const times = failures.length === 1 ? 'once (not retried: another try cannot fix it)' : `${failures.length} times`;
   throw new OpenStackError({
     kind: 'copy',
     cloud: destination.cloudName,
-    detail: `copying image ${image.id} (${image.name}) from cloud ${JSON.stringify(source.cloudName)} failed ${attempts} times; ${failures.join('; ')}`,
+    detail: `copying image ${image.id} (${image.name}) from cloud ${JSON.stringify(source.cloudName)} failed ${times}; ${failures.join('; ')}`,
   });
 }
 

@@ -180,7 +180,8 @@ async function call(method: string, url: string, init: { token?: string; json?: 
   const text = await res.text();
   const ok = init.expect ? init.expect.includes(res.status) : res.ok;
   if (!ok) throw new Error(`${method} ${url}: HTTP ${res.status}: ${text.slice(0, 300)}`);
-  return { res, json: text ? (JSON.parse(text) as unknown) : undefined };
+  // Error pages (a 404 the caller expects) are HTML: only a 2xx body is JSON.
+  return { res, json: text && res.ok ? (JSON.parse(text) as unknown) : undefined };
 }
 
 /** A project-scoped token for demo (the clouds.yaml user), the bootstrap admin or a consumer. */
