@@ -5,6 +5,10 @@
 //
 // Catalog: image endpoints public/internal/admin in RegionOne, and only public in RegionTwo, so
 // the suite can ask for an interface that a region lacks.
+//
+// Consumers: two more projects, each with its own user holding only the member role, play
+// github-runner deployments (issue 20): the charm copies images into their projects. Their
+// passwords are canaries too (no error text may contain them).
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -58,6 +62,16 @@ async function projectWithUser(projectName, userName, password, role) {
 
 const glance = await projectWithUser('service', 'glance', glancePassword, 'admin');
 const demo = await projectWithUser('demo', 'demo', demoPassword, 'member');
+// Named as github-runner's clouds are in the builder's clouds.yaml: <project_name>_<username>.
+const consumers = [];
+for (const [projectName, username] of [
+  ['runners-a', 'runner-a'],
+  ['runners-b', 'runner-b'],
+]) {
+  const password = `canary-${username}-Pa55w0rd-do-not-leak`;
+  const ids = await projectWithUser(projectName, username, password, 'member');
+  consumers.push({ cloudName: `${projectName}_${username}`, username, projectName, password, ...ids });
+}
 
 const service = (await call('POST', '/services', { service: { type: 'image', name: 'glance' } }, token)).json.service;
 await call('POST', '/regions', { region: { id: 'RegionTwo' } }, token);
@@ -78,9 +92,10 @@ const suite = {
   cloudsYaml: join(dir, 'clouds.yaml'),
   canaryPassword: demoPassword,
   demo: { username: 'demo', projectName: 'demo', ...demo },
+  consumers,
   admin: { username: 'admin', projectName: 'admin', password: adminPassword },
   glanceServiceUser: glance,
   imageEndpoints: endpoints.map(([iface, region]) => `${iface}@${region}`),
 };
 writeFileSync(join(dir, 'suite.json'), JSON.stringify(suite, null, 2) + '\n', { mode: 0o600 });
-console.log('registered: service/glance, demo/demo, image endpoints', suite.imageEndpoints.join(', '));
+console.log('registered: service/glance, demo/demo,', consumers.map((c) => `${c.projectName}/${c.username}`).join(', ') + ', image endpoints', suite.imageEndpoints.join(', '));

@@ -5,12 +5,16 @@
 #   OPENSTACK_SUITE_DIR   state directory (default <repo>/.tmp/openstack); wiped on each start
 #   OPENSTACK_SUITE_SEED  where a snapshot of the freshly set-up state is kept (default
 #                         <state dir>.seed); OPENSTACK_SUITE_SEED=off disables it
+#   OPENSTACK_SUITE_KEYSTONE_PORT, OPENSTACK_SUITE_GLANCE_PORT
+#                         the ports (default 5000, 9292): another checkout's suite can run
+#                         beside this one on other ports (tests read the URLs from suite.json)
 #
 # A full setup (four keystone-manage runs, glance db_sync, REST registration) takes ~11 s. Its
 # result (databases, keys, configs) is snapshotted once and restored on later starts (~2-3 s);
 # the snapshot is keyed on this script, register.mjs, the state path and the package versions.
 #
-# Leaves in the state directory: clouds.yaml (cloud "loopback", user demo in project demo),
+# Leaves in the state directory: clouds.yaml (cloud "loopback", user demo in project demo;
+# suite.json also lists two consumer projects, runners-a and runners-b, each with its own user),
 # env (OS_* variables for the same user), admin.env (0600, the bootstrap admin), suite.json
 # (0600, what test/support/openstack.ts reads), logs/, run/*.pid.
 # "Gotcha N" refers to shared/reference/openstack-on-loopback.md.
@@ -23,8 +27,12 @@ dir="$(realpath -m "$dir")"
 seed="${OPENSTACK_SUITE_SEED:-$dir.seed}"
 marker="$dir/.openstack-suite-state"
 
-KS_PORT=5000
-GL_PORT=9292
+KS_PORT="${OPENSTACK_SUITE_KEYSTONE_PORT:-5000}"
+GL_PORT="${OPENSTACK_SUITE_GLANCE_PORT:-9292}"
+for port in "$KS_PORT" "$GL_PORT"; do
+  [[ "$port" =~ ^[1-9][0-9]{0,4}$ ]] && [ "$port" -le 65535 ] || {
+    echo "openstack/start: a port must be a number from 1 to 65535" >&2; exit 2; }
+done
 KS_URL="http://127.0.0.1:$KS_PORT/v3"
 GL_URL="http://127.0.0.1:$GL_PORT"
 CANARY_PASSWORD="canary-Pa55w0rd-do-not-leak"
@@ -59,7 +67,8 @@ fi
 # Gotcha 5: something else (the packaged services, another checkout's suite) may hold the ports.
 for port in $KS_PORT $GL_PORT; do
   if listening "$port"; then
-    die "127.0.0.1:$port is already in use by a process not started from $dir; stop it first"
+    die "127.0.0.1:$port is already in use by a process not started from $dir; stop it first," \
+      "or choose free ports with OPENSTACK_SUITE_KEYSTONE_PORT / OPENSTACK_SUITE_GLANCE_PORT"
   fi
 done
 
@@ -272,7 +281,7 @@ save_seed() {
 seed_key="$(
   {
     cat "$here/start.sh" "$here/register.mjs"
-    echo "$dir"
+    echo "$dir $KS_PORT $GL_PORT"
     dpkg-query -W keystone glance-api uwsgi-plugin-python3 python3-keystonemiddleware 2>/dev/null || true
   } | sha256sum | cut -d' ' -f1
 )"

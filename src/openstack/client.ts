@@ -2,17 +2,34 @@
 // reused until shortly before it expires), find the image endpoint, ask Glance.
 import type { CloudConfig } from './clouds.js';
 import { OpenStackError } from './errors.js';
-import { getImageById, getImagesPage, glanceRoot, imagesUrl, type Image, type ImageFilters } from './glance.js';
-import { DEFAULT_TIMEOUT_MS, type FetchFn, type HttpContext } from './http.js';
+import type { Readable } from 'node:stream';
+import {
+  createImage,
+  deleteImage,
+  getImageById,
+  getImagesPage,
+  glanceRoot,
+  imageUrl,
+  imagesUrl,
+  type Image,
+  type ImageDetails,
+  type ImageFilters,
+} from './glance.js';
+import { DEFAULT_TIMEOUT_MS, requestData, type FetchFn, type HttpContext } from './http.js';
 import { authenticate, findEndpoint, type KeystoneToken } from './keystone.js';
 import { proxyRouter, type ProxySettings } from './proxy.js';
-import { nodeFetch } from './tls-fetch.js';
+import { fetchOver, nodeRequest, type NodeRequestFn } from './tls-fetch.js';
 
 export interface ClientOptions {
-  /** Replaces the transport (tests count requests with it). Used as is, even with cacert. */
+  /**
+   * Replaces the transport of API requests (tests count requests with it). Used as is, even with
+   * cacert. Image data cannot go through it: downloadImage/uploadImage then fail ('config').
+   */
   readonly fetch?: FetchFn;
-  /** Per request, connection to last byte (default 10 s). */
+  /** Per API request, connection to last byte (default 10 s). */
   readonly timeoutMs?: number;
+  /** Image data transfers have no deadline; they fail when the connection is idle this long (default 60 s). */
+  readonly idleTimeoutMs?: number;
   /** Cancels every request of this client. */
   readonly signal?: AbortSignal;
   /**
@@ -38,6 +55,15 @@ export interface LatestImageOptions {
    */
   readonly anyOwner?: boolean;
 }
+
+/** An image's data as it arrives: read it (or destroy it) promptly. */
+export interface ImageDownload {
+  readonly body: Readable;
+  /** The content-length Glance announced, if any. */
+  readonly size: number | undefined;
+}
+
+export const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
 
 /** Re-authenticate when the token has less than this left. */
 const TOKEN_MARGIN_MS = 60_000;
@@ -115,10 +141,51 @@ export class OpenStackClient {
     return out;
   }
 
-  /** One image by id, or null when it does not exist (or this project cannot see it). */
-  async getImage(id: string): Promise<Image | null> {
+  /** One image by id (status, size, hashes, properties), or null when it does not exist (or this project cannot see it). */
+  async getImage(id: string): Promise<ImageDetails | null> {
     const token = await this.#auth();
     return getImageById(await this.#ctx(), await this.#root(), token.token, id);
+  }
+
+  /** The active images called `name` of this project, newest first. One list request per page. */
+  async activeImages(name: string): Promise<Image[]> {
+    const owner = this.#requireProject(await this.#auth());
+    return (await this.listImages({ name, status: 'active', owner, sort: 'created_at:desc,id:desc' })).filter((i) => i.name === name && i.status === 'active');
+  }
+
+  /** A new image record in this project (status queued, no data yet). */
+  async createImage(fields: Record<string, unknown>): Promise<ImageDetails> {
+    const token = await this.#auth();
+    return createImage(await this.#ctx(), await this.#root(), token.token, fields);
+  }
+
+  /** Deletes an image: true when it was deleted, false when it was already gone. */
+  async deleteImage(id: string): Promise<boolean> {
+    const token = await this.#auth();
+    return deleteImage(await this.#ctx(), await this.#root(), token.token, id);
+  }
+
+  /** Starts reading an image's data (GET /v2/images/<id>/file); nothing is buffered beyond the stream's own window. */
+  async downloadImage(id: string, progress?: () => number): Promise<ImageDownload> {
+    const token = await this.#auth();
+    const url = `${imageUrl(await this.#root(), id)}/file`;
+    const res = await requestData(await this.#ctx(), { method: 'GET', url, token: token.token, idleTimeoutMs: this.#idleMs(), progress });
+    const length = Number(res.headers.get('content-length') ?? NaN);
+    return { body: res.body!, size: Number.isSafeInteger(length) && length >= 0 ? length : undefined };
+  }
+
+  /**
+   * Uploads an image's data (PUT /v2/images/<id>/file) from `body`, read as fast as Glance takes
+   * it; resolves when Glance has answered. `size` (when known) goes as content-length.
+   */
+  async uploadImage(id: string, body: Readable, size: number | undefined, progress?: () => number): Promise<void> {
+    const token = await this.#auth();
+    const url = `${imageUrl(await this.#root(), id)}/file`;
+    await requestData(await this.#ctx(), { method: 'PUT', url, token: token.token, body, size, idleTimeoutMs: this.#idleMs(), progress });
+  }
+
+  #idleMs(): number {
+    return this.#options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
   }
 
   async #root(): Promise<string> {
@@ -169,9 +236,11 @@ async function makeContext(cloud: CloudConfig, options: ClientOptions): Promise<
   }
   const proxy = proxyRouter(options.proxy, cloud.name);
   secrets.push(...(proxy?.secrets ?? []));
+  const send = await transportFor(cloud, secrets, proxy);
   return {
     cloud: cloud.name,
-    fetch: await transportFor(cloud, secrets, proxy),
+    fetch: fetchOver(send),
+    stream: send,
     timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     signal: options.signal,
     secrets,
@@ -187,8 +256,8 @@ async function makeContext(cloud: CloudConfig, options: ClientOptions): Promise<
   };
 }
 
-/** fetch over node:http(s) (tls-fetch.ts says why not the global one), with the cloud's CA or verify: false, and the proxy. */
-async function transportFor(cloud: CloudConfig, secrets: (string | undefined)[], proxy: ReturnType<typeof proxyRouter>): Promise<FetchFn> {
+/** Requests over node:http(s) (tls-fetch.ts says why not the global fetch), with the cloud's CA or verify: false, and the proxy. */
+async function transportFor(cloud: CloudConfig, secrets: (string | undefined)[], proxy: ReturnType<typeof proxyRouter>): Promise<NodeRequestFn> {
   let ca: string | undefined;
   if (cloud.cacert !== undefined) {
     const { readFile } = await import('node:fs/promises');
@@ -201,5 +270,5 @@ async function transportFor(cloud: CloudConfig, secrets: (string | undefined)[],
       throw new OpenStackError({ kind: 'config', cloud: cloud.name, detail: `cacert ${cloud.cacert} holds no PEM certificate` });
     }
   }
-  return nodeFetch({ ca, rejectUnauthorized: cloud.verify }, proxy);
+  return nodeRequest({ ca, rejectUnauthorized: cloud.verify }, proxy);
 }

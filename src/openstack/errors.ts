@@ -26,7 +26,13 @@ export type OpenStackErrorKind =
    * wants credentials, 403...), or its setting is unusable. The message names the proxy without
    * credentials and the settings to check.
    */
-  | 'proxy';
+  | 'proxy'
+  /**
+   * An image copy between clouds was not accepted: the source image is not usable (missing, not
+   * active), a copy's data differs from the source's, or every try failed (the message names
+   * each try's failure).
+   */
+  | 'copy';
 
 export interface OpenStackErrorInit {
   readonly kind: OpenStackErrorKind;

@@ -16,6 +16,19 @@ export interface Image {
   readonly visibility?: string | undefined;
 }
 
+/** One image with what a copy needs: its data's size and hashes, and every field and property. */
+export interface ImageDetails extends Image {
+  /** Bytes of data; undefined until data is uploaded. */
+  readonly size: number | undefined;
+  /** MD5 of the data (Glance's legacy checksum). */
+  readonly checksum: string | undefined;
+  /** e.g. sha512 (Glance's multihash). */
+  readonly hashAlgo: string | undefined;
+  readonly hashValue: string | undefined;
+  /** The whole record as Glance sent it: base fields and extra properties alike. */
+  readonly fields: Readonly<Record<string, unknown>>;
+}
+
 export interface ImageFilters {
   /** Exact name. */
   readonly name?: string;
@@ -70,12 +83,28 @@ export async function getImagesPage(http: HttpContext, root: string, token: stri
   return { images, next };
 }
 
+/** The URL of one image (and, with `/file`, of its data). */
+export const imageUrl = (root: string, id: string): string => `${root}/v2/images/${encodeURIComponent(id)}`;
+
 /** One image by id; null when Glance says 404 (no such image, or not visible to us). */
-export async function getImageById(http: HttpContext, root: string, token: string, id: string): Promise<Image | null> {
-  const url = `${root}/v2/images/${encodeURIComponent(id)}`;
+export async function getImageById(http: HttpContext, root: string, token: string, id: string): Promise<ImageDetails | null> {
+  const url = imageUrl(root, id);
   const res = await requestJson(http, { method: 'GET', url, token, accept: [404], authHint: 'the token was refused' });
   if (res.status === 404) return null;
-  return toImage(res.json) ?? badImage(http, url, res.status);
+  return toDetails(res.json) ?? badImage(http, url, res.status);
+}
+
+/** POST /v2/images: a new image record (status queued, no data) with these fields and properties. */
+export async function createImage(http: HttpContext, root: string, token: string, fields: Record<string, unknown>): Promise<ImageDetails> {
+  const url = `${root}/v2/images`;
+  const res = await requestJson(http, { method: 'POST', url, token, body: fields, authHint: 'the token was refused' });
+  return toDetails(res.json) ?? badImage(http, url, res.status, 'POST');
+}
+
+/** DELETE /v2/images/<id>: true when deleted, false when it was already gone. */
+export async function deleteImage(http: HttpContext, root: string, token: string, id: string): Promise<boolean> {
+  const res = await requestJson(http, { method: 'DELETE', url: imageUrl(root, id), token, accept: [404], authHint: 'the token was refused' });
+  return res.status !== 404;
 }
 
 /**
@@ -112,17 +141,32 @@ function toImage(raw: unknown): Image | undefined {
   };
 }
 
-function badImage(http: HttpContext, url: string, status: number): never {
-  throw malformed(http, url, status, 'an image lacks id, status or created_at');
+function toDetails(raw: unknown): ImageDetails | undefined {
+  const image = toImage(raw);
+  if (!image) return undefined;
+  const r = raw as Record<string, unknown>;
+  const str = (v: unknown) => (typeof v === 'string' && v !== '' ? v : undefined);
+  return {
+    ...image,
+    size: typeof r.size === 'number' && Number.isSafeInteger(r.size) && r.size >= 0 ? r.size : undefined,
+    checksum: str(r.checksum),
+    hashAlgo: str(r.os_hash_algo),
+    hashValue: str(r.os_hash_value),
+    fields: r,
+  };
 }
 
-function malformed(http: HttpContext, url: string, status: number, what: string): OpenStackError {
+function badImage(http: HttpContext, url: string, status: number, method = 'GET'): never {
+  throw malformed(http, url, status, 'an image lacks id, status or created_at', method);
+}
+
+function malformed(http: HttpContext, url: string, status: number, what: string, method = 'GET'): OpenStackError {
   return new OpenStackError({
     kind: 'malformed',
     cloud: http.cloud,
     url,
     status,
-    detail: `GET ${url} returned HTTP ${status} but ${what}; is the catalog's image endpoint a Glance v2 API?`,
+    detail: `${method} ${url} returned HTTP ${status} but ${what}; is the catalog's image endpoint a Glance v2 API?`,
     secrets: http.secrets,
   });
 }

@@ -2,6 +2,8 @@
 // turned into an OpenStackError whose text is safe to show (see errors.ts).
 import { OpenStackError, errorCode, redactUrl, scrub, type OpenStackErrorKind } from './errors.js';
 import { ProxyFailure, proxyHint, type ProxyRoute } from './proxy.js';
+import type { Readable } from 'node:stream';
+import type { NodeRequestFn, NodeResponse } from './tls-fetch.js';
 
 /** The part of a fetch Response the client reads: the global fetch's fits, and so does tls-fetch.ts's. */
 export interface HttpResponse {
@@ -27,10 +29,12 @@ export interface HttpContext {
   readonly secrets: (string | undefined)[];
   /** The proxy a URL goes through (messages name it by `shown`: no credentials); undefined: direct. */
   readonly proxyFor?: ((url: string) => ProxyRoute | undefined) | undefined;
+  /** The transport for image data (streamed both ways); absent when `fetch` was replaced. */
+  readonly stream?: NodeRequestFn | undefined;
 }
 
 export interface JsonRequest {
-  readonly method: 'GET' | 'POST';
+  readonly method: 'GET' | 'POST' | 'DELETE';
   readonly url: string;
   readonly token?: string | undefined;
   readonly body?: unknown;
@@ -48,11 +52,7 @@ export interface JsonResponse {
 }
 
 export async function requestJson(ctx: HttpContext, req: JsonRequest): Promise<JsonResponse> {
-  const proxy = ctx.proxyFor?.(req.url);
-  const where = `${req.method} ${redactUrl(req.url)}${proxy ? ` via the proxy ${proxy.shown}` : ''}`;
-  const fail = (kind: OpenStackErrorKind, detail: string, status?: number, cause?: unknown): OpenStackError =>
-    new OpenStackError({ kind, cloud: ctx.cloud, url: req.url, status, detail, secrets: ctx.secrets, cause });
-
+  const { proxy, where, fail } = describe(ctx, req.method, req.url);
   const headers: Record<string, string> = { accept: 'application/json' };
   if (req.body !== undefined) headers['content-type'] = 'application/json';
   if (req.token !== undefined) headers['x-auth-token'] = req.token;
@@ -77,14 +77,7 @@ export async function requestJson(ctx: HttpContext, req: JsonRequest): Promise<J
   const status = res.status;
   if (status < 200 || status > 299) {
     if (req.accept?.includes(status)) return { status, headers: res.headers, json: undefined };
-    const excerpt = bodyExcerpt(text, ctx.secrets);
-    const said = excerpt ? ` (${excerpt})` : '';
-    if (status === 401 || status === 403) {
-      throw fail('auth', `${where} returned HTTP ${status}${said}${req.authHint ? `; ${req.authHint}` : ''}`, status);
-    }
-    // A gateway error through a proxy is as likely the proxy's as the cloud's.
-    const gateway = proxy && status >= 502 && status <= 504 ? `; if the proxy cannot reach the cloud, ${proxyHint(proxy.setting)}` : '';
-    throw fail('http', `${where} returned HTTP ${status}${said}${gateway}`, status);
+    throw statusError(ctx, proxy, where, fail, status, text, req.authHint);
   }
   if (text.trim() === '') return { status, headers: res.headers, json: undefined };
   try {
@@ -93,6 +86,84 @@ export async function requestJson(ctx: HttpContext, req: JsonRequest): Promise<J
     // The body itself is not quoted: it could be anything, including an echo of our request.
     throw fail('malformed', `${where} returned HTTP ${status} with a body that is not JSON (${text.length} characters)`, status);
   }
+}
+
+/** An image-data request: GET a file (its body streamed back) or PUT one (its body streamed in). */
+export interface DataRequest {
+  readonly method: 'GET' | 'PUT';
+  readonly url: string;
+  readonly token: string;
+  /** PUT: the bytes, read with backpressure. */
+  readonly body?: Readable;
+  /** PUT: the number of bytes `body` holds (sent as content-length). */
+  readonly size?: number | undefined;
+  /** The connection may be silent this long; transfers have no overall deadline. */
+  readonly idleTimeoutMs: number;
+  /** Bytes moved so far, for saying where a broken transfer stopped. */
+  readonly progress?: () => number;
+}
+
+/**
+ * GET: the answer once its headers arrive, body unread (the caller consumes it); PUT: the answer
+ * once the server has taken the whole body. Non-2xx answers and failures are OpenStackErrors.
+ */
+export async function requestData(ctx: HttpContext, req: DataRequest): Promise<NodeResponse> {
+  const { proxy, where, fail } = describe(ctx, req.method, req.url);
+  if (!ctx.stream) throw fail('config', `${where}: image data needs the client's own transport (the fetch option replaces it)`);
+  const headers: Record<string, string> = { 'x-auth-token': req.token };
+  if (req.method === 'PUT') headers['content-type'] = 'application/octet-stream';
+  if (req.size !== undefined) headers['content-length'] = String(req.size);
+  let res: NodeResponse;
+  try {
+    res = await ctx.stream(req.url, {
+      method: req.method,
+      headers,
+      body: req.body,
+      signal: ctx.signal,
+      redirect: 'error',
+      streamResponse: req.method === 'GET',
+      idleTimeoutMs: req.idleTimeoutMs,
+    });
+  } catch (err) {
+    const moved = req.progress?.() ?? 0;
+    const classified = classifyFailure(err, where, req.idleTimeoutMs, false, fail);
+    if (moved === 0 || (classified.kind !== 'network' && classified.kind !== 'timeout')) throw classified;
+    const code = errorCode(err instanceof Error && err.cause !== undefined ? err.cause : err) ?? classified.kind;
+    throw fail(classified.kind, `${where}: the transfer broke off after ${moved} bytes (${code})`, undefined, err);
+  }
+  if (res.status >= 200 && res.status <= 299) return res;
+  // An error page: a little of it for the message, the rest dropped.
+  let text = '';
+  if (res.body) {
+    for await (const chunk of res.body as AsyncIterable<Buffer>) {
+      text += chunk.toString('utf8');
+      if (text.length > 4096) break;
+    }
+    res.body.destroy();
+  } else text = new TextDecoder().decode(await res.arrayBuffer());
+  throw statusError(ctx, proxy, where, fail, res.status, text, 'the token was refused');
+}
+
+type Fail = (kind: OpenStackErrorKind, detail: string, status?: number, cause?: unknown) => OpenStackError;
+
+/** "GET <url> via the proxy X", and the error maker for this request. */
+function describe(ctx: HttpContext, method: string, url: string): { proxy: ProxyRoute | undefined; where: string; fail: Fail } {
+  const proxy = ctx.proxyFor?.(url);
+  const where = `${method} ${redactUrl(url)}${proxy ? ` via the proxy ${proxy.shown}` : ''}`;
+  const fail: Fail = (kind, detail, status, cause) => new OpenStackError({ kind, cloud: ctx.cloud, url, status, detail, secrets: ctx.secrets, cause });
+  return { proxy, where, fail };
+}
+
+/** The error for a non-2xx answer: 'auth' for 401/403, else 'http', with a scrubbed excerpt of the body. */
+function statusError(ctx: HttpContext, proxy: ProxyRoute | undefined, where: string, fail: Fail, status: number, text: string, authHint?: string): OpenStackError {
+  const excerpt = bodyExcerpt(text, ctx.secrets);
+  const said = excerpt ? ` (${excerpt})` : '';
+  if (status === 401 || status === 403) {
+    return fail('auth', `${where} returned HTTP ${status}${said}${authHint ? `; ${authHint}` : ''}`, status);
+  }
+  // A gateway error through a proxy is as likely the proxy's as the cloud's.
+  const gateway = proxy && status >= 502 && status <= 504 ? `; if the proxy cannot reach the cloud, ${proxyHint(proxy.setting)}` : '';
+  return fail('http', `${where} returned HTTP ${status}${said}${gateway}`, status);
 }
 
 /** The body as text, refusing bodies that are absurdly large for a JSON API answer. */
@@ -112,13 +183,7 @@ const TLS_CODE = /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|EPROTO|HOSTNAM
 const TIMEOUT_CODE = /TIMEOUT|ETIMEDOUT/;
 
 /** Says what went wrong when no HTTP answer arrived (or reading it failed). */
-function classifyFailure(
-  err: unknown,
-  where: string,
-  timeoutMs: number,
-  timedOut: boolean,
-  fail: (kind: OpenStackErrorKind, detail: string, status?: number, cause?: unknown) => OpenStackError,
-): OpenStackError {
+function classifyFailure(err: unknown, where: string, timeoutMs: number, timedOut: boolean, fail: Fail): OpenStackError {
   if (err instanceof OpenStackError) return err;
   if (err instanceof ProxyFailure) return fail('proxy', `${where}: ${err.what}; ${proxyHint(err.route.setting)}`, err.status, err.cause);
   if (err instanceof BodyTooLarge) return fail('malformed', `${where}: the answer is larger than ${MAX_BODY_BYTES} bytes`);

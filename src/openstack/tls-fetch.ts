@@ -6,7 +6,8 @@
 // node:http or node:https is imported on the first request of its kind, never at start-up; the
 // proxy agents (proxy-agents.ts) on the first request that goes through a proxy, so hooks without
 // one load nothing more.
-import type { Agent } from 'node:http';
+import type { Agent, IncomingMessage } from 'node:http';
+import type { Readable } from 'node:stream';
 import { errorCode } from './errors.js';
 import { BodyTooLarge, MAX_BODY_BYTES, type FetchFn, type HttpResponse } from './http.js';
 import { ProxyFailure, type ProxyRoute, type ProxyRouter } from './proxy.js';
@@ -38,8 +39,45 @@ interface ProxyConnect {
   readonly statusText?: string;
 }
 
+/** A request as nodeRequest takes it: fetch's fields, plus streaming both ways. */
+export interface NodeRequestInit {
+  readonly method?: string | undefined;
+  readonly headers?: RequestInit['headers'];
+  readonly signal?: AbortSignal | null | undefined;
+  readonly redirect?: RequestInit['redirect'];
+  /** A string, or a stream piped into the request with backpressure (give content-length in headers). */
+  readonly body?: string | Readable | null | undefined;
+  /**
+   * Resolve as soon as the headers arrive, with the body unread in `body`, instead of reading it
+   * whole (which is capped at MAX_BODY_BYTES). The caller must consume or destroy it.
+   */
+  readonly streamResponse?: boolean | undefined;
+  /** Fail when the connection carries nothing this long (for transfers of any length, instead of a deadline). */
+  readonly idleTimeoutMs?: number | undefined;
+}
+
+/** An answer; `body` only with streamResponse (then arrayBuffer() throws). */
+export interface NodeResponse extends HttpResponse {
+  readonly body: Readable | undefined;
+}
+
+export type NodeRequestFn = (url: string, init: NodeRequestInit) => Promise<NodeResponse>;
+
 /** `proxy` routes each request (direct when it gives no route); tls applies to the cloud, tunnelled or not. */
 export function nodeFetch(tls: TlsOptions = { rejectUnauthorized: true }, proxy?: ProxyRouter): FetchFn {
+  return fetchOver(nodeRequest(tls, proxy));
+}
+
+/** A fetch (string bodies, whole answers) over a nodeRequest transport, sharing its connections and proxy agents. */
+export function fetchOver(send: NodeRequestFn): FetchFn {
+  return async (url, init) => {
+    if (init.body != null && typeof init.body !== 'string') throw new TypeError('nodeFetch sends string bodies only');
+    return send(url, { method: init.method, headers: init.headers, signal: init.signal, redirect: init.redirect, body: init.body });
+  };
+}
+
+/** The transport under nodeFetch, which can also stream a request body and a response body. */
+export function nodeRequest(tls: TlsOptions = { rejectUnauthorized: true }, proxy?: ProxyRouter): NodeRequestFn {
   const agents = new Map<string, Agent>();
   const agentFor = (lib: ProxyAgents, route: ProxyRoute, secure: boolean): Agent => {
     const key = `${secure}|${route.url.href}|${route.authorization ?? ''}`;
@@ -58,15 +96,15 @@ export function nodeFetch(tls: TlsOptions = { rejectUnauthorized: true }, proxy?
     const signal = init.signal ?? undefined;
     signal?.throwIfAborted();
     const headers = headerRecord(init.headers);
-    const body = typeof init.body === 'string' ? init.body : undefined;
-    if (init.body != null && body === undefined) throw new TypeError('nodeFetch sends string bodies only');
-    if (body !== undefined) headers['content-length'] = String(Buffer.byteLength(body));
+    const body = init.body ?? undefined;
+    if (typeof body === 'string') headers['content-length'] = String(Buffer.byteLength(body));
     const route = proxy?.route(target);
     const lib = route ? await import('./proxy-agents.js') : undefined;
     const agent = lib && route ? agentFor(lib, route, secure) : undefined;
     const { request } = secure ? await import('node:https') : await import('node:http');
+    const pipeline = body !== undefined && typeof body !== 'string' ? (await import('node:stream/promises')).pipeline : undefined;
 
-    return await new Promise<HttpResponse>((resolve, reject) => {
+    return await new Promise<NodeResponse>((resolve, reject) => {
       const req = request(target, {
         method: init.method ?? 'GET',
         headers,
@@ -76,20 +114,28 @@ export function nodeFetch(tls: TlsOptions = { rejectUnauthorized: true }, proxy?
         ...(secure && lib ? { checkServerIdentity: lib.targetIdentityCheck(target.hostname) } : {}),
       });
       let settled = false;
-      const settle = (err: unknown, res?: HttpResponse) => {
+      let streamed: IncomingMessage | undefined;
+      const settle = (err: unknown, res?: NodeResponse) => {
         if (settled) return;
         settled = true;
-        signal?.removeEventListener('abort', onAbort);
+        // A streamed body stays cancellable until it ends.
+        if (!streamed) signal?.removeEventListener('abort', onAbort);
         if (err === undefined) resolve(res!);
         else reject(err);
       };
       // Same shape as fetch's failures, so http.ts classifies both the same way.
       const failed = (err: unknown) => settle(new TypeError('fetch failed', { cause: err }));
       const onAbort = () => {
-        settle(signal?.reason ?? new DOMException('aborted', 'AbortError'));
+        const reason = signal?.reason ?? new DOMException('aborted', 'AbortError');
+        settle(reason);
+        streamed?.destroy(reason instanceof Error ? reason : undefined);
         req.destroy();
       };
       signal?.addEventListener('abort', onAbort, { once: true });
+      if (init.idleTimeoutMs !== undefined) {
+        const ms = init.idleTimeoutMs;
+        req.setTimeout(ms, () => req.destroy(Object.assign(new Error(`the connection was idle for ${ms} ms`), { code: 'ETIMEDOUT' })));
+      }
       // Until the proxy has answered (CONNECT) or accepted the connection (plain HTTP), a failure
       // is the proxy's, not the cloud's.
       let reachedProxy = false;
@@ -120,6 +166,21 @@ export function nodeFetch(tls: TlsOptions = { rejectUnauthorized: true }, proxy?
           req.destroy();
           return;
         }
+        const get = (name: string) => {
+          const v = res.headers[name.toLowerCase()];
+          return v === undefined ? null : Array.isArray(v) ? v.join(', ') : v;
+        };
+        if (init.streamResponse) {
+          streamed = res;
+          res.once('close', () => signal?.removeEventListener('abort', onAbort));
+          settle(undefined, {
+            status,
+            headers: { get },
+            body: res,
+            arrayBuffer: () => Promise.reject(new TypeError('the body is streamed: read `body`')),
+          });
+          return;
+        }
         const chunks: Buffer[] = [];
         let size = 0;
         res.on('data', (chunk: Buffer) => {
@@ -135,17 +196,16 @@ export function nodeFetch(tls: TlsOptions = { rejectUnauthorized: true }, proxy?
           const buf = Buffer.concat(chunks);
           settle(undefined, {
             status,
-            headers: {
-              get: (name: string) => {
-                const v = res.headers[name.toLowerCase()];
-                return v === undefined ? null : Array.isArray(v) ? v.join(', ') : v;
-              },
-            },
+            headers: { get },
+            body: undefined,
             arrayBuffer: async () => buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer,
           });
         });
       });
-      req.end(body);
+      if (body === undefined || typeof body === 'string' || !pipeline) req.end(body);
+      // With backpressure: the source is read only as fast as the connection takes it. A failed
+      // source aborts the request (its error is the request's); a failed request stops the source.
+      else pipeline(body, req).catch((err: unknown) => req.destroy(err instanceof Error ? err : new Error(String(err))));
     });
   };
 }

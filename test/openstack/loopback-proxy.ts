@@ -1,8 +1,10 @@
 // A small forward proxy on 127.0.0.1 for the proxy suites: CONNECT tunnels (https targets) and
 // absolute-URI requests (http targets), like squid. It records what it forwarded, can demand
 // Basic credentials (407) or refuse everything with a status, and forwards only to loopback
-// addresses (anything else gets 403: tests never reach beyond this machine).
-import { createServer, request, type IncomingHttpHeaders } from 'node:http';
+// addresses (anything else gets 403: tests never reach beyond this machine). For the copy suite
+// it can also hold plain requests (gate), say when an answer has been passed on (onAnswered),
+// and cut a request's body off after N bytes, dropping both connections (cut).
+import { createServer, request, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 
 export interface Forwarded {
@@ -14,6 +16,8 @@ export interface Forwarded {
   readonly proxyAuthorization: string | undefined;
   /** Whether the request (plain HTTP only) carried an X-Auth-Token. */
   readonly hadToken: boolean;
+  /** That token (tests check that no error text contains one). */
+  readonly token: string | undefined;
 }
 
 export interface LoopbackProxy {
@@ -22,6 +26,8 @@ export interface LoopbackProxy {
   readonly port: number;
   /** Everything that reached the proxy, refused or not. */
   readonly seen: Forwarded[];
+  /** The requests whose body was cut off (see options.cut). */
+  readonly cuts: Forwarded[];
   close(): Promise<void>;
 }
 
@@ -30,6 +36,15 @@ export interface LoopbackProxyOptions {
   readonly credentials?: string;
   /** Refuse every request with this status (e.g. 403, 502). */
   readonly refuse?: number;
+  /** Awaited before a plain-HTTP request is forwarded: a test holds requests with it. */
+  readonly gate?: (request: Forwarded) => Promise<void>;
+  /** Called once the answer to a plain-HTTP request has been passed on whole. */
+  readonly onAnswered?: (request: Forwarded) => void;
+  /**
+   * For the first `times` plain-HTTP requests `match` accepts: forward `afterBytes` bytes of the
+   * body, then destroy both connections (a network failure mid-upload). `cuts` counts them.
+   */
+  readonly cut?: { readonly match: (request: Forwarded) => boolean; readonly afterBytes: number; readonly times: number };
 }
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
@@ -43,11 +58,20 @@ export async function startLoopbackProxy(options: LoopbackProxyOptions = {}): Pr
     if (options.refuse) return options.refuse;
     return LOOPBACK.has(host) ? 200 : 403;
   };
-  const record = (method: string, target: string, headers: IncomingHttpHeaders) =>
-    seen.push({ method, target, proxyAuthorization: headers['proxy-authorization'], hadToken: headers['x-auth-token'] !== undefined });
+  const cuts: Forwarded[] = [];
+  const record = (method: string, target: string, headers: IncomingHttpHeaders): Forwarded => {
+    const token = headers['x-auth-token'];
+    const fwd = { method, target, proxyAuthorization: headers['proxy-authorization'], hadToken: token !== undefined, token: typeof token === 'string' ? token : undefined };
+    seen.push(fwd);
+    return fwd;
+  };
 
   const server = createServer((req, res) => {
-    record(req.method ?? 'GET', req.url ?? '', req.headers);
+    const fwd = record(req.method ?? 'GET', req.url ?? '', req.headers);
+    void forward(req, res, fwd);
+  });
+
+  const forward = async (req: IncomingMessage, res: ServerResponse, fwd: Forwarded) => {
     let target: URL;
     try {
       target = new URL(req.url ?? '');
@@ -60,16 +84,42 @@ export async function startLoopbackProxy(options: LoopbackProxyOptions = {}): Pr
       res.writeHead(status, status === 407 ? { 'proxy-authenticate': 'Basic realm="loopback"' } : {}).end(`refused by the loopback proxy (${status})`);
       return;
     }
+    if (options.gate) {
+      req.pause();
+      await options.gate(fwd);
+    }
     const headers = { ...req.headers };
     delete headers['proxy-authorization'];
     delete headers['proxy-connection'];
     const upstream = request(target, { method: req.method, headers }, (up) => {
       res.writeHead(up.statusCode ?? 502, up.headers);
       up.pipe(res);
+      res.on('finish', () => options.onAnswered?.(fwd));
     });
-    upstream.on('error', () => res.writeHead(502).end('upstream failed'));
+    upstream.on('error', () => {
+      if (!res.headersSent) res.writeHead(502).end('upstream failed');
+      else res.destroy();
+    });
+    const cut = options.cut;
+    if (cut && cuts.length < cut.times && cut.match(fwd)) {
+      cuts.push(fwd);
+      let sent = 0;
+      req.on('data', (chunk: Buffer) => {
+        if (sent >= cut.afterBytes) return;
+        const part = chunk.subarray(0, cut.afterBytes - sent);
+        sent += part.length;
+        upstream.write(part);
+        if (sent >= cut.afterBytes) {
+          // Both sides see the connection die mid-body: the client's upload fails, and the
+          // server is left with a partial upload, as when a network link drops.
+          upstream.destroy();
+          req.socket.destroy();
+        }
+      });
+      return;
+    }
     req.pipe(upstream);
-  });
+  };
 
   server.on('connect', (req, client: Socket, head: Buffer) => {
     sockets.add(client);
@@ -100,6 +150,7 @@ export async function startLoopbackProxy(options: LoopbackProxyOptions = {}): Pr
     url: `http://127.0.0.1:${port}`,
     port,
     seen,
+    cuts,
     close: async () => {
       for (const s of sockets) s.destroy();
       server.closeAllConnections();

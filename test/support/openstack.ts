@@ -32,6 +32,19 @@ export interface OpenStackSuite {
   readonly glanceUrl: string;
   readonly demo: { readonly userId: string; readonly projectId: string };
   readonly admin: { readonly username: string; readonly projectName: string; readonly password: string };
+  /** Two more projects, each with its own member user: github-runner deployments (consumers). */
+  readonly consumers: readonly SuiteConsumer[];
+}
+
+/** A consumer project and its user; its password is a canary as well. */
+export interface SuiteConsumer {
+  /** `<project_name>_<username>`, as the charm names a consumer's cloud. */
+  readonly cloudName: string;
+  readonly username: string;
+  readonly projectName: string;
+  readonly password: string;
+  readonly projectId: string;
+  readonly userId: string;
 }
 
 interface SuiteJson {
@@ -41,6 +54,7 @@ interface SuiteJson {
   canaryPassword: string;
   demo: { userId: string; projectId: string };
   admin: { username: string; projectName: string; password: string };
+  consumers?: SuiteConsumer[];
 }
 
 export function openstackStateDir(): string {
@@ -63,6 +77,7 @@ export async function openstackSuite(): Promise<OpenStackSuite> {
     glanceUrl: 'http://127.0.0.1:9292',
     demo: { userId: '', projectId: '' },
     admin: { username: 'admin', projectName: 'admin', password: '' },
+    consumers: [],
   });
   const suitePath = join(stateDir, 'suite.json');
   if (!existsSync(suitePath) || !existsSync(cloudsYamlPath)) {
@@ -98,7 +113,28 @@ export async function openstackSuite(): Promise<OpenStackSuite> {
     glanceUrl: info.glanceUrl,
     demo: info.demo,
     admin: info.admin,
+    consumers: info.consumers ?? [],
   };
+}
+
+/**
+ * A clouds.yaml with one cloud per consumer (named `<project>_<user>`), as the charm writes
+ * them from the credentials github-runner units send.
+ */
+export function consumerCloudsYaml(suite: OpenStackSuite, consumers: readonly SuiteConsumer[] = suite.consumers): string {
+  const clouds = consumers.map(
+    (c) => `  ${c.cloudName}:
+    auth:
+      auth_url: ${suite.keystoneUrl}
+      username: ${c.username}
+      password: ${c.password}
+      project_name: ${c.projectName}
+      user_domain_name: Default
+      project_domain_name: Default
+    region_name: RegionOne
+`,
+  );
+  return `clouds:\n${clouds.join('')}`;
 }
 
 /**
@@ -127,7 +163,7 @@ export function guardOpenStackSuite(suite: OpenStackSuite, what: string): boolea
 // ---------------------------------------------------------------------------------------------
 // Plain REST helpers (not the client under test).
 
-export type Who = 'demo' | 'admin';
+export type Who = 'demo' | 'admin' | SuiteConsumer;
 
 async function call(method: string, url: string, init: { token?: string; json?: unknown; body?: Uint8Array; expect?: number[] } = {}) {
   const headers: Record<string, string> = {};
@@ -144,13 +180,18 @@ async function call(method: string, url: string, init: { token?: string; json?: 
   const text = await res.text();
   const ok = init.expect ? init.expect.includes(res.status) : res.ok;
   if (!ok) throw new Error(`${method} ${url}: HTTP ${res.status}: ${text.slice(0, 300)}`);
-  return { res, json: text ? (JSON.parse(text) as unknown) : undefined };
+  // Error pages (a 404 the caller expects) are HTML: only a 2xx body is JSON.
+  return { res, json: text && res.ok ? (JSON.parse(text) as unknown) : undefined };
 }
 
-/** A project-scoped token for demo (the clouds.yaml user) or the bootstrap admin. */
+/** A project-scoped token for demo (the clouds.yaml user), the bootstrap admin or a consumer. */
 export async function suiteToken(suite: OpenStackSuite, who: Who = 'demo'): Promise<string> {
-  const user = who === 'demo' ? { name: 'demo', password: suite.canaryPassword } : { name: suite.admin.username, password: suite.admin.password };
-  const project = who === 'demo' ? 'demo' : suite.admin.projectName;
+  const [user, project] =
+    who === 'demo'
+      ? [{ name: 'demo', password: suite.canaryPassword }, 'demo']
+      : who === 'admin'
+        ? [{ name: suite.admin.username, password: suite.admin.password }, suite.admin.projectName]
+        : [{ name: who.username, password: who.password }, who.projectName];
   const { res } = await call('POST', `${suite.keystoneUrl}/auth/tokens`, {
     json: {
       auth: {
@@ -229,8 +270,19 @@ export class SuiteImages {
   }
 
   async status(id: string): Promise<string> {
+    return (await this.details(id)).status as string;
+  }
+
+  /** The image as Glance shows it to this user (all its fields and properties). */
+  async details(id: string): Promise<Record<string, unknown>> {
     const { json } = await call('GET', `${this.suite.glanceUrl}/v2/images/${id}`, { token: this.token });
-    return (json as { status: string }).status;
+    return json as Record<string, unknown>;
+  }
+
+  /** The images called `name` this user can see, any status (queued and saving included). */
+  async named(name: string): Promise<{ id: string; status: string; owner: string }[]> {
+    const { json } = await call('GET', `${this.suite.glanceUrl}/v2/images?name=${encodeURIComponent(name)}&limit=1000`, { token: this.token });
+    return (json as { images: { id: string; status: string; owner: string }[] }).images.map(({ id, status, owner }) => ({ id, status, owner }));
   }
 
   /** Many metadata-only images at once (bounded parallel POSTs). */
@@ -250,8 +302,7 @@ export class SuiteImages {
 
   /** Ids of the images called `name` that this user can see. */
   async idsNamed(name: string): Promise<string[]> {
-    const { json } = await call('GET', `${this.suite.glanceUrl}/v2/images?name=${encodeURIComponent(name)}&limit=1000`, { token: this.token });
-    return (json as { images: { id: string }[] }).images.map((i) => i.id);
+    return (await this.named(name)).map((i) => i.id);
   }
 }
 
