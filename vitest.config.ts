@@ -25,7 +25,7 @@ const PROCESS = [
 const PACK = ['test/pack/**/*.test.ts'];
 
 /** Against real Keystone + Glance on loopback (scripts/openstack/with-openstack.sh starts them). */
-const OPENSTACK = ['test/openstack/real-services.test.ts', 'test/openstack/proxy-real-services.test.ts'];
+const OPENSTACK = ['test/openstack/**/*real-services.test.ts'];
 
 /** In memory or in process (loopback servers, small scripts): the framework, the charm's handlers, the modules. */
 const UNIT = ['test/*.test.ts', 'test/ops/**/*.test.ts', 'test/charm/**/*.test.ts', 'test/conformance/**/*.test.ts', 'test/cos/**/*.test.ts', 'test/exporter/**/*.test.ts', 'test/openstack/**/*.test.ts'];

@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-unused-vars -- the example shows handler signatures as a charm writes them */
 // The README's framework example ("The framework"), compiled by `npm run typecheck` (nothing
 // runs it): test/ops/readme-example.test.ts checks that the README shows exactly the text
 // between the markers, with the import paths a charm in src/ would use.
