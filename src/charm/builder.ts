@@ -21,6 +21,7 @@ import {
   CRON_PATH,
   INSTALLED_MARKER_PATH,
   LEGACY_BUILDER_BIN,
+  LEGACY_CLEANED_PATH,
   LEGACY_CLOUDS_YAML_PATH,
   LEGACY_BUILD_LOG_PATH,
   LEGACY_HOME,
@@ -105,26 +106,43 @@ async function installAptDependencies(host: Host): Promise<void> {
 
 /**
  * A command run while holding the build lock, so an upgrade never replaces the builder under a
- * running build. It waits for the build at most the build timeout (plus `timeout`'s kill grace).
+ * running build. It never waits for the lock: a hook that waited would hold Juju's machine lock,
+ * which the build's report to the charm (juju-exec) needs, for up to the build timeout. When a
+ * build holds it, flock exits LOCK_BUSY_EXIT and the setup is owed (BuildRunningError).
  */
 function underBuildLock(host: Host, command: readonly string[]): [string, ...string[]] {
-  return ['flock', '-w', String(BUILD_TIMEOUT_SECONDS + 120), host.path(BUILD_LOCK_PATH), ...command];
+  return ['flock', '-n', '-E', String(LOCK_BUSY_EXIT), host.path(BUILD_LOCK_PATH), ...command];
+}
+
+/** The setup needs the build lock, and a build holds it: the setup is owed to a later hook. */
+export class BuildRunningError extends Error {
+  override name = 'BuildRunningError';
+}
+
+/** Runs a command under the build lock; BuildRunningError when a build holds it. */
+async function runUnderBuildLock(host: Host, command: readonly string[], opts: RunOptions): Promise<void> {
+  try {
+    await host.runChecked(underBuildLock(host, command), opts);
+  } catch (err) {
+    if (err instanceof ProcessError && err.exitCode === LOCK_BUSY_EXIT) throw new BuildRunningError('a build is running; the builder is set up once it has ended (update-status checks every few minutes)');
+    throw err;
+  }
 }
 
 /** Installs (or reinstalls) the pinned builder application, root-owned, in APP_DIR. */
 async function installBuilderApp(host: Host): Promise<void> {
-  await host.runChecked(underBuildLock(host, ['pipx', 'install', '--force', BUILDER_SOURCE]), {
+  await runUnderBuildLock(host, ['pipx', 'install', '--force', BUILDER_SOURCE], {
     env: builderEnv(host),
     cwd: host.path(BUILDER_HOME),
-    timeoutMs: BUILD_TIMEOUT_SECONDS * 1000 + 10 * 60_000,
+    timeoutMs: 20 * 60_000,
   });
 }
 
 async function initializeBuilder(host: Host): Promise<void> {
-  await host.runChecked(underBuildLock(host, [host.path(BUILDER_BIN), 'init']), {
+  await runUnderBuildLock(host, [host.path(BUILDER_BIN), 'init'], {
     env: builderEnv(host),
     cwd: host.path(BUILDER_HOME),
-    timeoutMs: BUILD_TIMEOUT_SECONDS * 1000 + 30 * 60_000,
+    timeoutMs: 30 * 60_000,
   });
 }
 
@@ -138,6 +156,7 @@ async function step(what: string, fn: () => unknown): Promise<void> {
   try {
     await fn();
   } catch (err) {
+    if (err instanceof BuildRunningError) throw err;
     const detail = err instanceof ProcessError || err instanceof HostFileError || err instanceof BuilderSetupError ? err.message : `${(err as Error).name}: ${(err as Error).message}`;
     throw new BuilderSetupError(`${what} failed: ${detail}`);
   }
@@ -159,6 +178,7 @@ export async function setupBuilder(unit: UnitContext): Promise<void> {
 
 /** Whether a unit deployed before the hardening left clouds.yaml or the builder in /home/ubuntu. */
 export function hasLegacyLayout(host: Host): boolean {
+  if (host.exists(LEGACY_CLEANED_PATH)) return false;
   return host.exists(LEGACY_CLOUDS_YAML_PATH) || host.exists(LEGACY_BUILDER_BIN);
 }
 
@@ -182,17 +202,25 @@ const systemctlOptions = (host: Host): RunOptions => ({ env: programEnv(host), t
 export async function removeLegacyLayout(unit: UnitContext): Promise<void> {
   const host = unit.host;
   const asUbuntu = (command: readonly string[]): [string, ...string[]] => ['runuser', '-u', UBUNTU_USER, '--', ...command];
-  const env = programEnv(host, { HOME: host.path(LEGACY_HOME) });
+  // What runs as ubuntu (a program that user may have planted) gets no proxy: proxy URLs can
+  // carry credentials. rm needs none, and pipx uninstall downloads nothing.
+  const env: Env = { PATH: host.env.PATH ?? SYSTEM_PATH, LANG: 'C.UTF-8', HOME: host.path(LEGACY_HOME) };
   const attempts: [string, [string, ...string[]]][] = [
     [LEGACY_CLOUDS_YAML_PATH, asUbuntu(['rm', '-f', '--', host.path(LEGACY_CLOUDS_YAML_PATH)])],
     [LEGACY_BUILDER_BIN, asUbuntu(['pipx', 'uninstall', 'github-runner-image-builder'])],
   ];
+  let failed = false;
   for (const [what, command] of attempts) {
     if (!host.exists(what)) continue;
     const failure = await runOrExplain(host, command, { env, cwd: host.path('/'), timeoutMs: 5 * 60_000 });
     if (!failure) unit.warn(`moved to the root-only layout: removed ${what} (the old build log ${LEGACY_BUILD_LOG_PATH} is left as it was)`);
-    else unit.warn(`could not remove ${what} of the old layout (\`${command.join(' ')}\` ${failure}); remove it by hand`);
+    else {
+      unit.warn(`could not remove ${what} of the old layout (\`${command.join(' ')}\` ${failure}); remove it by hand`);
+      failed = true;
+    }
   }
+  // Once: what the ubuntu user puts in its home later is its own business, never run by root's hooks again.
+  if (!failed) host.writeIfChanged(LEGACY_CLEANED_PATH, 'the layout before 0.2 was removed from /home/ubuntu\n', { mode: 0o600, uid: 0, gid: 0 });
 }
 
 function ensureBuildLock(host: Host): void {
@@ -323,17 +351,24 @@ export function skippedRuns(host: Host): number {
 
 /**
  * Ends a running build: SIGTERM to every process of its session, SIGKILL to what is left after
- * a grace period. Only a build that holds the lock is touched (a stale record names no one).
+ * a grace period. The build is what holds the lock: the sessions of the processes holding it
+ * (found in /proc, so a build that could not write its record is found too), and the recorded
+ * session while the lock is taken. A stale record names no one.
  */
 async function stopRunningBuild(unit: UnitContext): Promise<RunningBuild | undefined> {
   const host = unit.host;
-  const build = runningBuild(host);
-  if (!build || !(await isBuildRunning(host))) return undefined;
+  const record = runningBuild(host);
+  const holders = host.exists(BUILD_LOCK_PATH) ? host.sessionsHolding(BUILD_LOCK_PATH) : [];
+  const sessions = new Set(holders);
+  if (record && (holders.includes(record.session) || (await isBuildRunning(host)))) sessions.add(record.session);
+  if (sessions.size === 0) return undefined;
   const env = programEnv(host);
-  const signal = (sig: string) => host.run(['pkill', `-${sig}`, '-s', String(build.session)], { env });
+  const signal = (sig: string) => Promise.all([...sessions].map((s) => host.run(['pkill', `-${sig}`, '-s', String(s)], { env })));
+  const alive = async () => (await Promise.all([...sessions].map((s) => host.run(['pgrep', '-s', String(s)], { env })))).some((r) => r.exitCode === 0);
   await signal('TERM');
+  const build = record && sessions.has(record.session) ? record : { session: [...sessions][0]!, startedAt: new Date(0), trigger: 'unrecorded' };
   for (let waited = 0; waited < STOP_GRACE_MS; waited += 100) {
-    if ((await host.run(['pgrep', '-s', String(build.session)], { env })).exitCode !== 0) return build;
+    if (!(await alive())) return build;
     await sleep(100);
   }
   await signal('KILL');

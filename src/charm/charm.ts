@@ -66,6 +66,7 @@ export class ImageBuilderCharm extends CharmBase<Events, CharmConfigOptions> {
         standingBy: leader ? undefined : { leader: this.peers.knownLeader },
         lastFailure: this.builds.lastFailure,
         cloudWarnings: cloudWarnings ?? [],
+        setupOwed: this.hostSetup.setupOwed,
         running: runningBuild(host),
         skippedRuns: skippedRuns(host),
         now: new Date(),

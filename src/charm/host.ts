@@ -1,7 +1,7 @@
 // The host as the charm sees it: files under CHARM_HOST_ROOT (default "/") and the few host
 // programs it runs, looked up on PATH. Tests point CHARM_HOST_ROOT at a temp dir and put
 // stand-ins first on PATH; production runs as root on the machine itself.
-import { accessSync, chmodSync, chownSync, closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { accessSync, chmodSync, chownSync, closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { removeStaleTemps, writeFileAtomic } from '../ops/atomic-write.js';
@@ -140,6 +140,40 @@ export class Host {
     } finally {
       closeSync(fd);
     }
+  }
+
+  /**
+   * The sessions of the processes that hold the file open (from /proc: every fd link that names
+   * it). What holds the build lock is the build, whether or not it could record itself.
+   */
+  sessionsHolding(prodPath: string): number[] {
+    const target = this.path(prodPath);
+    const sessions = new Set<number>();
+    for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+      let fds: string[];
+      try {
+        fds = readdirSync(`/proc/${pid}/fd`);
+      } catch {
+        continue; // gone, or not ours to read
+      }
+      const holds = fds.some((fd) => {
+        try {
+          return readlinkSync(`/proc/${pid}/fd/${fd}`) === target;
+        } catch {
+          return false;
+        }
+      });
+      if (!holds) continue;
+      try {
+        // stat: "pid (comm) state ppid pgrp session ..."; comm may hold spaces and parentheses.
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        const session = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[3]);
+        if (Number.isInteger(session) && session > 1) sessions.add(session);
+      } catch {
+        // ended meanwhile
+      }
+    }
+    return [...sessions];
   }
 
   /** Whether anything (a dangling symlink too) is at the path. */

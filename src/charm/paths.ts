@@ -24,6 +24,8 @@ export const BUILD_RUNNING_PATH = `${STATE_DIR}/build-running`;
 export const SKIPPED_RUNS_PATH = `${STATE_DIR}/skipped-runs`;
 /** The builder source that was installed and initialised; setup is owed while it differs. */
 export const INSTALLED_MARKER_PATH = `${STATE_DIR}/installed`;
+/** Written once the pre-0.2 layout was removed from /home/ubuntu: root's hooks never act there again. */
+export const LEGACY_CLEANED_PATH = `${STATE_DIR}/legacy-layout-removed`;
 /** HOME and working directory of the builder (root's, not a user's). */
 export const BUILDER_HOME = `${STATE_DIR}/home`;
 

@@ -18,6 +18,8 @@ export interface StatusInput {
   readonly running?: RunningBuild | undefined;
   readonly skippedRuns: number;
   readonly cloudWarnings: readonly string[];
+  /** The builder's setup waits for the running build to end. */
+  readonly setupOwed?: boolean | undefined;
   readonly now: Date;
 }
 
@@ -61,6 +63,7 @@ function composeStatus(s: StatusInput): Status {
 /** A build holding the lock past its timeout, or scheduled runs that found the lock taken. */
 function buildProblems(s: StatusInput): string[] {
   const problems: string[] = [];
+  if (s.setupOwed) problems.push('the builder is set up (upgraded) once the running build has ended');
   const running = s.running;
   // timeout kills a build after BUILD_TIMEOUT_SECONDS (+60 s); one still there is wedged.
   if (running && s.now.getTime() - running.startedAt.getTime() > (BUILD_TIMEOUT_SECONDS + 300) * 1000) {

@@ -2,7 +2,7 @@
 // out, on a real file tree with scripted host programs and an in-memory cloud (see
 // test/support/memory-unit.ts). Process-level behaviour (cron, the build script, juju-exec,
 // kills) stays in lifecycle.test.ts, the hostile and hardening suites.
-import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BUILDER_SOURCE } from '../../src/charm/builder.js';
 import {
@@ -222,6 +222,47 @@ describe('upgrade-charm', () => {
     expect(r.exitCode, r.stderr).toBe(0);
     expect(m.programs.called('pipx').map((c) => c.argv.slice(1))).toEqual([['install', '--force', BUILDER_SOURCE]]);
     expect(m.programs.called('runuser').map((c) => c.argv.slice(4))).toEqual([['rm', '-f', '--', m.hostPath(LEGACY_CLOUDS_YAML_PATH)], ['pipx', 'uninstall', 'github-runner-image-builder']]);
+  });
+
+  it('runs the old layout’s cleanup as ubuntu without the model proxy, and only once', async () => {
+    const proxy = { JUJU_CHARM_HTTP_PROXY: 'http://user:pr0xy-pa55@proxy.example:3128', JUJU_CHARM_HTTPS_PROXY: 'http://user:pr0xy-pa55@proxy.example:3128' };
+    const m = machine();
+    const first = await charmContext(m, { env: proxy }).run(on.install(), unitState({ config, relations: [imageRelation()] }));
+    expect(first.exitCode, first.stderr).toBe(0);
+    const plant = () => {
+      mkdirSync(m.hostPath(LEGACY_BUILDER_BIN).replace(/\/[^/]+$/, ''), { recursive: true });
+      writeFileSync(m.hostPath(LEGACY_BUILDER_BIN), '#!/bin/sh\nenv > /tmp/stolen\n');
+    };
+    plant();
+    m.programs.calls.length = 0;
+    const r = await charmContext(m, { env: proxy }).run(on.upgradeCharm(), first.state);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const asUbuntu = m.programs.called('runuser');
+    expect(asUbuntu.map((c) => c.argv.slice(4))).toEqual([['pipx', 'uninstall', 'github-runner-image-builder']]);
+    expect(JSON.stringify(asUbuntu.map((c) => c.env)), 'no proxy (it may carry credentials) in what runs as ubuntu').not.toMatch(/pr0xy-pa55|proxy/i);
+    // The ubuntu user plants the launcher again: root's hooks never run it again.
+    plant();
+    m.programs.calls.length = 0;
+    const again = await charmContext(m, { env: proxy }).run(on.upgradeCharm(), r.state);
+    expect(again.exitCode, again.stderr).toBe(0);
+    expect(m.programs.called('runuser')).toEqual([]);
+  });
+
+  it('never waits for the build lock: a new builder pin during a build is owed, and update-status installs it once the build has ended', async () => {
+    const { m, s } = await installed();
+    writeFileSync(m.hostPath(INSTALLED_MARKER_PATH), 'git+https://example/old\n');
+    m.programs.lockHeld = true;
+    const during = await charmContext(m).run(on.upgradeCharm(), s);
+    expect(during.exitCode, during.stderr).toBe(0);
+    expect(m.programs.called('pipx'), 'nothing installed under a running build').toEqual([]);
+    expect(during.state.unitStatus.message).toMatch(/the builder is set up \(upgraded\) once the running build has ended/);
+    const stillRunning = await charmContext(m).run(on.updateStatus(), during.state);
+    expect(m.programs.called('pipx')).toEqual([]);
+    m.programs.lockHeld = false;
+    const after = await charmContext(m).run(on.updateStatus(), stillRunning.state);
+    expect(after.exitCode, after.stderr).toBe(0);
+    expect(m.programs.called('pipx').map((c) => c.argv.slice(1))).toEqual([['install', '--force', BUILDER_SOURCE]]);
+    expect(after.state.unitStatus.message).not.toMatch(/once the running build has ended/);
   });
 });
 

@@ -17,7 +17,7 @@ export interface ProgramCall {
   readonly env: Readonly<Record<string, string | undefined>>;
 }
 
-/** A scripted answer for a program; `argv` is without a `flock -w N lock` prefix. */
+/** A scripted answer for a program; `argv` is without a `flock ... lock` prefix. */
 export type Script = (argv: readonly string[]) => RunResult | undefined;
 
 const ok = (stdout = ''): RunResult => ({ exitCode: 0, stdout, stderr: '' });
@@ -51,10 +51,14 @@ export class ScriptedPrograms implements Programs {
   }
 
   async run(command: readonly [string, ...string[]], opts: RunOptions): Promise<RunResult> {
-    // `flock -w N <lock> cmd...` runs cmd once the lock is free: unwrap it (the lock is free here).
-    const argv = command[0] === 'flock' && command[1] === '-w' ? command.slice(4) : [...command];
-    const probe = command[0] === 'flock' && command[1] === '-n';
-    if (!probe) this.calls.push({ argv, env: { ...opts.env } });
+    // `flock -n -E 75 <lock> cmd...` runs cmd when no build holds the lock, else exits 75 (`true` as
+    // cmd is a probe: is a build running?); `flock -w N <lock> cmd...` waits for it: unwrap both.
+    const nonBlocking = command[0] === 'flock' && command[1] === '-n';
+    if (nonBlocking && this.lockHeld) return { exitCode: 75, stdout: '', stderr: '' };
+    const argv = command[0] === 'flock' ? command.slice(nonBlocking ? 5 : 4) : [...command];
+    const probe = nonBlocking && argv.length === 1 && argv[0] === 'true';
+    if (probe) return ok();
+    this.calls.push({ argv, env: { ...opts.env } });
     const failure = this.failures.find(([prefix]) => prefix.every((p, i) => argv[i] === p));
     if (failure) return failure[1];
     const [prog, ...args] = argv;

@@ -3,7 +3,7 @@
 // secret-changed and update-status while the secret is unreadable; stop and remove take it
 // down. A config-changed with nothing to do is skipped (steady.ts).
 import { BlockedStatus, MaintenanceStatus, type EventBase, type HookEvent } from '../../ops/index.js';
-import { BuilderSetupError, removeBuilder } from '../builder.js';
+import { BuilderSetupError, BuildRunningError, removeBuilder } from '../builder.js';
 import { CALLBACK_SCRIPT_PATH, CLOUDS_YAML_PATH } from '../paths.js';
 import { proxyEnv } from '../proxy.js';
 import { statusText } from '../status.js';
@@ -27,6 +27,8 @@ type Stored = {
   applied?: AppliedRecord;
   /** stop or remove ran: no more scheduled builds. */
   stopped?: boolean;
+  /** The setup waits for a running build to end (no hook waits for the build lock); update-status retries. */
+  setupOwed?: boolean;
 };
 
 export class HostSetup extends Component {
@@ -34,6 +36,7 @@ export class HostSetup extends Component {
     scheduleDigest: is.string,
     applied: is.record({ digest: is.string, files: is.mapOf((v) => v === null || typeof v === 'string') }),
     stopped: is.true,
+    setupOwed: is.true,
   });
 
   constructor(
@@ -58,6 +61,11 @@ export class HostSetup extends Component {
     return this.stored.data.stopped === true;
   }
 
+  /** The builder's setup (an upgrade's reinstall) waits for the running build to end. */
+  get setupOwed(): boolean {
+    return this.stored.data.setupOwed === true;
+  }
+
   /**
    * Reconciles, unless nothing changed since the last reconcile: the same options, proxies and
    * leadership, and the managed files as it left them (Juju also fires config-changed after
@@ -74,9 +82,12 @@ export class HostSetup extends Component {
     await this.reconcile(event);
   }
 
-  /** Retries the config while the credentials secret could not be read: granting access fires no hook. */
+  /**
+   * Retries the config while the credentials secret could not be read (granting access fires no
+   * hook), and the setup a running build made wait.
+   */
   async onUpdateStatus(event: HookEvent): Promise<void> {
-    if (this.settings.stored.data.secretProblem) await this.reconcile(event);
+    if (this.settings.stored.data.secretProblem || (this.stored.data.setupOwed && !this.stopped)) await this.reconcile(event);
   }
 
   async onStop(event: EventBase): Promise<void> {
@@ -128,6 +139,12 @@ export class HostSetup extends Component {
     try {
       outcome = await applyPlan(plan, unit);
     } catch (err) {
+      if (err instanceof BuildRunningError) {
+        // Nothing else changes until the builder is set up: the new files may need the new builder.
+        this.stored.set({ setupOwed: true });
+        this.log.info(`${event.name}: ${err.message}`);
+        return;
+      }
       // Installs fail on networks and mirrors, writes on full or read-only disks: Juju's retry
       // of the hook is the remedy. The status says what failed; the error fails the hook.
       const why = err instanceof BuilderSetupError ? 'Setup failed, Juju will retry' : 'Could not apply the configuration, Juju will retry';
@@ -138,7 +155,7 @@ export class HostSetup extends Component {
     if (this.images.applyShape({ bases: [...cfg.bases], arch: cfg.arch, cloudName: cfg.cloudName })) this.relation.publish(); // other bases (or their order): id, tags and images change
     this.observability.applied(cfg.interval, cfg.metricsPort);
     this.settings.rememberCloudWarnings(cfg.cloudWarnings);
-    this.stored.set({ scheduleDigest: plan.scheduleDigest, stopped: undefined });
+    this.stored.set({ scheduleDigest: plan.scheduleDigest, stopped: undefined, setupOwed: undefined });
     const written = outcome.written.length ? `wrote ${outcome.written.join(', ')}` : 'configuration unchanged';
     this.log.info(`${event.name}: ${written}${outcome.build ? `; build ${outcome.build} (the schedule or build arguments changed)` : ''}`);
     if (event.name === 'config_changed') this.relation.republishIfStale();
