@@ -4,7 +4,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { on, relation, state, type State } from '../../src/ops/testing/index.js';
 import { cloudsYaml } from '../support/clouds.js';
-import { MemoryMachine, charmContext } from '../support/memory-unit.js';
+import { MemoryMachine, charmContext, memoryMachines } from '../support/memory-unit.js';
 
 const APP = 'github-runner-image-builder';
 const IMAGE = `noble-${APP}-x64`;
@@ -12,15 +12,7 @@ const config = { 'base-image': 'noble', interval: 6, 'openstack-clouds-yaml': cl
 const imageRelation = () => relation('image', { id: 1, remoteApp: 'github-runner' });
 const peers = (opts: Partial<Parameters<typeof relation>[1]> = {}) => relation('builder-peers', { id: 9, remoteApp: APP, remoteUnits: [`${APP}/1`], ...opts });
 
-const machines: MemoryMachine[] = [];
-afterEach(() => {
-  for (const m of machines.splice(0)) m.cleanup();
-});
-function machine(): MemoryMachine {
-  const m = new MemoryMachine();
-  machines.push(m);
-  return m;
-}
+const machine = memoryMachines(afterEach);
 
 /** A leader installed with a valid config; then the config goes bad in `interval` only. */
 async function installedThenBadInterval(extra: Partial<State> = {}): Promise<{ m: MemoryMachine; s: State }> {

@@ -25,7 +25,7 @@ import { on, relation, secret, state, type RunResult, type SecretState, type Sta
 import { parse } from 'yaml';
 import { CANARY, cloudsYaml } from '../support/clouds.js';
 import { diffTrees, snapshotTree } from '../support/host.js';
-import { MemoryMachine, charmContext } from '../support/memory-unit.js';
+import { MemoryMachine, charmContext, memoryMachines } from '../support/memory-unit.js';
 
 const IMAGE = 'noble-github-runner-image-builder-x64';
 const config = { 'base-image': 'noble', interval: 6, 'openstack-clouds-yaml': cloudsYaml(), 'cloud-name': '', 'revision-history-limit': 5 };
@@ -33,16 +33,7 @@ const config = { 'base-image': 'noble', interval: 6, 'openstack-clouds-yaml': cl
 const unitState = (partial: Partial<State> = {}) => state({ leader: true, ...partial });
 const imageRelation = () => relation('image', { id: 1, remoteApp: 'github-runner' });
 
-const machines: MemoryMachine[] = [];
-afterEach(() => {
-  for (const m of machines.splice(0)) m.cleanup();
-});
-
-function machine(): MemoryMachine {
-  const m = new MemoryMachine();
-  machines.push(m);
-  return m;
-}
+const machine = memoryMachines(afterEach);
 
 /** Every component's stored fields in one record (each component keeps its own bag). */
 const stored = (s: State) => Object.assign({}, ...Object.values(s.stored)) as Record<string, unknown>;

@@ -172,3 +172,19 @@ export function charmContext(machine: MemoryMachine, opts: { env?: Record<string
   }
   return new Context(OnThisMachine, meta, { appName: 'github-runner-image-builder', charmDir: machine.charmDir, ...(opts.env ? { env: opts.env } : {}) });
 }
+
+/**
+ * A maker of machines for one test file, each cleaned up after its test:
+ * `const machine = memoryMachines(afterEach);` then `machine()` in a test.
+ */
+export function memoryMachines(afterEach: (fn: () => void) => void): () => MemoryMachine {
+  const made: MemoryMachine[] = [];
+  afterEach(() => {
+    for (const m of made.splice(0)) m.cleanup();
+  });
+  return () => {
+    const m = new MemoryMachine();
+    made.push(m);
+    return m;
+  };
+}
