@@ -16,6 +16,7 @@ import {
   LEGACY_BUILDER_BIN,
   LEGACY_CLOUDS_YAML_PATH,
   LOGROTATE_PATH,
+  EXPORTER_SOCKET_PATH,
   EXPORTER_UNIT_PATH,
   PIPX_BIN_DIR,
   PIPX_HOME,
@@ -206,7 +207,11 @@ describe('upgrade-charm', () => {
     const { m, s } = await installed();
     const r = await charmContext(m).run(on.upgradeCharm(), s);
     expect(r.exitCode).toBe(0);
-    expect(m.programs.calls.map((c) => c.argv.join(' '))).toEqual(['systemctl enable github-runner-image-builder-exporter.service', 'systemctl restart github-runner-image-builder-exporter.service']);
+    // Only the service restarts: systemd keeps its socket, so the port is never free meanwhile.
+    expect(m.programs.calls.map((c) => c.argv.join(' '))).toEqual([
+      'systemctl enable github-runner-image-builder-exporter.socket github-runner-image-builder-exporter.service',
+      'systemctl restart github-runner-image-builder-exporter.service',
+    ]);
     expect(m.programs.builds).toEqual([]);
   });
 
@@ -516,13 +521,19 @@ describe('cos-agent', () => {
     const joined = await charmContext(m).run(on.relation('joined', cosRelation()), s);
     const cos = sent(joined.state);
     expect(Object.keys(cos)).toEqual(expect.arrayContaining(['metrics_alert_rules', 'log_alert_rules', 'dashboards', 'metrics_scrape_jobs', 'log_slots']));
-    expect(cos.metrics_scrape_jobs).toEqual([{ job_name: 'github_runner_image_builder', metrics_path: '/metrics', static_configs: [{ targets: ['localhost:9110'] }] }]);
+    expect(cos.metrics_scrape_jobs).toEqual([{ job_name: 'github_runner_image_builder', metrics_path: '/metrics', static_configs: [{ targets: ['127.0.0.1:9110'] }] }]);
     expect((cos.dashboards as string[])[0]).toMatch(/^\/Td6WFoA/); // an xz container, base64
 
     const moved = await charmContext(m).run(on.configChanged(), { ...joined.state, config: { ...config, 'metrics-port': 9555 } });
-    expect((sent(moved.state).metrics_scrape_jobs as { static_configs: { targets: string[] }[] }[])[0]!.static_configs[0]!.targets).toEqual(['localhost:9555']);
+    expect((sent(moved.state).metrics_scrape_jobs as { static_configs: { targets: string[] }[] }[])[0]!.static_configs[0]!.targets).toEqual(['127.0.0.1:9555']);
     expect(readFileSync(m.hostPath(EXPORTER_UNIT_PATH), 'utf8')).toContain(' --port 9555 ');
-    expect(m.programs.called('systemctl').map((c) => c.argv.slice(1).join(' '))).toEqual(['daemon-reload', 'enable github-runner-image-builder-exporter.service', 'restart github-runner-image-builder-exporter.service']);
+    expect(readFileSync(m.hostPath(EXPORTER_SOCKET_PATH), 'utf8')).toMatch(/^ListenStream=127\.0\.0\.1:9555$/m);
+    // A new port: the socket is rebound, and the service (which Requires= it) restarts with it.
+    expect(m.programs.called('systemctl').map((c) => c.argv.slice(1).join(' '))).toEqual([
+      'daemon-reload',
+      'enable github-runner-image-builder-exporter.socket github-runner-image-builder-exporter.service',
+      'restart github-runner-image-builder-exporter.socket github-runner-image-builder-exporter.service',
+    ]);
 
     m.programs.calls.length = 0;
     const steady = await charmContext(m).run(on.configChanged(), moved.state);

@@ -56,7 +56,7 @@ describe.skipIf(!available)('the scrape job from the cos-agent databag, a real P
 
     // What the collector would scrape: the job exactly as the databag gives it.
     const config = JSON.parse(u.relations()['cos-agent:3']!['local-unit'].config!) as { metrics_scrape_jobs: ScrapeJob[] };
-    expect(config.metrics_scrape_jobs).toEqual([{ job_name: 'github_runner_image_builder', metrics_path: '/metrics', static_configs: [{ targets: [`localhost:${port}`] }] }]);
+    expect(config.metrics_scrape_jobs).toEqual([{ job_name: 'github_runner_image_builder', metrics_path: '/metrics', static_configs: [{ targets: [`127.0.0.1:${port}`] }] }]);
     // systemd (a stand-in here) would start this from the unit file; the test starts the same program.
     exporter = await startExporter(exporterBuild.file, u.hostPath(METRICS_DIR), ['--port', String(port)]);
     expect(exporter.port).toBe(port);

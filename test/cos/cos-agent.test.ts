@@ -73,7 +73,7 @@ describe('cos-agent config', () => {
 
   it('has the scrape job, no log slots, and the rules as the library sends them', () => {
     const data = JSON.parse(cosAgentConfig({ metricsPort: 9123, topology: TOPOLOGY })) as Record<string, unknown>;
-    expect(data.metrics_scrape_jobs).toEqual([{ job_name: 'github_runner_image_builder', metrics_path: '/metrics', static_configs: [{ targets: ['localhost:9123'] }] }]);
+    expect(data.metrics_scrape_jobs).toEqual([{ job_name: 'github_runner_image_builder', metrics_path: '/metrics', static_configs: [{ targets: ['127.0.0.1:9123'] }] }]);
     expect(data.log_slots).toEqual([]);
     expect(data.log_alert_rules).toEqual({});
     expect(data.dashboards).toEqual(DASHBOARDS);
