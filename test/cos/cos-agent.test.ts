@@ -148,10 +148,11 @@ describe('cos-agent config', () => {
     expect(cosAgentConfig({ metricsPort: 9110, topology: TOPOLOGY })).toBe(a);
   });
 
-  it('costs a hook no I/O: cos.ts imports only the generated module, which imports nothing', () => {
+  it('costs a hook no I/O: cos.ts imports only the generated module and the shared metrics constants, which import nothing', () => {
     const imports = (file: string) => [...readFileSync(path.join(REPO, file), 'utf8').matchAll(/^(?:import|export)\b[^;]*?from\s+'([^']+)'/gm)].map((m) => m[1]);
-    expect(new Set(imports('src/charm/cos.ts'))).toEqual(new Set(['./generated/cos-assets.js']));
+    expect(new Set(imports('src/charm/cos.ts'))).toEqual(new Set(['./generated/cos-assets.js', '../shared/metrics-files.js']));
     expect(imports('src/charm/generated/cos-assets.ts')).toEqual([]);
+    expect(imports('src/shared/metrics-files.ts')).toEqual([]);
   });
 
   it('names the charm as metadata.yaml does', () => {

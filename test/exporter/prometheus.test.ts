@@ -62,7 +62,7 @@ describe.skipIf(!available)('a real Prometheus scraping the exporter', () => {
     await prom.waitFor(`up{job="${JOB}"} == 1`);
     const [target] = await prom.targets();
     expect(target).toMatchObject({ health: 'up', lastError: '', scrapePool: JOB });
-    expect(target!.scrapeUrl).toBe(`http://localhost:${exporter.port}/metrics`);
+    expect(target!.scrapeUrl).toBe(`http://127.0.0.1:${exporter.port}/metrics`);
     expect(await prom.value(series('state_errors'))).toBe(0);
   });
 
