@@ -3,23 +3,15 @@
 // that cannot bind is a warning (the status names the port, metricsPortProblem), and stop removes
 // both units.
 import { existsSync, readFileSync } from 'node:fs';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { EXPORTER_SERVICE, EXPORTER_SOCKET, EXPORTER_SOCKET_PATH, EXPORTER_UNIT_PATH, METRICS_DIR } from '../../src/charm/paths.js';
 import { on, relation, state } from '../../src/ops/testing/index.js';
 import { UNIT_FILE, parseUnitFile } from '../../src/shared/metrics-files.js';
 import { cloudsYaml } from '../support/clouds.js';
-import { MemoryMachine, charmContext } from '../support/memory-unit.js';
+import { charmContext, testMachine, type MemoryMachine } from '../support/memory-unit.js';
 
 const config = { 'base-image': 'noble', interval: 6, 'openstack-clouds-yaml': cloudsYaml(), 'cloud-name': '', 'revision-history-limit': 5 };
-const machines: MemoryMachine[] = [];
-afterEach(() => {
-  for (const m of machines.splice(0)) m.cleanup();
-});
-function machine(): MemoryMachine {
-  const m = new MemoryMachine();
-  machines.push(m);
-  return m;
-}
+const machine = testMachine;
 const install = (m: MemoryMachine) => charmContext(m).run(on.install(), state({ leader: true, config, relations: [relation('image', { id: 1, remoteApp: 'github-runner' })] }));
 
 describe('the exporter on the host', () => {

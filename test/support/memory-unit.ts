@@ -11,6 +11,7 @@ import { Host, type Detached, type Programs, type RunOptions, type RunResult } f
 import { BUILD_RUNNING_PATH, BUILDER_BIN } from '../../src/charm/paths.js';
 import { Context } from '../../src/ops/testing/index.js';
 import { loadCharmMeta } from '../../src/ops/meta.js';
+import { onTestFinished } from 'vitest';
 
 export interface ProgramCall {
   readonly argv: readonly string[];
@@ -117,6 +118,13 @@ export class MemoryCloud implements CloudPort {
     if (this.fail) throw this.fail;
     return this.images.find((i) => i.id === id) ?? null;
   }
+}
+
+/** A MemoryMachine for the running test, cleaned up when it finishes. */
+export function testMachine(): MemoryMachine {
+  const m = new MemoryMachine();
+  onTestFinished(() => m.cleanup());
+  return m;
 }
 
 /** One simulated machine for in-memory runs: a temp host root, its programs and its cloud. */
