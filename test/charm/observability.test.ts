@@ -7,6 +7,7 @@ import { rmSync } from 'node:fs';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXPORTER_SOCKET_PATH, METRICS_DIR } from '../../src/charm/paths.js';
+import { BUILD_FIELDS, buildFileName, parseBuildFile } from '../../src/shared/metrics-files.js';
 import { buildExporter, startExporter, type RunningExporter } from '../exporter/exporter.js';
 import { freePort, prometheusAvailable, startPrometheus, type Prometheus, type ScrapeJob } from '../exporter/prometheus.js';
 import { buildImageBuilderCharmDir, copyCharmDir } from '../support/charm-dir.js';
@@ -55,6 +56,10 @@ describe.skipIf(!available)('the scrape job from the cos-agent databag, a real P
     expect((await u.dispatch('install')).code).toBe(0);
     await eventually('the first build', () => u.builds().length === 1 && !u.readHostFile('/var/lib/github-runner-image-builder/build-running'));
     expect((await u.dispatch('cos-agent-relation-joined')).code).toBe(0);
+    // What the real build script wrote is what the exporter's parser reads, whole.
+    const buildFile = JSON.parse(u.readHostFile(`${METRICS_DIR}/${buildFileName('noble')}`)!) as Record<string, unknown>;
+    expect(parseBuildFile(buildFile)).toEqual({ value: expect.objectContaining({ started: 1, succeeded: 1, failed: 0 }), problems: [] });
+    expect(Object.keys(buildFile).sort()).toEqual([...BUILD_FIELDS].sort());
 
     // What the collector would scrape: the job exactly as the databag gives it.
     const config = JSON.parse(u.relations()['cos-agent:3']!['local-unit'].config!) as { metrics_scrape_jobs: ScrapeJob[] };
