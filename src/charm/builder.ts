@@ -28,6 +28,8 @@ import {
   LOG_DIR,
   METRICS_DIR,
   EXPORTER_SERVICE,
+  EXPORTER_SOCKET,
+  EXPORTER_SOCKET_PATH,
   EXPORTER_UNIT_PATH,
   PIPX_BIN_DIR,
   PIPX_HOME,
@@ -37,6 +39,7 @@ import {
   UBUNTU_USER,
 } from './paths.js';
 import { proxyEnv } from './proxy.js';
+import type { ExporterUnits } from './render.js';
 
 export { UBUNTU_USER } from './paths.js';
 export { IMAGE_NAME_TMPL, imageName, type Arch, type BaseImage, type BuildConfig } from './build-config.js';
@@ -256,30 +259,44 @@ export async function configureCron(cronText: string, unit: UnitContext): Promis
 }
 
 /**
- * Installs the exporter's systemd unit and keeps it running: a changed unit is reloaded,
- * enabled and restarted (also on `restart`, after an upgrade brought new exporter code).
- * Returns whether the unit file changed. A failing systemctl fails the hook (Juju retries).
+ * Installs the exporter's systemd units (socket and service) and keeps them running: changed
+ * units are reloaded, enabled and restarted (the service also on `restart`, after an upgrade
+ * brought new exporter code). Only a changed socket (a new port) is restarted: otherwise systemd
+ * keeps the port bound while the service restarts. Returns the unit files written. A failing
+ * systemctl fails the hook (Juju retries), except the socket's restart: a port another process
+ * holds is for the status to report (metricsPortProblem), not a hook to retry.
  */
-export async function configureExporter(unitText: string, restart: boolean, unit: UnitContext): Promise<boolean> {
+export async function configureExporter(units: ExporterUnits, restart: boolean, unit: UnitContext): Promise<string[]> {
   const host = unit.host;
-  const changed = installFiles([{ path: EXPORTER_UNIT_PATH, content: unitText, mode: 0o644 }], host).length > 0;
-  if (!changed && !restart) return false;
+  const written = installFiles(
+    [
+      { path: EXPORTER_SOCKET_PATH, content: units.socket, mode: 0o644 },
+      { path: EXPORTER_UNIT_PATH, content: units.service, mode: 0o644 },
+    ],
+    host,
+  );
+  if (!written.length && !restart) return written;
   const run = (...args: string[]) => host.runChecked(['systemctl', ...args], systemctlOptions(host));
-  if (changed) await run('daemon-reload');
-  await run('enable', EXPORTER_SERVICE);
-  await run('restart', EXPORTER_SERVICE);
-  return changed;
+  if (written.length) await run('daemon-reload');
+  await run('enable', EXPORTER_SOCKET, EXPORTER_SERVICE);
+  if (written.includes(EXPORTER_SOCKET_PATH)) {
+    // The service Requires= the socket, so it restarts with it, on the new port.
+    const failure = await runOrExplain(host, ['systemctl', 'restart', EXPORTER_SOCKET, EXPORTER_SERVICE], systemctlOptions(host));
+    if (failure) unit.warn(`the exporter's socket ${EXPORTER_SOCKET} did not start (systemctl restart ${failure}); is another process using the metrics-port?`);
+  } else await run('restart', EXPORTER_SERVICE);
+  return written;
 }
 
 /** Stops and removes the exporter (remove, stop); failures are warnings: the unit is going away. */
-async function removeExporter(unit: UnitContext): Promise<boolean> {
+async function removeExporter(unit: UnitContext): Promise<string[]> {
   const host = unit.host;
-  if (!host.exists(EXPORTER_UNIT_PATH)) return false;
-  const failure = await runOrExplain(host, ['systemctl', 'disable', '--now', EXPORTER_SERVICE], systemctlOptions(host));
-  if (failure) unit.warn(`could not stop ${EXPORTER_SERVICE} (systemctl ${failure})`);
-  host.remove(EXPORTER_UNIT_PATH);
+  const files = [EXPORTER_UNIT_PATH, EXPORTER_SOCKET_PATH].filter((p) => host.exists(p));
+  if (!files.length) return [];
+  const failure = await runOrExplain(host, ['systemctl', 'disable', '--now', EXPORTER_SOCKET, EXPORTER_SERVICE], systemctlOptions(host));
+  if (failure) unit.warn(`could not stop ${EXPORTER_SERVICE} and ${EXPORTER_SOCKET} (systemctl ${failure})`);
+  for (const p of files) host.remove(p);
   await runOrExplain(host, ['systemctl', 'daemon-reload'], systemctlOptions(host));
-  return true;
+  return files;
 }
 
 async function reloadCron(unit: UnitContext): Promise<void> {
@@ -382,7 +399,7 @@ async function stopRunningBuild(unit: UnitContext): Promise<RunningBuild | undef
 export async function removeBuilder(unit: UnitContext): Promise<{ removed: string[]; stopped?: RunningBuild }> {
   const host = unit.host;
   const removed = [CRON_PATH].filter((p) => host.remove(p));
-  if (await removeExporter(unit)) removed.push(EXPORTER_UNIT_PATH);
+  removed.push(...(await removeExporter(unit)));
   const stopped = await stopRunningBuild(unit);
   for (const p of [BUILD_SCRIPT_PATH, CALLBACK_SCRIPT_PATH, BUILD_RUNNING_PATH, SKIPPED_RUNS_PATH, INSTALLED_MARKER_PATH]) {
     if (host.remove(p)) removed.push(p);

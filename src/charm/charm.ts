@@ -65,7 +65,7 @@ export class ImageBuilderCharm extends CharmBase<Events, CharmConfigOptions> {
         image: this.images.served(),
         standingBy: leader ? undefined : { leader: this.peers.knownLeader },
         lastFailure: this.builds.lastFailure,
-        cloudWarnings: cloudWarnings ?? [],
+        cloudWarnings: [...(cloudWarnings ?? []), ...(this.observability.portProblem ? [this.observability.portProblem] : [])],
         setupOwed: this.hostSetup.setupOwed,
         running: runningBuild(host),
         skippedRuns: skippedRuns(host),

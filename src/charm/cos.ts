@@ -6,7 +6,8 @@
 //   log_alert_rules      cos/loki_alert_rules ({} : none)
 //   dashboards           cos/grafana_dashboards, base64(xz(JSON)), uid and charm tag set
 //   subordinate          null (unused; the library still sends it)
-//   metrics_scrape_jobs  the exporter on localhost:<metrics-port>, job github_runner_image_builder
+//   metrics_scrape_jobs  the exporter on 127.0.0.1:<metrics-port>, job github_runner_image_builder
+//                        (not localhost: where it resolves to ::1, any local user could bind that)
 //   log_slots            [] (no snap; the build log is under /var/log, which collectors tail)
 //   tracing_protocols    null (no tracing)
 //
@@ -22,6 +23,7 @@
 //
 // Nothing here reads a file or starts a process: a hook pays one JSON.stringify.
 import { DASHBOARDS, LOG_ALERT_RULES, METRICS_ALERT_RULES, type AlertRule, type RuleFile, type RuleGroup } from './generated/cos-assets.js';
+import { METRICS_HOST, METRICS_PATH } from '../shared/metrics-files.js';
 
 export type { AlertRule, RuleFile, RuleGroup } from './generated/cos-assets.js';
 
@@ -29,7 +31,7 @@ export type { AlertRule, RuleFile, RuleGroup } from './generated/cos-assets.js';
 export const CHARM_NAME = 'github-runner-image-builder';
 /** The exporter's scrape job (collectors keep it as the `job` label; the alert rules match it). */
 export const SCRAPE_JOB_NAME = 'github_runner_image_builder';
-export const METRICS_PATH = '/metrics';
+export { METRICS_PATH } from '../shared/metrics-files.js';
 
 /** Where the rules come from: this unit's model and application (JujuTopology.from_charm). */
 export interface CosTopology {
@@ -117,12 +119,12 @@ export function alertRulesFor(rules: RuleFile, topology: CosTopology, queryType:
   return { groups };
 }
 
-/** The exporter's scrape job on this machine. */
+/** The exporter's scrape job on this machine: the address systemd's socket for it listens on. */
 export function scrapeJobs(metricsPort: number): ScrapeJob[] {
   if (!Number.isInteger(metricsPort) || metricsPort < 1 || metricsPort > 65535) {
     throw new RangeError(`metrics port must be a whole number from 1 to 65535, got ${String(metricsPort)}`);
   }
-  return [{ job_name: SCRAPE_JOB_NAME, metrics_path: METRICS_PATH, static_configs: [{ targets: [`localhost:${metricsPort}`] }] }];
+  return [{ job_name: SCRAPE_JOB_NAME, metrics_path: METRICS_PATH, static_configs: [{ targets: [`${METRICS_HOST}:${metricsPort}`] }] }];
 }
 
 /** The `config` object for this unit. */

@@ -64,3 +64,6 @@ export const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/s
 /** The exporter, run by systemd as a dynamic user from the charm's own node. */
 export const EXPORTER_SERVICE = `${APP}-exporter.service`;
 export const EXPORTER_UNIT_PATH = `/etc/systemd/system/${EXPORTER_SERVICE}`;
+/** systemd's socket for it (127.0.0.1:<metrics-port>): held while the exporter restarts. */
+export const EXPORTER_SOCKET = `${APP}-exporter.socket`;
+export const EXPORTER_SOCKET_PATH = `/etc/systemd/system/${EXPORTER_SOCKET}`;

@@ -7,8 +7,8 @@
 import type { BuildConfig } from './build-config.js';
 import { buildImmediate, configureCron, configureExporter, hasLegacyLayout, installCloudsYaml, installFiles, isBuilderInstalled, removeLegacyLayout, setupBuilder, type BuildStart, type HostFile, type UnitContext } from './builder.js';
 import type { CharmConfig } from './config.js';
-import { BUILD_ENV_PATH, BUILD_SCRIPT_PATH, CALLBACK_SCRIPT_PATH, CLOUDS_YAML_PATH, CRON_PATH, EXPORTER_UNIT_PATH, LOGROTATE_PATH } from './paths.js';
-import { renderBuildEnv, renderBuildScript, renderCallbackScript, renderCron, renderExporterUnit, renderLogrotate, scheduleDigest, type RenderContext } from './render.js';
+import { BUILD_ENV_PATH, BUILD_SCRIPT_PATH, CALLBACK_SCRIPT_PATH, CLOUDS_YAML_PATH, CRON_PATH, LOGROTATE_PATH } from './paths.js';
+import { renderBuildEnv, renderBuildScript, renderCallbackScript, renderCron, renderExporterUnits, renderLogrotate, scheduleDigest, type ExporterUnits, type RenderContext } from './render.js';
 
 /** What the plan needs to know about the host (read once, before planning). */
 export interface HostFacts {
@@ -41,8 +41,8 @@ export interface Plan {
   readonly files: readonly HostFile[];
   /** The cron entry, written last: cron never runs a build script that is not written yet. */
   readonly cron: string;
-  /** The exporter's systemd unit, and whether it restarts even when the unit is unchanged. */
-  readonly exporterUnit: string;
+  /** The exporter's systemd units, and whether it restarts even when they are unchanged. */
+  readonly exporterUnits: ExporterUnits;
   readonly restartExporter: boolean;
   /** Identifies the schedule and build arguments; a build is owed when it changes. */
   readonly scheduleDigest: string;
@@ -66,7 +66,7 @@ export function planReconcile(input: PlanInput): Plan {
     cloudsYaml: config.cloudsYaml,
     files,
     cron,
-    exporterUnit: renderExporterUnit(render, config.metricsPort),
+    exporterUnits: renderExporterUnits(render, config.metricsPort),
     restartExporter: input.upgrading,
     scheduleDigest: digest,
     // Also when an earlier run of the hook wrote the files but was killed before the build.
@@ -98,7 +98,7 @@ export async function applyPlan(plan: Plan, unit: UnitContext): Promise<Outcome>
     ...(installCloudsYaml(plan.cloudsYaml, unit.host) ? [CLOUDS_YAML_PATH] : []),
     ...installFiles(plan.files, unit.host),
     ...((await configureCron(plan.cron, unit)) ? [CRON_PATH] : []),
-    ...((await configureExporter(plan.exporterUnit, plan.restartExporter, unit)) ? [EXPORTER_UNIT_PATH] : []),
+    ...(await configureExporter(plan.exporterUnits, plan.restartExporter, unit)),
   ];
   if (!plan.buildOwed) return { written };
   return { written, build: await buildImmediate(unit) };

@@ -16,7 +16,9 @@ import {
   CLOUDS_YAML_PATH,
   LOCK_BUSY_EXIT,
   LOCK_WAIT_SECONDS,
+  EXPORTER_SOCKET,
   METRICS_DIR,
+  METRICS_HOST,
   SKIPPED_RUNS_PATH,
   SYSTEM_PATH,
 } from './paths.js';
@@ -221,15 +223,35 @@ export const EXPORTER_NODE_FLAGS = ['--max-semi-space-size=1', '--max-old-space-
 /** systemd's MemoryMax for the exporter, in MiB. */
 export const EXPORTER_MEMORY_MAX_MIB = 128;
 
+/** The exporter's two systemd units: the socket systemd holds, and the service it hands it to. */
+export interface ExporterUnits {
+  readonly socket: string;
+  readonly service: string;
+}
+
 /**
- * The exporter's systemd unit: the charm's own node running dist/exporter.js on 127.0.0.1, as a
- * dynamic (unprivileged) user that can only read the metrics directory; restarted on a crash.
+ * The exporter's units. systemd binds 127.0.0.1:<port> (the .socket) and keeps it bound while the
+ * service restarts, so no other local user can take the port meanwhile; the service is the
+ * charm's own node running dist/exporter.js on that socket, as a dynamic (unprivileged) user that
+ * can only read the metrics directory, restarted on a crash.
  */
-export function renderExporterUnit(unit: RenderContext, port: number): string {
-  return `# Written by the github-runner-image-builder charm (${unit.unitName}); changes are overwritten.
+export function renderExporterUnits(unit: RenderContext, port: number): ExporterUnits {
+  const header = `# Written by the github-runner-image-builder charm (${unit.unitName}); changes are overwritten.`;
+  const socket = `${header}
+[Unit]
+Description=Socket of the github-runner-image-builder exporter (build metrics)
+
+[Socket]
+ListenStream=${METRICS_HOST}:${port}
+
+[Install]
+WantedBy=sockets.target
+`;
+  const service = `${header}
 [Unit]
 Description=Prometheus exporter of the github-runner-image-builder charm (build metrics)
-After=network.target
+Requires=${EXPORTER_SOCKET}
+After=${EXPORTER_SOCKET}
 
 [Service]
 ExecStart=${systemdCommandLine([unit.node, ...EXPORTER_NODE_FLAGS, `${unit.charmDir}/dist/exporter.js`, '--port', String(port), '--state-dir', unit.path(METRICS_DIR)])}
@@ -245,6 +267,7 @@ MemoryMax=${EXPORTER_MEMORY_MAX_MIB}M
 [Install]
 WantedBy=multi-user.target
 `;
+  return { socket, service };
 }
 
 /**

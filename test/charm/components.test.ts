@@ -1,10 +1,10 @@
 // The charm as components: each handler needs only the options it uses, the single-class unit
 // state migrates into the components' bags, and a wrong-shaped stored field is reset, never a
 // crash loop. Through the real ImageBuilderCharm in memory (test/support/memory-unit.ts).
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { on, relation, state, type State } from '../../src/ops/testing/index.js';
 import { cloudsYaml } from '../support/clouds.js';
-import { MemoryMachine, charmContext, memoryMachines } from '../support/memory-unit.js';
+import { MemoryMachine, charmContext, testMachine } from '../support/memory-unit.js';
 
 const APP = 'github-runner-image-builder';
 const IMAGE = `noble-${APP}-x64`;
@@ -12,7 +12,7 @@ const config = { 'base-image': 'noble', interval: 6, 'openstack-clouds-yaml': cl
 const imageRelation = () => relation('image', { id: 1, remoteApp: 'github-runner' });
 const peers = (opts: Partial<Parameters<typeof relation>[1]> = {}) => relation('builder-peers', { id: 9, remoteApp: APP, remoteUnits: [`${APP}/1`], ...opts });
 
-const machine = memoryMachines(afterEach);
+const machine = testMachine;
 
 /** A leader installed with a valid config; then the config goes bad in `interval` only. */
 async function installedThenBadInterval(extra: Partial<State> = {}): Promise<{ m: MemoryMachine; s: State }> {
@@ -144,3 +144,20 @@ function acceptable(bag: string, field: string, v: unknown): boolean {
   if (v && typeof v === 'object' && Object.keys(v).length === 0) return bag === 'images' && field === 'images';
   return false;
 }
+
+describe('observability', () => {
+  it('update-status names a metrics-port another process holds, and clears it once the port is free', async () => {
+    const { createServer } = await import('node:net');
+    const squatter = createServer();
+    await new Promise<void>((resolve) => squatter.listen(0, '127.0.0.1', resolve));
+    const port = (squatter.address() as { port: number }).port;
+    const m = machine();
+    const installed = await charmContext(m).run(on.install(), state({ leader: true, config: { ...config, 'metrics-port': port }, relations: [imageRelation()] }));
+    expect(installed.exitCode, installed.stderr).toBe(0);
+    const taken = await charmContext(m).run(on.updateStatus(), installed.state);
+    expect(taken.state.unitStatus.message).toMatch(new RegExp(`warning: metrics-port ${port} is taken by another process .*set another metrics-port`));
+    await new Promise((resolve) => squatter.close(resolve));
+    const free = await charmContext(m).run(on.updateStatus(), taken.state);
+    expect(free.state.unitStatus.message).not.toMatch(/metrics-port/);
+  });
+});

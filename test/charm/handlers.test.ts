@@ -3,7 +3,7 @@
 // test/support/memory-unit.ts). Process-level behaviour (cron, the build script, juju-exec,
 // kills) stays in lifecycle.test.ts, the hostile and hardening suites.
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { BUILDER_SOURCE } from '../../src/charm/builder.js';
 import {
   BUILD_ENV_PATH,
@@ -16,6 +16,7 @@ import {
   LEGACY_BUILDER_BIN,
   LEGACY_CLOUDS_YAML_PATH,
   LOGROTATE_PATH,
+  EXPORTER_SOCKET_PATH,
   EXPORTER_UNIT_PATH,
   PIPX_BIN_DIR,
   PIPX_HOME,
@@ -25,7 +26,7 @@ import { on, relation, secret, state, type RunResult, type SecretState, type Sta
 import { parse } from 'yaml';
 import { CANARY, cloudsYaml } from '../support/clouds.js';
 import { diffTrees, snapshotTree } from '../support/host.js';
-import { MemoryMachine, charmContext, memoryMachines } from '../support/memory-unit.js';
+import { MemoryMachine, charmContext, testMachine } from '../support/memory-unit.js';
 
 const IMAGE = 'noble-github-runner-image-builder-x64';
 const config = { 'base-image': 'noble', interval: 6, 'openstack-clouds-yaml': cloudsYaml(), 'cloud-name': '', 'revision-history-limit': 5 };
@@ -33,7 +34,7 @@ const config = { 'base-image': 'noble', interval: 6, 'openstack-clouds-yaml': cl
 const unitState = (partial: Partial<State> = {}) => state({ leader: true, ...partial });
 const imageRelation = () => relation('image', { id: 1, remoteApp: 'github-runner' });
 
-const machine = memoryMachines(afterEach);
+const machine = testMachine;
 
 /** Every component's stored fields in one record (each component keeps its own bag). */
 const stored = (s: State) => Object.assign({}, ...Object.values(s.stored)) as Record<string, unknown>;
@@ -198,7 +199,11 @@ describe('upgrade-charm', () => {
     const { m, s } = await installed();
     const r = await charmContext(m).run(on.upgradeCharm(), s);
     expect(r.exitCode).toBe(0);
-    expect(m.programs.calls.map((c) => c.argv.join(' '))).toEqual(['systemctl enable github-runner-image-builder-exporter.service', 'systemctl restart github-runner-image-builder-exporter.service']);
+    // Only the service restarts: systemd keeps its socket, so the port is never free meanwhile.
+    expect(m.programs.calls.map((c) => c.argv.join(' '))).toEqual([
+      'systemctl enable github-runner-image-builder-exporter.socket github-runner-image-builder-exporter.service',
+      'systemctl restart github-runner-image-builder-exporter.service',
+    ]);
     expect(m.programs.builds).toEqual([]);
   });
 
@@ -551,13 +556,19 @@ describe('cos-agent', () => {
     const joined = await charmContext(m).run(on.relation('joined', cosRelation()), s);
     const cos = sent(joined.state);
     expect(Object.keys(cos)).toEqual(expect.arrayContaining(['metrics_alert_rules', 'log_alert_rules', 'dashboards', 'metrics_scrape_jobs', 'log_slots']));
-    expect(cos.metrics_scrape_jobs).toEqual([{ job_name: 'github_runner_image_builder', metrics_path: '/metrics', static_configs: [{ targets: ['localhost:9110'] }] }]);
+    expect(cos.metrics_scrape_jobs).toEqual([{ job_name: 'github_runner_image_builder', metrics_path: '/metrics', static_configs: [{ targets: ['127.0.0.1:9110'] }] }]);
     expect((cos.dashboards as string[])[0]).toMatch(/^\/Td6WFoA/); // an xz container, base64
 
     const moved = await charmContext(m).run(on.configChanged(), { ...joined.state, config: { ...config, 'metrics-port': 9555 } });
-    expect((sent(moved.state).metrics_scrape_jobs as { static_configs: { targets: string[] }[] }[])[0]!.static_configs[0]!.targets).toEqual(['localhost:9555']);
+    expect((sent(moved.state).metrics_scrape_jobs as { static_configs: { targets: string[] }[] }[])[0]!.static_configs[0]!.targets).toEqual(['127.0.0.1:9555']);
     expect(readFileSync(m.hostPath(EXPORTER_UNIT_PATH), 'utf8')).toContain(' --port 9555 ');
-    expect(m.programs.called('systemctl').map((c) => c.argv.slice(1).join(' '))).toEqual(['daemon-reload', 'enable github-runner-image-builder-exporter.service', 'restart github-runner-image-builder-exporter.service']);
+    expect(readFileSync(m.hostPath(EXPORTER_SOCKET_PATH), 'utf8')).toMatch(/^ListenStream=127\.0\.0\.1:9555$/m);
+    // A new port: the socket is rebound, and the service (which Requires= it) restarts with it.
+    expect(m.programs.called('systemctl').map((c) => c.argv.slice(1).join(' '))).toEqual([
+      'daemon-reload',
+      'enable github-runner-image-builder-exporter.socket github-runner-image-builder-exporter.service',
+      'restart github-runner-image-builder-exporter.socket github-runner-image-builder-exporter.service',
+    ]);
 
     m.programs.calls.length = 0;
     const steady = await charmContext(m).run(on.configChanged(), moved.state);

@@ -1,10 +1,13 @@
 // Observability end to end: the charm (real dispatch) tells the collector its scrape job over
-// cos-agent; a real Prometheus scrapes the real exporter with exactly that job; the metrics are
+// cos-agent; a real Prometheus scrapes the real exporter, serving on the socket the charm's .socket
+// unit describes, with exactly that job; the metrics are
 // what the real build script wrote for a successful build and then a failed one.
 import { execFileSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { METRICS_DIR } from '../../src/charm/paths.js';
+import { EXPORTER_SOCKET_PATH, METRICS_DIR } from '../../src/charm/paths.js';
+import { BUILD_FIELDS, buildFileName, parseBuildFile } from '../../src/shared/metrics-files.js';
 import { buildExporter, startExporter, type RunningExporter } from '../exporter/exporter.js';
 import { freePort, prometheusAvailable, startPrometheus, type Prometheus, type ScrapeJob } from '../exporter/prometheus.js';
 import { buildImageBuilderCharmDir, copyCharmDir } from '../support/charm-dir.js';
@@ -53,12 +56,23 @@ describe.skipIf(!available)('the scrape job from the cos-agent databag, a real P
     expect((await u.dispatch('install')).code).toBe(0);
     await eventually('the first build', () => u.builds().length === 1 && !u.readHostFile('/var/lib/github-runner-image-builder/build-running'));
     expect((await u.dispatch('cos-agent-relation-joined')).code).toBe(0);
+    // What the real build script wrote is what the exporter's parser reads, whole.
+    const buildFile = JSON.parse(u.readHostFile(`${METRICS_DIR}/${buildFileName('noble')}`)!) as Record<string, unknown>;
+    expect(parseBuildFile(buildFile)).toEqual({ value: expect.objectContaining({ started: 1, succeeded: 1, failed: 0 }), problems: [] });
+    expect(Object.keys(buildFile).sort()).toEqual([...BUILD_FIELDS].sort());
 
     // What the collector would scrape: the job exactly as the databag gives it.
     const config = JSON.parse(u.relations()['cos-agent:3']!['local-unit'].config!) as { metrics_scrape_jobs: ScrapeJob[] };
-    expect(config.metrics_scrape_jobs).toEqual([{ job_name: 'github_runner_image_builder', metrics_path: '/metrics', static_configs: [{ targets: [`localhost:${port}`] }] }]);
-    // systemd (a stand-in here) would start this from the unit file; the test starts the same program.
-    exporter = await startExporter(exporterBuild.file, u.hostPath(METRICS_DIR), ['--port', String(port)]);
+    expect(config.metrics_scrape_jobs).toEqual([{ job_name: 'github_runner_image_builder', metrics_path: '/metrics', static_configs: [{ targets: [`127.0.0.1:${port}`] }] }]);
+    // systemd's part (a stand-in here): bind what the charm's .socket unit says and hand the
+    // socket to the exporter as fd 3, as the .service's socket activation does.
+    const listen = /^ListenStream=(127\.0\.0\.1):(\d+)$/m.exec(u.readHostFile(EXPORTER_SOCKET_PATH) ?? '');
+    expect(listen?.slice(1)).toEqual(['127.0.0.1', String(port)]);
+    const socket = net.createServer();
+    await new Promise<void>((resolve, reject) => socket.once('error', reject).listen(port, listen![1], resolve));
+    exporter = await startExporter(exporterBuild.file, u.hostPath(METRICS_DIR), ['--port', String(port)], { socket });
+    socket.close();
+    expect(exporter.stdout()).toContain('(socket from systemd)');
     expect(exporter.port).toBe(port);
     prometheus = await startPrometheus(config.metrics_scrape_jobs);
 

@@ -73,7 +73,7 @@ describe('cos-agent config', () => {
 
   it('has the scrape job, no log slots, and the rules as the library sends them', () => {
     const data = JSON.parse(cosAgentConfig({ metricsPort: 9123, topology: TOPOLOGY })) as Record<string, unknown>;
-    expect(data.metrics_scrape_jobs).toEqual([{ job_name: 'github_runner_image_builder', metrics_path: '/metrics', static_configs: [{ targets: ['localhost:9123'] }] }]);
+    expect(data.metrics_scrape_jobs).toEqual([{ job_name: 'github_runner_image_builder', metrics_path: '/metrics', static_configs: [{ targets: ['127.0.0.1:9123'] }] }]);
     expect(data.log_slots).toEqual([]);
     expect(data.log_alert_rules).toEqual({});
     expect(data.dashboards).toEqual(DASHBOARDS);
@@ -148,10 +148,11 @@ describe('cos-agent config', () => {
     expect(cosAgentConfig({ metricsPort: 9110, topology: TOPOLOGY })).toBe(a);
   });
 
-  it('costs a hook no I/O: cos.ts imports only the generated module, which imports nothing', () => {
+  it('costs a hook no I/O: cos.ts imports only the generated module and the shared metrics constants, which import nothing', () => {
     const imports = (file: string) => [...readFileSync(path.join(REPO, file), 'utf8').matchAll(/^(?:import|export)\b[^;]*?from\s+'([^']+)'/gm)].map((m) => m[1]);
-    expect(new Set(imports('src/charm/cos.ts'))).toEqual(new Set(['./generated/cos-assets.js']));
+    expect(new Set(imports('src/charm/cos.ts'))).toEqual(new Set(['./generated/cos-assets.js', '../shared/metrics-files.js']));
     expect(imports('src/charm/generated/cos-assets.ts')).toEqual([]);
+    expect(imports('src/shared/metrics-files.ts')).toEqual([]);
   });
 
   it('names the charm as metadata.yaml does', () => {

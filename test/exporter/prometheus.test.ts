@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildExporter, removeState, startExporter, stopAllExporters, tempDir, writeState, type RunningExporter } from './exporter.js';
 import { PROMETHEUS_BIN, prometheusAvailable, promtool, startPrometheus, type Prometheus, type ScrapeJob } from './prometheus.js';
 import { rmSync } from 'node:fs';
+import { scrapeJobs } from '../../src/charm/cos.js';
 
 const available = prometheusAvailable();
 const inCi = process.env.CI === 'true';
@@ -43,8 +44,9 @@ describe.skipIf(!available)('a real Prometheus scraping the exporter', () => {
       images: { noble: { id: '7f3c-noble', created_at: new Date(IMAGE_CREATED * 1000).toISOString() } },
     });
     exporter = await startExporter(built.file, stateDir);
-    // The shape of the scrape job the charm puts in the cos-agent databag.
-    job = { job_name: JOB, metrics_path: '/metrics', static_configs: [{ targets: [`localhost:${exporter.port}`] }] };
+    // The scrape job the charm puts in the cos-agent databag.
+    job = { ...scrapeJobs(exporter.port)[0]! };
+    expect(job).toEqual({ job_name: JOB, metrics_path: '/metrics', static_configs: [{ targets: [`127.0.0.1:${exporter.port}`] }] });
     prom = await startPrometheus([job], { evaluationInterval: '1s' });
   });
 
@@ -56,11 +58,11 @@ describe.skipIf(!available)('a real Prometheus scraping the exporter', () => {
 
   const series = (name: string, base?: string) => `${M}_${name}{job="${JOB}"${base ? `,base="${base}"` : ''}}`;
 
-  it('scrapes the exporter on localhost: up == 1, the target healthy, no state errors', async () => {
+  it('scrapes the exporter on 127.0.0.1: up == 1, the target healthy, no state errors', async () => {
     await prom.waitFor(`up{job="${JOB}"} == 1`);
     const [target] = await prom.targets();
     expect(target).toMatchObject({ health: 'up', lastError: '', scrapePool: JOB });
-    expect(target!.scrapeUrl).toBe(`http://localhost:${exporter.port}/metrics`);
+    expect(target!.scrapeUrl).toBe(`http://127.0.0.1:${exporter.port}/metrics`);
     expect(await prom.value(series('state_errors'))).toBe(0);
   });
 
@@ -72,7 +74,7 @@ describe.skipIf(!available)('a real Prometheus scraping the exporter', () => {
       }
     }
     const [started] = await prom.query(series('builds_started_total', 'noble'));
-    expect(started!.metric).toEqual({ __name__: `${M}_builds_started_total`, base: 'noble', arch: 'x64', job: JOB, instance: `localhost:${exporter.port}` });
+    expect(started!.metric).toEqual({ __name__: `${M}_builds_started_total`, base: 'noble', arch: 'x64', job: JOB, instance: `127.0.0.1:${exporter.port}` });
     expect(await prom.value(`${M}_leader{arch="x64"}`)).toBe(1);
     expect(await prom.value(`${M}_interval_hours{arch="x64"}`)).toBe(6);
     expect(await prom.value(`${M}_schedule_start_timestamp_seconds{arch="x64"}`)).toBe(T0 - 600);

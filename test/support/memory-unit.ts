@@ -11,6 +11,7 @@ import { Host, type Detached, type Programs, type RunOptions, type RunResult } f
 import { BUILD_RUNNING_PATH, BUILDER_BIN } from '../../src/charm/paths.js';
 import { Context } from '../../src/ops/testing/index.js';
 import { loadCharmMeta } from '../../src/ops/meta.js';
+import { onTestFinished } from 'vitest';
 
 export interface ProgramCall {
   readonly argv: readonly string[];
@@ -123,6 +124,13 @@ export class MemoryCloud implements CloudPort {
   }
 }
 
+/** A MemoryMachine for the running test, cleaned up when it finishes. */
+export function testMachine(): MemoryMachine {
+  const m = new MemoryMachine();
+  onTestFinished(() => m.cleanup());
+  return m;
+}
+
 /** One simulated machine for in-memory runs: a temp host root, its programs and its cloud. */
 export class MemoryMachine {
   readonly root: string;
@@ -171,20 +179,4 @@ export function charmContext(machine: MemoryMachine, opts: { env?: Record<string
     }
   }
   return new Context(OnThisMachine, meta, { appName: 'github-runner-image-builder', charmDir: machine.charmDir, ...(opts.env ? { env: opts.env } : {}) });
-}
-
-/**
- * A maker of machines for one test file, each cleaned up after its test:
- * `const machine = memoryMachines(afterEach);` then `machine()` in a test.
- */
-export function memoryMachines(afterEach: (fn: () => void) => void): () => MemoryMachine {
-  const made: MemoryMachine[] = [];
-  afterEach(() => {
-    for (const m of made.splice(0)) m.cleanup();
-  });
-  return () => {
-    const m = new MemoryMachine();
-    made.push(m);
-    return m;
-  };
 }

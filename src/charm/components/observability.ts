@@ -18,10 +18,18 @@ type Stored = {
   scheduleStart?: number;
   /** sha256 of the cos-agent `config` last published. */
   cosAgentDigest?: string;
+  /** Another process holds the metrics port (checked on update-status). */
+  portProblem?: string;
 };
 
 export class Observability extends Component {
-  private readonly stored = checkedState<Stored>(this.framework, 'observability', { intervalHours: is.int, metricsPort: is.int, scheduleStart: is.int, cosAgentDigest: is.string });
+  private readonly stored = checkedState<Stored>(this.framework, 'observability', {
+    intervalHours: is.int,
+    metricsPort: is.int,
+    scheduleStart: is.int,
+    cosAgentDigest: is.string,
+    portProblem: is.string,
+  });
 
   constructor(
     parent: Parent,
@@ -31,11 +39,29 @@ export class Observability extends Component {
     super(parent, 'observability');
     this.framework.observe('cos_agent_relation_joined', this, this.onCosAgent);
     this.framework.observe('cos_agent_relation_changed', this, this.onCosAgent);
+    this.framework.observe('update_status', this, this.onUpdateStatus);
+  }
+
+  /** What is wrong with the metrics port, for the status (undefined: nothing known to be). */
+  get portProblem(): string | undefined {
+    return this.stored.data.portProblem;
+  }
+
+  /**
+   * Whether a process other than systemd holds the metrics port, so the collector would scrape
+   * it in the exporter's place: read from the kernel's socket tables, every update-status.
+   */
+  async onUpdateStatus(): Promise<void> {
+    const port = this.stored.data.metricsPort;
+    if (!port) return;
+    const { metricsPortProblem } = await import('../metrics-port.js');
+    this.stored.set({ portProblem: metricsPortProblem(port) });
   }
 
   /** A reconcile applied a schedule and a metrics port. */
   applied(intervalHours: number, metricsPort: number): void {
-    this.stored.set({ intervalHours, metricsPort, scheduleStart: this.stored.data.scheduleStart ?? Math.floor(Date.now() / 1000) });
+    const portChanged = metricsPort !== this.stored.data.metricsPort;
+    this.stored.set({ intervalHours, metricsPort, scheduleStart: this.stored.data.scheduleStart ?? Math.floor(Date.now() / 1000), ...(portChanged ? { portProblem: undefined } : {}) });
   }
 
   /** The collector learns what to scrape and which rules and dashboards to load. */
