@@ -1,11 +1,11 @@
-// Whether the metrics-port is held by a process other than systemd, from the kernel's socket
+// Whether the metrics-port is held by systemd for the exporter, from the kernel's socket
 // tables (/proc/net/tcp, tcp6) and systemd's open files (/proc/1/fd): no process is started and
 // nothing is bound, so a hook can ask on every status. systemd's .socket unit for the exporter
 // binds 127.0.0.1:<metrics-port>; another process listening there first (on 127.0.0.1, 0.0.0.0 or
 // ::) keeps it from binding, and would be scraped in the exporter's place.
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
-import { METRICS_HOST } from './paths.js';
+import { EXPORTER_SOCKET, METRICS_HOST } from './paths.js';
 
 /** A listening TCP socket, as /proc/net/tcp{,6} lists it. */
 export interface Listener {
@@ -37,15 +37,15 @@ export function parseListeners(text: string): Listener[] {
  */
 const BLOCKING = new Set(['0100007F', '00000000', '0'.repeat(32), `${'0'.repeat(16)}FFFF00000100007F`, `${'0'.repeat(16)}FFFF000000000000`]);
 
-/** The socket inodes a process holds (readable by root, or by the process's own user). */
-function socketInodes(proc: string, pid: number): Set<number> {
+/** The socket inodes a process holds (readable by root, or by the process's own user); undefined when they cannot be read. */
+function socketInodes(proc: string, pid: number): Set<number> | undefined {
   const inodes = new Set<number>();
   const dir = path.join(proc, String(pid), 'fd');
   let fds: string[];
   try {
     fds = readdirSync(dir);
   } catch {
-    return inodes;
+    return undefined;
   }
   for (const fd of fds) {
     try {
@@ -66,25 +66,44 @@ export interface PortCheckOptions {
 }
 
 /**
- * The status text when a process other than systemd listens where the exporter's socket must
- * (127.0.0.1:<port>), naming the port and that process's uid; undefined when none does or the
- * kernel's tables cannot be read (then nothing is known to be wrong).
+ * Who listens where the exporter's socket must (127.0.0.1:<port>): the holder (systemd: the
+ * exporter has its port), other processes (their uids), nobody (the socket is not active), or
+ * unknown (the kernel's tables or the holder's files cannot be read).
  */
-export function metricsPortProblem(port: number, opts: PortCheckOptions = {}): string | undefined {
+export type MetricsPortState = { readonly kind: 'ours' | 'free' | 'unknown' } | { readonly kind: 'taken'; readonly uids: readonly number[] };
+
+export function metricsPortState(port: number, opts: PortCheckOptions = {}): MetricsPortState {
   const proc = opts.proc ?? '/proc';
   const listeners: Listener[] = [];
+  let tables = 0;
   for (const table of ['tcp', 'tcp6']) {
     try {
       listeners.push(...parseListeners(readFileSync(path.join(proc, 'net', table), 'utf8')));
+      tables++;
     } catch {
       // no IPv6, or no /proc
     }
   }
+  if (!tables) return { kind: 'unknown' };
   const blocking = listeners.filter((l) => l.port === port && BLOCKING.has(l.address));
-  if (!blocking.length) return undefined;
-  // systemd listening there: the exporter has the port, whatever else listens (say on [::], IPv6 only).
+  if (!blocking.length) return { kind: 'free' };
   const ours = socketInodes(proc, opts.holderPid ?? 1);
-  if (blocking.some((l) => ours.has(l.inode))) return undefined;
-  const uids = [...new Set(blocking.map((l) => l.uid))].join(', ');
-  return `metrics-port ${port} is taken by another process (uid ${uids}) on ${METRICS_HOST}: the exporter cannot listen there; stop that process or set another metrics-port`;
+  if (!ours) return { kind: 'unknown' };
+  // The holder listening there: the exporter has the port, whatever else listens (say on [::], IPv6 only).
+  if (blocking.some((l) => ours.has(l.inode))) return { kind: 'ours' };
+  return { kind: 'taken', uids: [...new Set(blocking.map((l) => l.uid))] };
+}
+
+/**
+ * The status text when the exporter cannot have its port: another process listens on
+ * 127.0.0.1:<port> (named with its uid), or nothing does (systemd's socket is not active).
+ * undefined when systemd holds it, or when that cannot be known.
+ */
+export function metricsPortProblem(port: number, opts: PortCheckOptions = {}): string | undefined {
+  const state = metricsPortState(port, opts);
+  if (state.kind === 'taken') {
+    return `metrics-port ${port} is taken by another process (uid ${state.uids.join(', ')}) on ${METRICS_HOST}: the exporter cannot listen there; stop that process or set another metrics-port`;
+  }
+  if (state.kind === 'free') return `the exporter is not listening on ${METRICS_HOST}:${port}: ${EXPORTER_SOCKET} is not active (systemctl status ${EXPORTER_SOCKET})`;
+  return undefined;
 }

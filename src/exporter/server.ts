@@ -18,14 +18,12 @@ export interface ExporterOptions {
   readonly log?: (line: string) => void;
   /** The clock, in unix seconds (tests). */
   readonly now?: () => number;
-  /** Other bounds than LIMITS (tests). */
-  readonly limits?: Partial<Limits>;
 }
 
 /** Bounds on what a client can make the server hold: it serves one scraper on loopback. */
 export const LIMITS = {
   maxHeaderSize: 8 * 1024,
-  /** From a connection's start (or its last response) to the end of the next request's headers. */
+  /** From a request's first byte to the end of its headers. */
   headersTimeoutMs: 10_000,
   requestTimeoutMs: 15_000,
   /** A connection silent this long is closed (node's headers timeout only counts once a byte came). */
@@ -36,7 +34,6 @@ export const LIMITS = {
   /** Open connections; the next one pushes out an idle one. */
   maxConnections: 32,
 };
-export type Limits = typeof LIMITS;
 
 function send(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}, head = false) {
   const data = Buffer.from(body, 'utf8');
@@ -75,7 +72,7 @@ export function createExporterServer(opts: ExporterOptions): Server {
     }
   };
 
-  const limits: Limits = { ...LIMITS, ...opts.limits };
+  const limits = LIMITS;
   const server = createServer(
     {
       maxHeaderSize: limits.maxHeaderSize,

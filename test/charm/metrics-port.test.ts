@@ -1,13 +1,14 @@
 // metricsPortProblem on this machine's real /proc (issue 22 item 6): a process other than the one
 // holding the exporter's socket (systemd, pid 1, in production; a stand-in child here) listening
-// where the socket must, 127.0.0.1:<metrics-port>, is named in a status text with the port.
+// where the socket must, 127.0.0.1:<metrics-port>, is named in a status text with the port; so is
+// nobody listening there.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { metricsPortProblem, parseListeners } from '../../src/charm/metrics-port.js';
+import { metricsPortProblem, metricsPortState, parseListeners } from '../../src/charm/metrics-port.js';
 import { listeningFd } from '../exporter/exporter.js';
 
 const cleanups: (() => void)[] = [];
@@ -43,6 +44,7 @@ const uid = process.getuid!();
 describe('metricsPortProblem', () => {
   it('names the port and the uid when another process listens on 127.0.0.1:<port> first', async () => {
     const { port } = await listen('127.0.0.1');
+    expect(metricsPortState(port)).toEqual({ kind: 'taken', uids: [uid] });
     expect(metricsPortProblem(port)).toBe(`metrics-port ${port} is taken by another process (uid ${uid}) on 127.0.0.1: the exporter cannot listen there; stop that process or set another metrics-port`);
   });
 
@@ -54,27 +56,34 @@ describe('metricsPortProblem', () => {
     }
   });
 
-  it('nothing when the port is free, or only [::1] listens (nobody scrapes it)', async () => {
+  it('says the exporter is not listening when nothing listens there (systemd\'s socket is not active), [::1] aside', async () => {
     const port = await freePort();
-    expect(metricsPortProblem(port)).toBeUndefined();
+    const notListening = `the exporter is not listening on 127.0.0.1:${port}: github-runner-image-builder-exporter.socket is not active (systemctl status github-runner-image-builder-exporter.socket)`;
+    expect(metricsPortState(port)).toEqual({ kind: 'free' });
+    expect(metricsPortProblem(port)).toBe(notListening);
+    // Nobody scrapes [::1], and it does not keep 127.0.0.1 from binding.
     const v6 = await listen('::1', port).catch(() => undefined);
-    if (v6) expect(metricsPortProblem(port)).toBeUndefined();
+    if (v6) expect(metricsPortProblem(port)).toBe(notListening);
   });
 
   it('nothing when the socket is the one the holder (systemd) has', async () => {
     const { server, port } = await listen('127.0.0.1');
     const holder = await heldBySystemdStandIn(server);
+    expect(metricsPortState(port, { holderPid: holder.pid! })).toEqual({ kind: 'ours' });
     expect(metricsPortProblem(port, { holderPid: holder.pid! })).toBeUndefined();
     // Seen from a holder that does not have it: taken.
     expect(metricsPortProblem(port, { holderPid: process.pid })).toContain(`metrics-port ${port} is taken`);
   });
 
-  it('nothing known when the kernel tables cannot be read (a test host root without /proc)', () => {
+  it('nothing known when the kernel tables or the holder\'s files cannot be read (a test host root without /proc)', async () => {
     const dir = path.join(tmpdir(), `no-proc-${process.pid}`);
     mkdirSync(path.join(dir, 'net'), { recursive: true });
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    expect(metricsPortState(9110, { proc: path.join(dir, 'missing') })).toEqual({ kind: 'unknown' });
     expect(metricsPortProblem(9110, { proc: path.join(dir, 'missing') })).toBeUndefined();
-    writeFileSync(path.join(dir, 'net/tcp'), 'garbage\nmore garbage\n');
+    // A listener, but the holder's open files cannot be read: systemd's or not is unknown.
+    writeFileSync(path.join(dir, 'net/tcp'), ['header', '   0: 0100007F:2396 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 4242 1'].join('\n'));
+    expect(metricsPortState(9110, { proc: dir })).toEqual({ kind: 'unknown' });
     expect(metricsPortProblem(9110, { proc: dir })).toBeUndefined();
   });
 
