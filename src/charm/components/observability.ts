@@ -2,6 +2,7 @@
 // the machine) and the state file the metrics exporter reads for what only the charm knows
 // (leadership, schedule, served images).
 import { METRICS_DIR } from '../paths.js';
+import { UNIT_FILE, unitFileText, type UnitFile } from '../../shared/metrics-files.js';
 import { Component, type Parent } from './component.js';
 import type { Machine } from './machine.js';
 import type { ServedImages } from './served-images.js';
@@ -55,7 +56,8 @@ export class Observability extends Component {
     const port = this.stored.data.metricsPort;
     if (!port) return;
     const { metricsPortProblem } = await import('../metrics-port.js');
-    this.stored.set({ portProblem: metricsPortProblem(port) });
+    // host.path: the machine's /proc (a test's host root has none unless the test gives it one).
+    this.stored.set({ portProblem: metricsPortProblem(port, { proc: this.machine.host.path('/proc') }) });
   }
 
   /** A reconcile applied a schedule and a metrics port. */
@@ -95,7 +97,7 @@ export class Observability extends Component {
     const { intervalHours, scheduleStart } = this.stored.data;
     const host = this.machine.host;
     if (!shape || stopped || !host.exists(METRICS_DIR)) return;
-    const state = {
+    const state: UnitFile = {
       arch: shape.arch,
       bases: shape.bases,
       leader,
@@ -104,7 +106,7 @@ export class Observability extends Component {
       images: Object.fromEntries(Object.entries(this.images.known()).map(([base, i]) => [base, { id: i.id, created_at: i.createdAt }])),
     };
     try {
-      host.writeIfChanged(`${METRICS_DIR}/unit.json`, `${JSON.stringify(state)}\n`, { mode: 0o644, uid: 0, gid: 0 });
+      host.writeIfChanged(`${METRICS_DIR}/${UNIT_FILE}`, unitFileText(state), { mode: 0o644, uid: 0, gid: 0 });
     } catch (err) {
       this.log.warning(`the exporter's state was not updated (${(err as Error).message}); metrics may lag until the next hook`);
     }
