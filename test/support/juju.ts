@@ -135,14 +135,36 @@ export interface StatusValue {
   readonly message: string;
 }
 
+/** A build the builder stand-in finished (its `run`), as test/fakes/README.md describes it. */
 export interface BuildRecord {
   readonly cloud: string;
   readonly image: string;
+  readonly arch: string;
   readonly base: string;
-  readonly keepRevisions: string;
-  readonly callback: string;
+  readonly keepRevisions: number;
+  readonly prefix: string;
+  readonly flavor: string;
+  readonly network: string;
+  readonly runnerVersion: string;
+  readonly proxy: string;
+  readonly scriptUrl: string;
+  readonly uploadClouds: string;
+  /** The names of the IMAGE_BUILDER_SECRET_* variables the app got (values: app-secrets.env). */
+  readonly secrets: readonly string[];
+  /** The first id printed, and all of them (one per upload cloud). */
   readonly id: string;
-  readonly callbackExit: number;
+  readonly ids: readonly string[];
+  /** The app's working directory. */
+  readonly cwd: string;
+}
+
+/** A private key the builder stand-in wrote (init, or run when the keypair did not match). */
+export interface KeyRecord {
+  readonly by: 'init' | 'run';
+  readonly path: string;
+  readonly uid: number;
+  readonly gid: number;
+  readonly mode: string;
 }
 
 export type DispatchEvent =
@@ -626,6 +648,11 @@ export class SimUnit {
   /** Builds the builder stand-in finished (builds.jsonl). */
   builds(): BuildRecord[] {
     return readJsonl(path.join(this.hostDir, 'builds.jsonl'));
+  }
+
+  /** Private keys the builder stand-in wrote (keys.jsonl). */
+  builderKeys(): KeyRecord[] {
+    return readJsonl(path.join(this.hostDir, 'keys.jsonl'));
   }
 
   /** Where a production path lives on the simulated host. */
