@@ -21,12 +21,13 @@ import {
   type StoredState,
 } from '../ops/index.js';
 import type { CharmConfigOptions, CharmEventName } from './generated/charm-types.js';
-import { IMAGE_ID, imageName, imageNames, isBaseImage, type Arch, type BaseImage, type BuildConfig } from './build-config.js';
+import { IMAGE_ID, buildConfigOf, imageName, imageNames, isBaseImage, type Arch, type BaseImage, type BuildConfig } from './build-config.js';
 import { imageRelationData, mergeNewest, parseImages, sameImages, type ImagesByBase } from './images.js';
 import {
   BuilderSetupError,
   GetLatestImageError,
   buildImmediate,
+  buildPhase,
   getLatestImage,
   isBuilderInstalled,
   removeBuilder,
@@ -39,7 +40,8 @@ import { openstackCloud, type CloudAccess, type CloudPort, type ImageInfo } from
 // load only in the handlers that need them: every hook is a fresh process.
 import type { CharmConfig } from './config.js';
 import { Host, type Env } from './host.js';
-import { BUILD_LOG_PATH, BUILD_TIMEOUT_EXIT, BUILD_TIMEOUT_SECONDS, CALLBACK_SCRIPT_PATH, CLOUDS_YAML_PATH, METRICS_DIR } from './paths.js';
+import { BUILD_LOG_PATH, BUILD_TIMEOUT_EXIT, BUILD_TIMEOUT_SECONDS, CLOUDS_YAML_PATH, METRICS_DIR } from './paths.js';
+import { readScriptSecret, SCRIPT_SECRET_OPTION } from './script-secrets.js';
 // credentials.js brings the YAML library: loaded only where the config is read or written.
 import type { Credentials } from './credentials.js';
 import { clientProxy, proxyEnv, proxyProblems } from './proxy.js';
@@ -120,7 +122,8 @@ export class ImageBuilderCharm extends CharmBase<Events, CharmConfigOptions> {
   static readonly customEvents = CUSTOM_EVENTS;
   private readonly stored: StoredState<Stored>;
   private hostCache: Host | undefined;
-  private secretRefreshed = false;
+  /** The secrets read with --refresh in this dispatch (once each). */
+  private readonly secretsRefreshed = new Set<string>();
 
   constructor(
     framework: Framework<Events, CharmConfigOptions>,
@@ -159,14 +162,7 @@ export class ImageBuilderCharm extends CharmBase<Events, CharmConfigOptions> {
   }
 
   private buildConfig(cfg: CharmConfig): BuildConfig {
-    return {
-      arch: cfg.arch,
-      bases: cfg.bases,
-      cloudName: cfg.cloudName,
-      numRevisions: cfg.revisionHistoryLimit,
-      callbackScript: CALLBACK_SCRIPT_PATH,
-      appName: this.model.appName,
-    };
+    return buildConfigOf(cfg, this.model.appName, this.model.context.env);
   }
 
   private cloudAccess(cfg: CharmConfig): CloudAccess {
@@ -183,12 +179,14 @@ export class ImageBuilderCharm extends CharmBase<Events, CharmConfigOptions> {
       const { ConfigError, parseConfig } = await import('./config.js');
       const { withCredentials } = await import('./credentials.js');
       const secret = await this.secretCredentials(raw['openstack-credentials-secret']);
+      // issue 19: the script secret, read as the credentials secret is (script-secrets.ts).
+      const script = readScriptSecret(raw[SCRIPT_SECRET_OPTION], this.model.appName, (uri) => this.latestSecret(uri));
       let cfg: CharmConfig | undefined;
       let configProblems: string[] = [];
       try {
         const cloudsYaml = raw['openstack-clouds-yaml'] ?? '';
         const merged = 'credentials' in secret ? withCredentials(cloudsYaml, (raw['cloud-name'] ?? '').trim(), secret.credentials) : cloudsYaml;
-        cfg = parseConfig({ ...raw, 'openstack-clouds-yaml': merged });
+        cfg = { ...parseConfig({ ...raw, 'openstack-clouds-yaml': merged }), ...('env' in script ? { scriptSecretEnv: script.env } : {}) };
       } catch (err) {
         if (!(err instanceof ConfigError)) throw err;
         // A credential the unreadable secret would have given is not a second problem.
@@ -196,8 +194,9 @@ export class ImageBuilderCharm extends CharmBase<Events, CharmConfigOptions> {
         configProblems = err.problems.filter((p) => !('problem' in secret && missingCredential.test(p)));
       }
       // The secret first (granting it is often all that is missing), then the options, then the model's proxies.
-      const problems = [...('problem' in secret ? [secret.problem] : []), ...configProblems, ...proxyProblems(this.model.context.env)];
-      this.stored.set({ configProblem: problems.length ? problems.join('; ') : undefined, secretProblem: 'problem' in secret ? true : undefined });
+      const secretProblems = [secret, script].flatMap((s) => ('problem' in s ? [s.problem] : []));
+      const problems = [...secretProblems, ...configProblems, ...proxyProblems(this.model.context.env)];
+      this.stored.set({ configProblem: problems.length ? problems.join('; ') : undefined, secretProblem: secretProblems.length ? true : undefined });
       if (problems.length || !cfg) throw new ConfigInvalid(problems.join('; '));
       return cfg;
     });
@@ -236,7 +235,7 @@ export class ImageBuilderCharm extends CharmBase<Events, CharmConfigOptions> {
     const standingBy = leader ? undefined : { leader: leaderName };
     this.shareMetricsState(leader);
     event.addStatus(
-      unitStatus({ configProblem, stopped, image: this.servedImage(), standingBy, lastFailure, cloudWarnings: cloudWarnings ?? [], running: runningBuild(host), skippedRuns: skippedRuns(host), now: new Date() }),
+      unitStatus({ configProblem, stopped, image: this.servedImage(), standingBy, lastFailure, cloudWarnings: cloudWarnings ?? [], running: runningBuild(host), phase: buildPhase(host), skippedRuns: skippedRuns(host), now: new Date() }),
     );
   }
 
@@ -357,8 +356,8 @@ export class ImageBuilderCharm extends CharmBase<Events, CharmConfigOptions> {
    * --refresh per dispatch, the content the model cached for it afterwards.
    */
   private latestSecret(uri: string): Record<string, string> {
-    const content = this.model.getSecret({ id: uri }).getContent({ refresh: !this.secretRefreshed });
-    this.secretRefreshed = true;
+    const content = this.model.getSecret({ id: uri }).getContent({ refresh: !this.secretsRefreshed.has(uri) });
+    this.secretsRefreshed.add(uri);
     return content;
   }
 
@@ -372,7 +371,9 @@ export class ImageBuilderCharm extends CharmBase<Events, CharmConfigOptions> {
     const config = this.model.config();
     const uri = config['openstack-credentials-secret'];
     const secret = uri ? this.latestSecret(uri) : undefined;
-    return { config, secret, proxy: proxyEnv(ctx.env), leader: this.model.unit.isLeader(), charmDir: ctx.charmDir, node: process.execPath, path: ctx.env.PATH ?? '' };
+    const scriptUri = config[SCRIPT_SECRET_OPTION];
+    const scriptSecret = scriptUri ? this.latestSecret(scriptUri) : undefined;
+    return { config, secret, scriptSecret, proxy: proxyEnv(ctx.env), leader: this.model.unit.isLeader(), charmDir: ctx.charmDir, node: process.execPath, path: ctx.env.PATH ?? '' };
   }
 
   /** appliedInputs(), or undefined when the secret cannot be read. */
@@ -632,6 +633,8 @@ export class ImageBuilderCharm extends CharmBase<Events, CharmConfigOptions> {
     const base = this.reportedBase(event, undefined);
     let reason = `exit code ${code || 'unknown'}`;
     if (failure === 'malformed-image-id') reason = 'the builder reported a malformed image id';
+    else if (failure === 'no-image-id') reason = 'the builder printed no image id';
+    else if (failure === 'init') reason = `preparing the builder (init) failed with exit code ${code || 'unknown'}; the next build tries again`;
     else if (code === String(BUILD_TIMEOUT_EXIT)) reason = `timed out after ${BUILD_TIMEOUT_SECONDS / 3600} h, exit code ${code}`;
     this.recordFailure(this.ofBase(base, reason));
   }

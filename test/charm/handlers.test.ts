@@ -8,7 +8,9 @@ import { BUILDER_SOURCE } from '../../src/charm/builder.js';
 import {
   BUILD_ENV_PATH,
   BUILD_SCRIPT_PATH,
-  CALLBACK_SCRIPT_PATH,
+  BUILDER_SSH_DIR,
+  BUILDER_WORK_DIR,
+  SCRIPT_SECRETS_ENV_PATH,
   CLOUDS_YAML_PATH,
   CONFIG_DIR,
   CRON_PATH,
@@ -68,8 +70,8 @@ describe('install', () => {
     expect(pipx.env).toMatchObject({ PIPX_HOME: m.hostPath(PIPX_HOME), PIPX_BIN_DIR: m.hostPath(PIPX_BIN_DIR) });
     expect(m.programs.called('apt-get').map((c) => c.argv.join(' '))).toEqual(['apt-get update', 'apt-get install -y --no-install-recommends pipx python3-dev gcc']);
     expect(m.programs.calls.some((c) => c.argv[1] === 'init')).toBe(true);
-    const modes = Object.fromEntries([CLOUDS_YAML_PATH, BUILD_ENV_PATH, BUILD_SCRIPT_PATH, CALLBACK_SCRIPT_PATH, LOGROTATE_PATH, CRON_PATH, CONFIG_DIR].map((p) => [p, (statSync(m.hostPath(p)).mode & 0o777).toString(8)]));
-    expect(modes).toEqual({ [CLOUDS_YAML_PATH]: '600', [BUILD_ENV_PATH]: '600', [BUILD_SCRIPT_PATH]: '700', [CALLBACK_SCRIPT_PATH]: '700', [LOGROTATE_PATH]: '644', [CRON_PATH]: '644', [CONFIG_DIR]: '700' });
+    const modes = Object.fromEntries([CLOUDS_YAML_PATH, BUILD_ENV_PATH, BUILD_SCRIPT_PATH, SCRIPT_SECRETS_ENV_PATH, LOGROTATE_PATH, CRON_PATH, CONFIG_DIR, BUILDER_SSH_DIR, BUILDER_WORK_DIR].map((p) => [p, (statSync(m.hostPath(p)).mode & 0o777).toString(8)]));
+    expect(modes).toEqual({ [CLOUDS_YAML_PATH]: '600', [BUILD_ENV_PATH]: '600', [BUILD_SCRIPT_PATH]: '700', [SCRIPT_SECRETS_ENV_PATH]: '600', [LOGROTATE_PATH]: '644', [CRON_PATH]: '644', [CONFIG_DIR]: '700', [BUILDER_SSH_DIR]: '700', [BUILDER_WORK_DIR]: '700' });
     expect(readFileSync(m.hostPath(INSTALLED_MARKER_PATH), 'utf8')).toBe(`${BUILDER_SOURCE}\n`);
     expect(m.programs.builds).toEqual([[m.hostPath(BUILD_SCRIPT_PATH), '--now']]);
     expect(stored(r.state).scheduleDigest).toMatch(/^[0-9a-f]{64}$/);
@@ -245,7 +247,7 @@ describe('stop and remove', () => {
     const r = await charmContext(m).run(on.stop(), s);
     expect(r.exitCode).toBe(0);
     expect(m.programs.called('pkill').map((c) => c.argv.join(' '))).toEqual(['pkill -TERM -s 9999']);
-    for (const p of [CRON_PATH, BUILD_SCRIPT_PATH, CALLBACK_SCRIPT_PATH, CONFIG_DIR]) expect(existsSync(m.hostPath(p)), p).toBe(false);
+    for (const p of [CRON_PATH, BUILD_SCRIPT_PATH, SCRIPT_SECRETS_ENV_PATH, BUILDER_SSH_DIR, CONFIG_DIR]) expect(existsSync(m.hostPath(p)), p).toBe(false);
     expect(r.state.unitStatus).toEqual({ status: 'maintenance', message: 'Stopped: no scheduled builds' });
     expect((await charmContext(m).run(on.remove(), r.state)).exitCode).toBe(0);
   });

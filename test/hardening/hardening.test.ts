@@ -13,7 +13,9 @@ import {
   BUILD_RUNNING_PATH,
   BUILD_SCRIPT_PATH,
   BUILDER_BIN,
-  CALLBACK_SCRIPT_PATH,
+  BUILDER_SSH_DIR,
+  BUILDER_WORK_DIR,
+  SCRIPT_SECRETS_ENV_PATH,
   CLOUDS_YAML_PATH,
   CONFIG_DIR,
   CRON_PATH,
@@ -41,7 +43,7 @@ function runBuild(u: SimUnit, ...args: string[]) {
 
 /** Every path root runs or reads for a build, and each directory above it up to the host root. */
 function rootChain(u: SimUnit): string[] {
-  const files = [CRON_PATH, BUILD_SCRIPT_PATH, BUILD_ENV_PATH, CLOUDS_YAML_PATH, CALLBACK_SCRIPT_PATH, BUILDER_BIN, BUILD_LOCK_PATH, BUILD_LOG_PATH, LOGROTATE_PATH, INSTALLED_MARKER_PATH];
+  const files = [CRON_PATH, BUILD_SCRIPT_PATH, BUILD_ENV_PATH, CLOUDS_YAML_PATH, SCRIPT_SECRETS_ENV_PATH, BUILDER_SSH_DIR, BUILDER_WORK_DIR, BUILDER_BIN, BUILD_LOCK_PATH, BUILD_LOG_PATH, LOGROTATE_PATH, INSTALLED_MARKER_PATH];
   const all = new Set<string>();
   for (const f of files) for (let p = f; p !== '/'; p = path.dirname(p)) all.add(p);
   return [...all].map((p) => u.hostPath(p));
@@ -67,7 +69,7 @@ describe.skipIf(!canSwitchUid)('hardening: a local user cannot become root (need
     const pwned = path.join(u.dir, 'pwned');
     const payload = `#!/bin/sh\nid > ${pwned}\n`;
     // The attack that used to work: rewrite the launcher pipx put in the home, then wait for root.
-    const targets = [BUILDER_BIN, BUILD_SCRIPT_PATH, CALLBACK_SCRIPT_PATH, BUILD_ENV_PATH, CRON_PATH].map((p) => u.hostPath(p));
+    const targets = [BUILDER_BIN, BUILD_SCRIPT_PATH, SCRIPT_SECRETS_ENV_PATH, BUILD_ENV_PATH, CRON_PATH].map((p) => u.hostPath(p));
     expect(asUser<string[]>(attackSnippet(targets, payload))).toEqual([]);
     mkdirSync(path.dirname(u.hostPath(LEGACY_BUILDER_BIN)), { recursive: true });
     execFileSync('chown', ['-R', `${USER_UID}:${USER_UID}`, u.hostPath('/home/ubuntu')]);
@@ -192,7 +194,7 @@ describe.skipIf(!canSwitchUid)('hardening: a local user cannot become root (need
     const r = await u.dispatch('stop');
     expect(r.code).toBe(0);
     expect(spawnSync('pgrep', ['-s', session!]).status, 'processes of the build are left').not.toBe(0);
-    for (const p of [CRON_PATH, BUILD_SCRIPT_PATH, CALLBACK_SCRIPT_PATH, CLOUDS_YAML_PATH, BUILD_ENV_PATH, CONFIG_DIR]) expect(existsSync(u.hostPath(p)), p).toBe(false);
+    for (const p of [CRON_PATH, BUILD_SCRIPT_PATH, SCRIPT_SECRETS_ENV_PATH, BUILDER_SSH_DIR, CLOUDS_YAML_PATH, BUILD_ENV_PATH, CONFIG_DIR]) expect(existsSync(u.hostPath(p)), p).toBe(false);
     for (const p of [BUILD_LOG_PATH, BUILDER_BIN, LOGROTATE_PATH]) expect(existsSync(u.hostPath(p)), p).toBe(true);
     const holders = spawnSync('grep', ['-rl', '-e', CANARY, '-e', 'user:pw', u.hostRoot], { encoding: 'utf8' }).stdout;
     expect(holders.split('\n').filter(Boolean), 'files still holding a credential').toEqual([]);

@@ -13,13 +13,13 @@ import { HOST_BIN_DIR, createUnit, runProcess, type DispatchEvent, type Dispatch
 import { tally } from './tally.js';
 
 export { CANARY, cloudsYaml };
-import { BUILD_LOG_PATH, CALLBACK_SCRIPT_PATH, CLOUDS_YAML_PATH, CRON_PATH } from '../../src/charm/paths.js';
+import { BUILD_LOG_PATH, BUILD_SCRIPT_PATH, CLOUDS_YAML_PATH, CRON_PATH } from '../../src/charm/paths.js';
 export { eventually } from '../support/eventually.js';
 import { eventually } from '../support/eventually.js';
 import { unitProcesses, waitIdle } from '../support/unit-processes.js';
 export const CRON = CRON_PATH;
 export const CLOUDS = CLOUDS_YAML_PATH;
-export const CALLBACK = CALLBACK_SCRIPT_PATH;
+export const BUILD_SCRIPT = BUILD_SCRIPT_PATH;
 export const BUILD_LOG = BUILD_LOG_PATH;
 export const STATE_FILE = '.unit-state.json';
 export const IMAGE = 'noble-github-runner-image-builder-x64';
