@@ -68,8 +68,9 @@ describe('install', () => {
     const pipx = m.programs.called('pipx')[0]!;
     expect(pipx.argv).toEqual(['pipx', 'install', '--force', BUILDER_SOURCE]);
     expect(pipx.env).toMatchObject({ PIPX_HOME: m.hostPath(PIPX_HOME), PIPX_BIN_DIR: m.hostPath(PIPX_BIN_DIR) });
-    expect(m.programs.called('apt-get').map((c) => c.argv.join(' '))).toEqual(['apt-get update', 'apt-get install -y --no-install-recommends pipx python3-dev gcc']);
-    expect(m.programs.calls.some((c) => c.argv[1] === 'init')).toBe(true);
+    expect(m.programs.called('apt-get').map((c) => c.argv.join(' '))).toEqual(['apt-get update', 'apt-get install -y --no-install-recommends pipx python3-dev gcc git']);
+    // init (GBs of downloads) is the build's, never a hook's.
+    expect(m.programs.calls.some((c) => c.argv.includes('init'))).toBe(false);
     const modes = Object.fromEntries([CLOUDS_YAML_PATH, BUILD_ENV_PATH, BUILD_SCRIPT_PATH, SCRIPT_SECRETS_ENV_PATH, LOGROTATE_PATH, CRON_PATH, CONFIG_DIR, BUILDER_SSH_DIR, BUILDER_WORK_DIR].map((p) => [p, (statSync(m.hostPath(p)).mode & 0o777).toString(8)]));
     expect(modes).toEqual({ [CLOUDS_YAML_PATH]: '600', [BUILD_ENV_PATH]: '600', [BUILD_SCRIPT_PATH]: '700', [SCRIPT_SECRETS_ENV_PATH]: '600', [LOGROTATE_PATH]: '644', [CRON_PATH]: '644', [CONFIG_DIR]: '700', [BUILDER_SSH_DIR]: '700', [BUILDER_WORK_DIR]: '700' });
     expect(readFileSync(m.hostPath(INSTALLED_MARKER_PATH), 'utf8')).toBe(`${BUILDER_SOURCE}\n`);
@@ -186,8 +187,8 @@ describe('config-changed', () => {
   it('blocks on a bad config and leaves the host as it was', async () => {
     const { m, s } = await installed();
     const before = snapshotTree(m.root);
-    const r = await charmContext(m).run(on.configChanged(), { ...s, config: { ...config, 'base-image': 'focal' } });
-    expect(r.state.unitStatus).toEqual({ status: 'blocked', message: 'base-image "focal" is not supported; use jammy, noble, 22.04 or 24.04' });
+    const r = await charmContext(m).run(on.configChanged(), { ...s, config: { ...config, 'base-image': 'bionic' } });
+    expect(r.state.unitStatus).toEqual({ status: 'blocked', message: 'base-image "bionic" is not supported; use focal, jammy, noble, resolute, 20.04, 22.04, 24.04 or 26.04' });
     expect(diffTrees(before, snapshotTree(m.root), { compareMtime: true })).toMatchObject({ added: [], removed: [], changed: [] });
     // The blocked status stands through update-status until a valid config arrives.
     const later = await charmContext(m).run(on.updateStatus(), r.state);
@@ -221,7 +222,9 @@ describe('upgrade-charm', () => {
     }
     const r = await charmContext(m).run(on.upgradeCharm(), s);
     expect(r.exitCode, r.stderr).toBe(0);
-    expect(m.programs.called('pipx').map((c) => c.argv.slice(1))).toEqual([['install', '--force', BUILDER_SOURCE]]);
+    // The other builder's virtualenv goes first (root's pipx, under the build lock), then the pinned one.
+    expect(m.programs.called('pipx').map((c) => c.argv.slice(1))).toEqual([['uninstall', 'github-runner-image-builder'], ['install', '--force', BUILDER_SOURCE]]);
+    expect(r.logs.map((l) => l.message)).toContainEqual(expect.stringContaining('removed the previous builder (git+https://example/old); the new one builds on a VM in the cloud'));
     expect(m.programs.called('runuser').map((c) => c.argv.slice(4))).toEqual([['rm', '-f', '--', m.hostPath(LEGACY_CLOUDS_YAML_PATH)], ['pipx', 'uninstall', 'github-runner-image-builder']]);
   });
 });
