@@ -98,7 +98,7 @@ const relationId = () => u.relations()['image:1']!['local-unit'].id;
 
 await prepareNext();
 await step(u, 'install', 'install');
-await until('first build reported back through the callback (build_success)', () => u.builds().length >= 1 && relationId() === u.builds()[0]!.id);
+await until('first build reported back by the build script (build_success)', () => u.builds().length >= 1 && relationId() === u.builds()[0]!.id);
 await prepareNext();
 await step(u, 'config-changed (nothing changed)', 'config-changed');
 u.setConfig({ interval: 12 });
