@@ -630,7 +630,8 @@ export class ImageBuilderCharm extends CharmBase<Events, CharmConfigOptions> {
 
   onBuildFailed(event: CustomEvent): void {
     const { BUILD_EXIT_CODE: code, BUILD_FAILURE: failure } = event.data;
-    const base = this.reportedBase(event, undefined);
+    // A failed init (issue 19) is no base's: the whole build failed before any base.
+    const base = failure === 'init' ? undefined : this.reportedBase(event, undefined);
     let reason = `exit code ${code || 'unknown'}`;
     if (failure === 'malformed-image-id') reason = 'the builder reported a malformed image id';
     else if (failure === 'no-image-id') reason = 'the builder printed no image id';

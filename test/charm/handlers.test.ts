@@ -10,6 +10,7 @@ import {
   BUILD_SCRIPT_PATH,
   BUILDER_SSH_DIR,
   BUILDER_WORK_DIR,
+  BUILD_PHASE_PATH,
   SCRIPT_SECRETS_ENV_PATH,
   CLOUDS_YAML_PATH,
   CONFIG_DIR,
@@ -329,6 +330,20 @@ describe('build_success, build_failed and the image relation', () => {
     expect(failed.state.unitStatus.message).toMatch(/^Last build failed at \S+ \(exit code 3\); see \/var\/log\/github-runner-image-builder\/build\.log$/);
     const timedOut = await ctx.run(on.custom('build_failed', { BUILD_EXIT_CODE: '124' }), s);
     expect(timedOut.state.unitStatus.message).toMatch(/\(timed out after 3 h, exit code 124\)/);
+    const noId = await ctx.run(on.custom('build_failed', { BUILD_FAILURE: 'no-image-id', IMAGE_BASE: 'noble' }), s);
+    expect(noId.state.unitStatus.message).toMatch(/^Last build failed at \S+ \(the builder printed no image id\); see /);
+    const init = await ctx.run(on.custom('build_failed', { BUILD_FAILURE: 'init', BUILD_EXIT_CODE: '1' }), s);
+    expect(init.state.unitStatus.message).toMatch(/^Last build failed at \S+ \(preparing the builder \(init\) failed with exit code 1; the next build tries again\); see /);
+  });
+
+  it('says what the first build does while it runs, from the phase the build script records', async () => {
+    const { m, s } = await installed();
+    m.holdLock(new Date(), 4242);
+    writeFileSync(m.hostPath(BUILD_PHASE_PATH), 'preparing the builder: downloading base images\n');
+    const r = await charmContext(m).run(on.updateStatus(), s);
+    expect(r.state.unitStatus).toEqual({ status: 'active', message: 'Waiting for first image (preparing the builder: downloading base images)' });
+    writeFileSync(m.hostPath(BUILD_PHASE_PATH), 'building noble-github-runner-image-builder-x64\n');
+    expect((await charmContext(m).run(on.updateStatus(), s)).state.unitStatus.message).toBe('Waiting for first image (building noble-github-runner-image-builder-x64)');
   });
 
   it('a relation joining before any image asks the cloud, and a cloud failure is only a warning', async () => {
@@ -340,6 +355,63 @@ describe('build_success, build_failed and the image relation', () => {
     const down = await charmContext(m).run(on.relation('joined', s.relations[0]!), s);
     expect(down.exitCode).toBe(0);
     expect(down.logs.map((l) => l.message)).toContainEqual(expect.stringMatching(/^github-runner joined, but the cloud could not be asked/));
+  });
+});
+
+describe('the script secret (script-secret-id)', () => {
+  const withScript = (s: SecretState) => ({ ...config, 'script-secret-id': s.id });
+  const envFile = (m: MemoryMachine) => readFileSync(m.hostPath(SCRIPT_SECRETS_ENV_PATH), 'utf8');
+
+  it('writes each key as IMAGE_BUILDER_SECRET_<key, - as _> into the root-only env file, and nowhere else', async () => {
+    const m = machine();
+    const s = secret({ content: { 'api-key': CANARY, token: "it's" } });
+    const r = await charmContext(m).run(on.install(), unitState({ config: withScript(s), secrets: [s] }));
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(envFile(m)).toContain(`export IMAGE_BUILDER_SECRET_api_key='${CANARY}'\nexport IMAGE_BUILDER_SECRET_token='it'\\''s'\n`);
+    expect(statSync(m.hostPath(SCRIPT_SECRETS_ENV_PATH)).mode & 0o777).toBe(0o600);
+    expect(JSON.stringify([r.logs, r.unitStatusHistory, r.state.stored, r.state.relations, m.programs.calls])).not.toContain(CANARY);
+    expect(readFileSync(m.hostPath(BUILD_SCRIPT_PATH), 'utf8')).not.toContain(CANARY);
+  });
+
+  it('follows a new revision on secret-changed, and empties the file when the option is cleared', async () => {
+    const m = machine();
+    const s = secret({ content: { token: 'first' } });
+    const installed = await charmContext(m).run(on.install(), unitState({ config: withScript(s), secrets: [s] }));
+    const rotated: SecretState = { ...installed.state.secrets![0]!, revisions: [{ token: 'first' }, { token: 'second' }] };
+    const r = await charmContext(m).run(on.secretChanged(rotated), { ...installed.state, secrets: [rotated] });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(envFile(m)).toContain("export IMAGE_BUILDER_SECRET_token='second'\n");
+    const cleared = await charmContext(m).run(on.configChanged(), { ...r.state, config });
+    expect(cleared.exitCode).toBe(0);
+    expect(envFile(m)).not.toContain('second');
+  });
+
+  it('not granted or missing: blocked naming the option, the secret and the fix; granting, then update-status, recovers', async () => {
+    const m = machine();
+    const denied = secret({ content: { token: 't' }, granted: false });
+    const r = await charmContext(m).run(on.install(), unitState({ config: withScript(denied), secrets: [denied] }));
+    expect(r.state.unitStatus).toEqual({ status: 'blocked', message: `script-secret-id: this application may not read secret ${denied.id}; grant it: juju grant-secret ${denied.id} github-runner-image-builder` });
+    expect(m.programs.calls).toEqual([]);
+    const granted = await charmContext(m).run(on.updateStatus(), { ...r.state, secrets: [{ ...denied, granted: true }] });
+    expect(granted.exitCode, granted.stderr).toBe(0);
+    expect(granted.state.unitStatus).toEqual({ status: 'active', message: 'Waiting for first image' });
+    expect(envFile(m)).toContain("IMAGE_BUILDER_SECRET_token='t'");
+
+    const m2 = machine();
+    const missing = 'secret:cvh7kruupa1s46bqvuig';
+    const r2 = await charmContext(m2).run(on.install(), unitState({ config: { ...config, 'script-secret-id': missing }, secrets: [] }));
+    expect(r2.state.unitStatus.message).toBe(
+      `script-secret-id: secret ${missing} does not exist; create one with the values your script needs (juju add-secret image-builder-script api-key=...), grant it (juju grant-secret image-builder-script github-runner-image-builder) and set its URI (juju config github-runner-image-builder script-secret-id=<uri>)`,
+    );
+    expect(m2.programs.calls).toEqual([]);
+  });
+
+  it('both secrets unreadable: both problems, the credentials first', async () => {
+    const m = machine();
+    const a = secret({ content: { password: 'p' }, granted: false });
+    const b = secret({ content: { token: 't' }, granted: false });
+    const r = await charmContext(m).run(on.install(), unitState({ config: { ...config, 'openstack-credentials-secret': a.id, 'script-secret-id': b.id }, secrets: [a, b] }));
+    expect(r.state.unitStatus.message).toMatch(new RegExp(`^openstack-credentials-secret: .*${a.id}.*; script-secret-id: .*${b.id}`));
   });
 });
 

@@ -82,6 +82,35 @@ describe.skipIf(!canSwitchUid)('hardening: a local user cannot become root (need
     expect(existsSync(pwned), 'root ran the user’s code').toBe(false);
   });
 
+  it('the builder app’s SSH key, its work dir and its environment are out of reach of the ubuntu user and of any other uid', async () => {
+    const u = await newUnit();
+    u.setHostKnob('build-seconds', '8');
+    u.setConfig({ 'script-secret-id': u.addUserSecret({ token: 'script-canary' }, { grant: true }) });
+    expect((await u.dispatch('install')).code).toBe(0);
+    const session = await eventually('the build to run', () => u.readHostFile(BUILD_RUNNING_PATH)?.split(' ')[0]);
+    const app = await eventually('the app running `run`', () =>
+      spawnSync('pgrep', ['-s', session], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean).find((pid) => {
+        const argv = (() => { try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0'); } catch { return []; } })();
+        return argv.some((a) => a.endsWith('github-runner-image-builder.stub')) && argv.includes('run');
+      }),
+    );
+    const key = path.join(u.hostPath(BUILDER_SSH_DIR), 'builder_key');
+    // As the app leaves it: the ubuntu user's (here the second uid), 0400, but behind root's 0700 directory.
+    expect([statSync(key).uid, statSync(key).mode & 0o777]).toEqual([USER_UID, 0o400]);
+    expect(readFileSync(`/proc/${app}/environ`, 'latin1')).toContain('IMAGE_BUILDER_SECRET_token=script-canary');
+    const targets = { key, work: u.hostPath(BUILDER_WORK_DIR), ssh: u.hostPath(BUILDER_SSH_DIR), environ: `/proc/${app}/environ` };
+    const program = `const fs = require('node:fs'); const t = ${JSON.stringify(targets)}; const out = {};
+      for (const [k, p] of Object.entries(t)) { try { out[k] = fs.statSync(p).isDirectory() ? fs.readdirSync(p) : fs.readFileSync(p, 'latin1'); } catch (e) { out[k] = e.code; } }
+      process.stdout.write(JSON.stringify(out));`;
+    // The second uid is the ubuntu user here; 1000 is another account (the stand-in's default ubuntu).
+    for (const uid of [USER_UID, 1000]) {
+      const res = spawnSync(process.execPath, ['-e', program], { uid, gid: uid, encoding: 'utf8', cwd: '/', env: { PATH: '/usr/bin:/bin' } });
+      expect(JSON.parse(res.stdout), `uid ${uid}`).toEqual({ key: 'EACCES', work: 'EACCES', ssh: 'EACCES', environ: 'EACCES' });
+    }
+    u.setHostKnob('build-seconds', undefined);
+    await buildsDone(u);
+  });
+
   it('finding 2: nothing root writes is in the user’s home; a symlinked old log and a FIFO at the old clouds.yaml path change nothing and block nothing', async () => {
     const u = await settledUnit();
     const home = u.hostPath('/home/ubuntu');
@@ -168,7 +197,7 @@ describe.skipIf(!canSwitchUid)('hardening: a local user cannot become root (need
     expect(argv).not.toContain(secret);
     await eventually('the build', () => imageId(u));
     await buildsDone(u);
-    const run = u.hostCalls().find((c) => c.prog === 'github-runner-image-builder' && c.argv[0] === 'run')!;
+    const run = u.hostCalls().find((c) => c.prog === 'github-runner-image-builder' && c.argv[2] === 'run')!;
     expect(run.env.https_proxy, 'the build still gets the proxy').toBe(proxy.https);
     const holders = execFileSync('grep', ['-rl', secret, u.hostRoot], { encoding: 'utf8' }).trim().split('\n');
     expect(holders).toEqual([u.hostPath(BUILD_ENV_PATH)]);
