@@ -2,7 +2,7 @@
 // host programs (apt-get, pipx, the builder...), through a whole lifecycle, asserting on what an
 // operator would see: statuses, files on the host, relation data, action results.
 // Per-handler behaviour is tested in memory (handlers.test.ts); this suite keeps what needs
-// real processes: cron running the build script, the callback through juju-exec, the lock.
+// real processes: cron running the build script, the build's report through juju-exec, the lock.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -32,7 +32,7 @@ function newUnit(opts: { config?: Record<string, unknown>; env?: Record<string, 
   });
 }
 
-/** Waits until no build holds the lock (the build script's last log lines come after the callback). */
+/** Waits until no build holds the lock (the build script's last log lines come after its report). */
 const buildsDone = (u: SimUnit) => eventually('the build to end', () => !existsSync(u.hostPath(BUILD_RUNNING_PATH)));
 
 /** The command of the cron entry, as cron would give it to sh (\% is a literal %). */
@@ -79,7 +79,7 @@ describe('charm lifecycle through dispatch', () => {
     expect(statSync(u.hostPath(CRON)).mode & 0o777).toBe(0o644);
     expect(u.readHostFile(CRON)).toMatch(/^\d{1,2} \*\/6 \* \* \* root /m);
 
-    // The first build runs in the background and reports back through the callback.
+    // The first build runs in the background and reports back through juju-exec.
     await eventually('the first image on the relation', () => imageData(u).id === 'img-first');
     expect(imageData(u)).toMatchObject({ id: 'img-first', name: IMAGE });
     expect(u.unitStatus().message).toMatch(/^Serving image img-first \(/);

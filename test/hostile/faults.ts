@@ -1,4 +1,4 @@
-// Faults: host programs that fail, host writes that fail (for real, as root), a callback that
+// Faults: host programs that fail, host writes that fail (for real, as root), a build report that
 // cannot reach the agent or gets a bad image id, and clouds that refuse, fail, hang or answer
 // garbage. Each case checks: the status or action failure says what failed and what to do; the
 // exit code is the one the fault table in the suite's report gives (non-zero only where

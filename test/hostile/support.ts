@@ -215,7 +215,7 @@ export function tempFiles(dir: string): string[] {
 
 /**
  * Records as crashes the uncaught errors in the juju-log records of hooks these tests did not
- * dispatch themselves (those the builder's callback fired), except the names in `allowed`.
+ * dispatch themselves (those a build's report fired), except the names in `allowed`.
  */
 export function checkNoUncaught(h: Hostile, what: string, allowed: readonly string[] = []): string[] {
   const checked = new Set(h.results.map((r) => r.contextId)); // checkOutcome saw those

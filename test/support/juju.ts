@@ -454,7 +454,7 @@ export class SimUnit {
   }
 
   /**
-   * Runs the unit's juju-exec stand-in as cron or the builder's callback would: with only PATH,
+   * Runs the unit's juju-exec stand-in as cron or the build script's report would: with only PATH,
    * FAKE_JUJU_DIR and `env` in its environment (never a hook context).
    */
   jujuExec(args: readonly string[], opts: { env?: Record<string, string>; timeoutMs?: number } = {}): Promise<ExecResult> {
@@ -701,7 +701,7 @@ export class SimUnit {
     mkdirSync(path.join(this.hostDir, 'fail'));
   }
 
-  /** Ends what the unit still runs (a background build, a callback mid-commit), then removes its dirs. */
+  /** Ends what the unit still runs (a background build, a reported hook mid-commit), then removes its dirs. */
   cleanup(): void {
     killUnitProcesses(this);
     rmSync(this.dir, { recursive: true, force: true, maxRetries: 3 });
