@@ -138,7 +138,7 @@ describe.skipIf(!canSwitchUid)('hardening: a local user cannot become root (need
     await eventually('the build', () => imageId(u) === 'img-2');
     await buildsDone(u);
     expect(existsSync(target), 'root wrote through the symlink').toBe(false);
-    expect(readFileSync(u.hostPath(BUILD_LOG_PATH), 'utf8')).toContain('Image uploaded: img-2');
+    expect(readFileSync(u.hostPath(BUILD_LOG_PATH), 'utf8')).toContain('Image build success:\nimg-2');
     expect(statSync(u.hostPath(BUILD_LOG_PATH)).mode & 0o777).toBe(0o640);
     expect(execFileSync('find', [home, '!', '-uid', String(USER_UID)], { encoding: 'utf8' }).trim()).toBe('');
   });
