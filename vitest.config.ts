@@ -13,6 +13,7 @@ const PROCESS = [
   'test/**/*-process.test.ts',
   'test/conformance/hook-tools.test.ts',
   'test/charm/lifecycle.test.ts',
+  'test/charm/builder-app.test.ts',
   'test/charm/secrets.test.ts',
   'test/charm/topology.test.ts',
   'test/charm/observability.test.ts',

@@ -317,8 +317,10 @@ async function main() {
         config: { 'base-image': 'noble', interval: 6, 'openstack-clouds-yaml': DUMMY_CLOUDS, 'cloud-name': '', 'revision-history-limit': 5, ...config },
         relations: [{ endpoint: 'image', id: 1, app: 'github-runner', units: ['github-runner/0'] }],
       });
-      // Builds are inert: the builder's `run` exits 0 at once (no image, no callback hook).
+      // Builds are inert: the builder's `run` exits 0 at once, and the build's report (build_failed:
+      // no image id printed) goes nowhere: juju-exec exits 0 without running a hook.
       u.failHost('github-runner-image-builder.run', 0);
+      u.failHost('juju-exec', 0);
       mkdirSync(path.join(u.jujuDir, 'action'), { recursive: true });
       writeFileSync(path.join(u.jujuDir, 'action/params.json'), '{}');
       if (opt.keep) log(`unit ${u.dir} (charm ${charmDir})`);

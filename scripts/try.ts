@@ -83,8 +83,8 @@ if (fake) {
   fake.beforeRequest = () => {
     for (const b of u.builds()) land(b.id, b.image);
     const latest = existsSync(path.join(u.hostDir, 'latest-image-id')) ? readFileSync(path.join(u.hostDir, 'latest-image-id'), 'utf8').trim() : '';
-    const run = u.hostCalls().findLast((c) => c.prog === 'github-runner-image-builder' && c.argv[0] === 'run');
-    land(latest, run?.argv.filter((a, i, all) => !a.startsWith('-') && !all[i - 1]?.startsWith('--'))[2]);
+    const run = u.hostCalls().findLast((c) => c.prog === 'github-runner-image-builder' && c.argv[2] === 'run');
+    land(latest, run?.argv[3]); // --os-cloud <cloud> run <image-name> ...
   };
 }
 // With the suite's Glance, the next build reports a fresh real image (Glance's created_at has
@@ -98,7 +98,7 @@ const relationId = () => u.relations()['image:1']!['local-unit'].id;
 
 await prepareNext();
 await step(u, 'install', 'install');
-await until('first build reported back through the callback (build_success)', () => u.builds().length >= 1 && relationId() === u.builds()[0]!.id);
+await until('first build reported back by the build script (build_success)', () => u.builds().length >= 1 && relationId() === u.builds()[0]!.id);
 await prepareNext();
 await step(u, 'config-changed (nothing changed)', 'config-changed');
 u.setConfig({ interval: 12 });

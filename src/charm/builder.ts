@@ -13,8 +13,13 @@ import {
   BUILD_RUNNING_PATH,
   BUILD_SCRIPT_PATH,
   BUILDER_BIN,
+  BUILD_OUTPUT_PATH,
+  BUILD_PHASE_PATH,
   BUILDER_HOME,
-  CALLBACK_SCRIPT_PATH,
+  BUILDER_SSH_DIR,
+  BUILDER_WORK_DIR,
+  INIT_MARKER_PATH,
+  LEGACY_CALLBACK_SCRIPT_PATH,
   CLOUDS_YAML_PATH,
   CONFIG_DIR,
   CRON_PATH,
@@ -40,16 +45,13 @@ import {
 } from './paths.js';
 import { proxyEnv } from './proxy.js';
 import type { ExporterUnits } from './render.js';
+import { BUILDER_PACKAGE, BUILDER_SOURCE } from './builder-app.js';
 
 export { UBUNTU_USER } from './paths.js';
+export { BUILDER_SOURCE } from './builder-app.js';
 export { IMAGE_NAME_TMPL, imageName, type Arch, type BaseImage, type BuildConfig } from './build-config.js';
-export const APT_DEPENDENCIES = ['pipx', 'python3-dev', 'gcc'] as const;
-/**
- * The builder application, pinned: upstream installed a moving branch (@feat/app). This is
- * the merge of that branch (2024-06-19), the first commit whose `run --callback-script` takes
- * an absolute path, with the init / run / latest-build-id CLI the charm drives.
- */
-export const BUILDER_SOURCE = 'git+https://github.com/canonical/github-runner-image-builder@f9f1c74';
+/** pipx and what pip needs to build the app's wheels; git for pip's VCS install of the pinned commit. */
+export const APT_DEPENDENCIES = ['pipx', 'python3-dev', 'gcc', 'git'] as const;
 
 /** How long stop gives a build to end after SIGTERM before it is killed. */
 const STOP_GRACE_MS = 10_000;
@@ -85,6 +87,8 @@ function ensureLayout(host: Host): void {
   host.ensureDir(CONFIG_DIR, 0o700);
   host.ensureDir(STATE_DIR, 0o700);
   host.ensureDir(BUILDER_HOME, 0o700);
+  host.ensureDir(BUILDER_WORK_DIR, 0o700);
+  host.ensureDir(BUILDER_SSH_DIR, 0o700);
   host.ensureDir(APP_DIR, 0o755);
   host.ensureDir(LOG_DIR, 0o750);
   host.ensureDir(METRICS_DIR, 0o755);
@@ -121,12 +125,14 @@ export class BuildRunningError extends Error {
   override name = 'BuildRunningError';
 }
 
+const BUILD_RUNNING_MESSAGE = 'a build is running; the builder is set up once it has ended (update-status checks every few minutes)';
+
 /** Runs a command under the build lock; BuildRunningError when a build holds it. */
 async function runUnderBuildLock(host: Host, command: readonly string[], opts: RunOptions): Promise<void> {
   try {
     await host.runChecked(underBuildLock(host, command), opts);
   } catch (err) {
-    if (err instanceof ProcessError && err.exitCode === LOCK_BUSY_EXIT) throw new BuildRunningError('a build is running; the builder is set up once it has ended (update-status checks every few minutes)');
+    if (err instanceof ProcessError && err.exitCode === LOCK_BUSY_EXIT) throw new BuildRunningError(BUILD_RUNNING_MESSAGE);
     throw err;
   }
 }
@@ -140,17 +146,29 @@ async function installBuilderApp(host: Host): Promise<void> {
   });
 }
 
-async function initializeBuilder(host: Host): Promise<void> {
-  await runUnderBuildLock(host, [host.path(BUILDER_BIN), 'init'], {
-    env: builderEnv(host),
-    cwd: host.path(BUILDER_HOME),
-    timeoutMs: 30 * 60_000,
-  });
-}
-
-/** Whether the pinned builder is installed and initialised (a host fact: survives a lost unit state). */
+/** Whether the pinned builder is installed (a host fact: survives a lost unit state). Its init is the build's. */
 export function isBuilderInstalled(host: Host): boolean {
   return host.readText(INSTALLED_MARKER_PATH)?.trim() === BUILDER_SOURCE;
+}
+
+/**
+ * Another builder is installed (the chroot builder of earlier revisions, or another pin): its
+ * virtualenv goes (pipx uninstall, under the build lock), and with the chroot builder its
+ * callback script and its working files in the builder's HOME (GBs of scratch images). A failed
+ * uninstall is a warning: `pipx install --force` replaces the virtualenv anyway.
+ */
+async function removeOtherBuilder(unit: UnitContext): Promise<void> {
+  const host = unit.host;
+  const installed = host.readText(INSTALLED_MARKER_PATH)?.trim();
+  if (!installed || installed === BUILDER_SOURCE) return;
+  // Nothing of the previous builder goes while a build uses it; the setup is owed instead.
+  if (await isBuildRunning(host)) throw new BuildRunningError(BUILD_RUNNING_MESSAGE);
+  const failure = await runOrExplain(host, underBuildLock(host, ['pipx', 'uninstall', BUILDER_PACKAGE]), { env: builderEnv(host), cwd: host.path(BUILDER_HOME), timeoutMs: 10 * 60_000 });
+  if (failure) unit.warn(`could not uninstall the previous builder (${installed}) with pipx (${failure}); installing the new one over it`);
+  else unit.warn(`removed the previous builder (${installed}); the new one builds on a VM in the cloud`);
+  if (host.remove(LEGACY_CALLBACK_SCRIPT_PATH)) unit.warn(`removed the previous builder's callback script ${LEGACY_CALLBACK_SCRIPT_PATH}`);
+  host.remove(BUILDER_HOME, { recursive: true });
+  host.remove(INIT_MARKER_PATH);
 }
 
 /** Runs one setup step; a failure becomes a BuilderSetupError that names the step. */
@@ -165,16 +183,20 @@ async function step(what: string, fn: () => unknown): Promise<void> {
 }
 
 /**
- * Installs what builds need: the apt dependencies, the root-owned builder application and its
- * init, under the build lock (an upgrade never replaces the builder under a running build).
+ * Installs what builds need: the apt dependencies and the root-owned builder application, under
+ * the build lock (an upgrade never replaces the builder under a running build); a previous
+ * builder goes first. The app's `init` (GBs of downloads) is not run here: the build runs it.
  */
 export async function setupBuilder(unit: UnitContext): Promise<void> {
   const host = unit.host;
   await step('installing apt packages', () => installAptDependencies(host));
+  await step('preparing the build lock', () => {
+    host.ensureDir(STATE_DIR, 0o700);
+    ensureBuildLock(host);
+  });
+  await step('removing the previous builder', () => removeOtherBuilder(unit));
   await step('creating the directories', () => ensureLayout(host));
-  await step('preparing the build lock', () => ensureBuildLock(host));
   await step('installing the builder application with pipx', () => installBuilderApp(host));
-  await step('initialising the builder (github-runner-image-builder init)', () => initializeBuilder(host));
   await step('recording the installed version', () => host.writeIfChanged(INSTALLED_MARKER_PATH, `${BUILDER_SOURCE}\n`, { mode: 0o600, uid: 0, gid: 0 }));
 }
 
@@ -359,6 +381,18 @@ export function runningBuild(host: Host): RunningBuild | undefined {
   return { session, startedAt: new Date(at * 1000), trigger: trigger ?? '' };
 }
 
+/**
+ * What the running build is doing, as the build script records it ("preparing the builder:
+ * downloading base images", "building noble-app-x64"), or undefined when no build runs. The
+ * status shows it while the first image is awaited.
+ */
+export function buildPhase(host: Host): string | undefined {
+  if (!runningBuild(host)) return undefined;
+  const line = (host.readText(BUILD_PHASE_PATH) ?? '').split('\n')[0]!.trim();
+  // Written by root's build script from names the charm checked; bounded all the same.
+  return /^[\x20-\x7e]{1,120}$/.test(line) ? line : undefined;
+}
+
 /** Scheduled runs skipped in a row because the lock was taken. */
 export function skippedRuns(host: Host): number {
   const n = Number((host.readText(SKIPPED_RUNS_PATH) ?? '0').trim());
@@ -401,10 +435,11 @@ export async function removeBuilder(unit: UnitContext): Promise<{ removed: strin
   const removed = [CRON_PATH].filter((p) => host.remove(p));
   removed.push(...(await removeExporter(unit)));
   const stopped = await stopRunningBuild(unit);
-  for (const p of [BUILD_SCRIPT_PATH, CALLBACK_SCRIPT_PATH, BUILD_RUNNING_PATH, SKIPPED_RUNS_PATH, INSTALLED_MARKER_PATH]) {
+  for (const p of [BUILD_SCRIPT_PATH, LEGACY_CALLBACK_SCRIPT_PATH, BUILD_RUNNING_PATH, BUILD_PHASE_PATH, BUILD_OUTPUT_PATH, SKIPPED_RUNS_PATH, INSTALLED_MARKER_PATH, INIT_MARKER_PATH]) {
     if (host.remove(p)) removed.push(p);
   }
-  if (host.remove(CONFIG_DIR, { recursive: true })) removed.push(CONFIG_DIR);
+  // The builder's SSH key is a credential (it logs into the builder VMs); the work dir may hold GBs.
+  for (const d of [CONFIG_DIR, BUILDER_SSH_DIR, BUILDER_WORK_DIR]) if (host.remove(d, { recursive: true })) removed.push(d);
   return stopped ? { removed, stopped } : { removed };
 }
 

@@ -5,7 +5,7 @@
 // this very class.
 import { CharmBase, type CollectStatusEvent } from '../ops/index.js';
 import type { CharmConfigOptions } from './generated/charm-types.js';
-import { runningBuild, skippedRuns } from './builder.js';
+import { buildPhase, runningBuild, skippedRuns } from './builder.js';
 import { Actions } from './components/actions.js';
 import { BuildCloud } from './components/build-cloud.js';
 import { Builds } from './components/builds.js';
@@ -68,6 +68,7 @@ export class ImageBuilderCharm extends CharmBase<Events, CharmConfigOptions> {
         cloudWarnings: [...(cloudWarnings ?? []), ...(this.observability.portProblem ? [this.observability.portProblem] : [])],
         setupOwed: this.hostSetup.setupOwed,
         running: runningBuild(host),
+        phase: buildPhase(host),
         skippedRuns: skippedRuns(host),
         now: new Date(),
       }),

@@ -2,13 +2,14 @@
 // Loaded lazily by the handlers that need the network, so other hooks do not pay for it.
 import { CLOUD_NAME_PATTERN, CloudsYamlError, cloudWarnings, parseCloudsYaml, resolveCloud } from '../openstack/clouds.js';
 import { quoteCloudName } from '../openstack/cloud-name.js';
+import type { CloudIdentity } from './build-config.js';
 import type { CloudAccess, ImageInfo } from './cloud-port.js';
 
 /**
  * The cloud to use and what is unsafe about it (verify: false, plain http to another host), or
  * one-line problems that each name openstack-clouds-yaml or cloud-name.
  */
-export function checkCloudsYaml(text: string, wanted: string): { cloudName: string; warnings: string[] } | { problems: string[] } {
+export function checkCloudsYaml(text: string, wanted: string): { cloudName: string; identity: CloudIdentity; warnings: string[] } | { problems: string[] } {
   let parsed;
   try {
     parsed = parseCloudsYaml(text);
@@ -25,7 +26,17 @@ export function checkCloudsYaml(text: string, wanted: string): { cloudName: stri
     return { problems: [`cloud-name ${quoteCloudName(wanted)} is not in openstack-clouds-yaml; use one of: ${names} (or leave it empty for the first)`] };
   }
   const cloud = resolveCloud(parsed, wanted);
-  return { cloudName: cloud.name, warnings: cloudWarnings(cloud) };
+  return { cloudName: cloud.name, identity: identityOf(cloud), warnings: cloudWarnings(cloud) };
+}
+
+/** Who the builder is in the cloud (what its init resources belong to); no secret in it. */
+function identityOf(cloud: ReturnType<typeof resolveCloud>): CloudIdentity {
+  const inDomain = (what: string | undefined, domain: string | undefined) => (what ? `${what}${domain ? `@${domain}` : ''}` : '');
+  return {
+    authUrl: cloud.authUrl,
+    project: inDomain(cloud.projectName ?? cloud.projectId, cloud.projectDomainName ?? cloud.projectDomainId),
+    user: cloud.applicationCredentialId || cloud.applicationCredentialName ? `application-credential:${cloud.applicationCredentialId ?? cloud.applicationCredentialName}` : inDomain(cloud.username ?? cloud.userId, cloud.userDomainName ?? cloud.userDomainId),
+  };
 }
 
 /** The first few cloud names, comma-separated (a clouds.yaml may define thousands). */

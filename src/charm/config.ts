@@ -1,9 +1,10 @@
 // The charm's configuration, checked. Every problem becomes one sentence that names the option,
 // what was wrong and what is accepted; invalid config never reaches the host.
 import { checkCloudsYaml } from './cloud.js';
-import type { Arch, BaseImage } from './build-config.js';
+import type { Arch, BaseImage, CloudIdentity } from './build-config.js';
 
 export interface CharmConfig {
+  /** The builder app's name of the architecture (x64, arm64, s390x, ppc64le, arm). */
   readonly arch: Arch;
   /** The bases to build, in the operator's order, duplicates folded; the first is `id`/`tags`'s. */
   readonly bases: readonly BaseImage[];
@@ -17,6 +18,20 @@ export interface CharmConfig {
   readonly metricsPort: number;
   /** What is unsafe about the chosen cloud (verify: false, plain http); shown, not refused. */
   readonly cloudWarnings: readonly string[];
+  /** The chosen cloud's auth_url, project and user: init runs again when they change. */
+  readonly cloudIdentity: CloudIdentity;
+  /** The builder VM's flavor and network, name or id (empty: the app chooses). */
+  readonly buildFlavor: string;
+  readonly buildNetwork: string;
+  /** X.Y.Z, or empty for the latest runner. */
+  readonly runnerVersion: string;
+  /** https:// (http:// only to loopback), or empty. */
+  readonly scriptUrl: string;
+  /**
+   * From the script-secret-id secret (set by the charm, which reads it): each key as the app's
+   * environment variable IMAGE_BUILDER_SECRET_<key>. Never shown, never on a command line.
+   */
+  readonly scriptSecretEnv?: Readonly<Record<string, string>>;
 }
 
 /** One problem with the config: the option it is about (or the model setting) and the sentence shown. */
@@ -38,7 +53,16 @@ export class ConfigError extends Error {
   }
 }
 
-const BASES: Record<string, BaseImage> = { jammy: 'jammy', '22.04': 'jammy', noble: 'noble', '24.04': 'noble' };
+const BASES: Record<string, BaseImage> = {
+  focal: 'focal',
+  '20.04': 'focal',
+  jammy: 'jammy',
+  '22.04': 'jammy',
+  noble: 'noble',
+  '24.04': 'noble',
+  resolute: 'resolute',
+  '26.04': 'resolute',
+};
 
 /** A value shown back to the operator: quoted, one line, and short. */
 export function shown(value: unknown): string {
@@ -46,11 +70,25 @@ export function shown(value: unknown): string {
   return text.length > 40 ? `${text.slice(0, 37)}..."` : text;
 }
 
-function machineArch(nodeArch: string = process.arch): Arch | undefined {
-  return nodeArch === 'x64' ? 'x64' : nodeArch === 'arm64' ? 'arm64' : undefined;
+/** The `architecture` option's values (Debian's names), as the builder app names them. */
+const ARCHES: Record<string, Arch> = { amd64: 'x64', arm64: 'arm64', s390x: 's390x', ppc64le: 'ppc64le', armhf: 'arm' };
+/** Node's process.arch of the machines the app supports (node says ppc64 for ppc64le). */
+const NODE_ARCHES: Record<string, Arch> = { x64: 'x64', arm64: 'arm64', s390x: 's390x', ppc64: 'ppc64le', arm: 'arm' };
+const ARCHES_ACCEPTED = 'use amd64, arm64, s390x, ppc64le or armhf, or leave it empty for this machine\'s';
+
+function parseArch(raw: unknown, nodeArch: string, problems: string[]): Arch | undefined {
+  const wanted = typeof raw === 'string' ? raw.trim().toLowerCase() : raw;
+  if (wanted === '' || wanted === undefined) {
+    const arch = NODE_ARCHES[nodeArch];
+    if (!arch) problems.push(`architecture is empty and this machine's (${nodeArch}) is not one the builder supports; set architecture: ${ARCHES_ACCEPTED.replace(/, or leave.*/, '')}`);
+    return arch;
+  }
+  const arch = typeof wanted === 'string' && Object.prototype.hasOwnProperty.call(ARCHES, wanted) ? ARCHES[wanted] : undefined;
+  if (!arch) problems.push(`architecture ${shown(raw)} is not supported; ${ARCHES_ACCEPTED}`);
+  return arch;
 }
 
-const BASES_ACCEPTED = 'use jammy, noble, 22.04 or 24.04';
+const BASES_ACCEPTED = 'use focal, jammy, noble, resolute, 20.04, 22.04, 24.04 or 26.04';
 
 /** base-image: one base, or a comma-separated list of them; each problem names the entry. */
 function parseBases(raw: unknown, problems: string[]): BaseImage[] {
@@ -90,15 +128,28 @@ export function checkConfig(raw: Readonly<Record<string, unknown>>, nodeArch: st
   };
 
   check('architecture', (p) => {
-    const arch = machineArch(nodeArch);
-    if (!arch) p.push(`unsupported machine architecture ${nodeArch}; deploy on amd64 or arm64`);
-    else values.arch = arch;
+    const arch = parseArch(raw.architecture ?? '', nodeArch, p);
+    if (arch) values.arch = arch;
   });
 
   check('base-image', (p) => {
     const bases = parseBases(raw['base-image'] ?? 'noble', p);
     if (p.length === 0) values.bases = bases;
   });
+
+  // The armhf runner is built on an arm64 image with multiarch: noble and later only.
+  check('architecture', (p) => {
+    const tooOld = (values.bases ?? []).filter((b) => b === 'focal' || b === 'jammy');
+    if (values.arch === 'arm' && tooOld.length) {
+      p.push(`architecture armhf is built on noble or later only, but base-image has ${tooOld.join(' and ')}; use noble or resolute`);
+      delete values.arch;
+    }
+  });
+
+  check('build-flavor', (p) => (values.buildFlavor = parseResourceName('build-flavor', 'an OpenStack flavor name or id', raw['build-flavor'], p)));
+  check('build-network', (p) => (values.buildNetwork = parseResourceName('build-network', 'an OpenStack network name or id', raw['build-network'], p)));
+  check('runner-version', (p) => (values.runnerVersion = parseRunnerVersion(raw['runner-version'], p)));
+  check('script-url', (p) => (values.scriptUrl = parseScriptUrl(raw['script-url'], p)));
 
   check('interval', (p) => {
     const interval = raw.interval ?? 6;
@@ -127,7 +178,7 @@ export function checkConfig(raw: Readonly<Record<string, unknown>>, nodeArch: st
     }
     const checked = checkCloudsYaml(cloudsYaml, wanted);
     if ('problems' in checked) p.push(...checked.problems);
-    else Object.assign(values, { cloudsYaml, cloudName: checked.cloudName, cloudWarnings: checked.warnings });
+    else Object.assign(values, { cloudsYaml, cloudName: checked.cloudName, cloudWarnings: checked.warnings, cloudIdentity: checked.identity });
   });
 
   return { values, problems };
@@ -138,4 +189,55 @@ export function parseConfig(raw: Readonly<Record<string, unknown>>, nodeArch: st
   const { values, problems } = checkConfig(raw, nodeArch);
   if (problems.length > 0) throw new ConfigError(problems.map((p) => p.text));
   return values as CharmConfig;
+}
+
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+
+/** build-flavor, build-network: empty, or a printable name or id with no whitespace at its ends, at most 255 characters. */
+function parseResourceName(option: string, what: string, raw: unknown, problems: string[]): string {
+  if (raw === undefined || raw === '') return '';
+  const accepted = `set ${what} (printable, no spaces at the ends, at most 255 characters), or leave it empty for the builder's choice`;
+  if (typeof raw !== 'string') problems.push(`${option} ${shown(raw)} is not a name; ${accepted}`);
+  else if (CONTROL.test(raw)) problems.push(`${option} contains a control character (newline, tab...); ${accepted}`);
+  else if (raw.trim() !== raw) problems.push(`${option} ${shown(raw)} has whitespace at its start or end; ${accepted}`);
+  else if ([...raw].length > 255) problems.push(`${option} is ${[...raw].length} characters long; ${accepted}`);
+  else return raw;
+  return '';
+}
+
+/** runner-version: empty (the latest runner) or X.Y.Z. */
+function parseRunnerVersion(raw: unknown, problems: string[]): string {
+  if (raw === undefined || raw === '') return '';
+  if (typeof raw === 'string' && /^(0|[1-9][0-9]{0,5})\.(0|[1-9][0-9]{0,5})\.(0|[1-9][0-9]{0,5})$/.test(raw)) return raw;
+  problems.push(`runner-version ${shown(raw)} is not a version; use X.Y.Z as the GitHub Actions runner releases are numbered (e.g. 2.317.0), or leave it empty for the latest`);
+  return '';
+}
+
+const LOOPBACK_HOST = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
+
+/** script-url: empty, or an https:// URL (http:// only to this machine), with no whitespace or control characters. */
+function parseScriptUrl(raw: unknown, problems: string[]): string {
+  if (raw === undefined || raw === '') return '';
+  const accepted = 'use an https:// URL (http:// only to 127.0.0.1 or localhost) with no spaces, or leave it empty';
+  if (typeof raw !== 'string') {
+    problems.push(`script-url ${shown(raw)} is not a URL; ${accepted}`);
+    return '';
+  }
+  if (CONTROL.test(raw) || /\s/.test(raw)) {
+    problems.push(`script-url contains whitespace or a control character; ${accepted}`);
+    return '';
+  }
+  let url: URL | undefined;
+  try {
+    url = new URL(raw);
+  } catch {
+    // not a URL
+  }
+  if (!url || !url.host || !/^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]/.test(raw)) problems.push(`script-url ${shown(raw)} is not a URL; ${accepted}`);
+  else if (url.protocol === 'http:' && !LOOPBACK_HOST.test(url.host.replace(/:\d+$/, ''))) problems.push(`script-url ${shown(raw)} uses plain http to another machine, where anyone on the way could change the script root runs on every image; ${accepted}`);
+  else if (url.protocol !== 'https:' && url.protocol !== 'http:') problems.push(`script-url ${shown(raw)} is not http(s); ${accepted}`);
+  else if (raw.length > 2048) problems.push(`script-url is ${raw.length} characters long (at most 2048); ${accepted}`);
+  else return raw;
+  return '';
 }

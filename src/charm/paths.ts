@@ -12,11 +12,14 @@ export { APP, METRICS_DIR, METRICS_HOST } from '../shared/metrics-files.js';
 export const CONFIG_DIR = `/etc/${APP}`;
 export const CLOUDS_YAML_PATH = `${CONFIG_DIR}/clouds.yaml`;
 export const BUILD_ENV_PATH = `${CONFIG_DIR}/build.env`;
+/** The script secret's IMAGE_BUILDER_SECRET_* variables, sourced by the build script for `run` only. */
+export const SCRIPT_SECRETS_ENV_PATH = `${CONFIG_DIR}/script-secrets.env`;
 
 /** Root-only (0700): the scripts root runs, the build lock and the build's bookkeeping. */
 export const STATE_DIR = `/var/lib/${APP}`;
 export const BUILD_SCRIPT_PATH = `${STATE_DIR}/build`;
-export const CALLBACK_SCRIPT_PATH = `${STATE_DIR}/build-callback`;
+/** The chroot builder's callback script (before the builder VM): upgrade-charm removes it. */
+export const LEGACY_CALLBACK_SCRIPT_PATH = `${STATE_DIR}/build-callback`;
 export const BUILD_LOCK_PATH = `${STATE_DIR}/build.lock`;
 /** "<pid> <started, unix s> <scheduled|immediate>" while a build holds the lock; pid is its session id. */
 export const BUILD_RUNNING_PATH = `${STATE_DIR}/build-running`;
@@ -26,8 +29,22 @@ export const SKIPPED_RUNS_PATH = `${STATE_DIR}/skipped-runs`;
 export const INSTALLED_MARKER_PATH = `${STATE_DIR}/installed`;
 /** Written once the pre-0.2 layout was removed from /home/ubuntu: root's hooks never act there again. */
 export const LEGACY_CLEANED_PATH = `${STATE_DIR}/legacy-layout-removed`;
-/** HOME and working directory of the builder (root's, not a user's). */
+/** HOME of the builder (root's, not a user's). */
 export const BUILDER_HOME = `${STATE_DIR}/home`;
+/** The builder app's working directory: init downloads the base images here (GBs, removed after init). */
+export const BUILDER_WORK_DIR = `${STATE_DIR}/work`;
+/**
+ * Bound onto /home/ubuntu/.ssh in the app's private mount namespace, where the app writes its
+ * SSH private key (builder_key): root-owned 0700, so no other user reaches the key, which
+ * survives between builds (a new one makes the app recreate the cloud's keypair).
+ */
+export const BUILDER_SSH_DIR = `${STATE_DIR}/ssh`;
+/** The inputs of the last successful `init` (a digest, then what it was, as JSON): init runs again when they change. */
+export const INIT_MARKER_PATH = `${STATE_DIR}/builder-init`;
+/** What a running build is doing (one line), for the status. */
+export const BUILD_PHASE_PATH = `${STATE_DIR}/build-phase`;
+/** The app's stdout of the current `run` (the success line and the image id). */
+export const BUILD_OUTPUT_PATH = `${STATE_DIR}/build-output`;
 
 /** Root-owned (0755): the builder application's virtualenv, installed by pipx as root. */
 export const APP_DIR = `/opt/${APP}`;
@@ -38,6 +55,8 @@ export const BUILDER_BIN = `${PIPX_BIN_DIR}/${APP}`;
 /** Root-owned (0750); collectors tail /var/log/**\/*log. */
 export const LOG_DIR = `/var/log/${APP}`;
 export const BUILD_LOG_PATH = `${LOG_DIR}/build.log`;
+/** The builder app's own log (hard-coded in the app: logging.py). */
+export const APP_LOG_PATH = `${LOG_DIR}/info.log`;
 export const LOGROTATE_PATH = `/etc/logrotate.d/${APP}`;
 
 export const CRON_PATH = '/etc/cron.d/build-runner-image';

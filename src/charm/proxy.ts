@@ -50,3 +50,20 @@ export function proxyProblems(env: Env): string[] {
   }
   return problems;
 }
+
+/**
+ * The builder VM's proxy as the app's `--proxy` takes it: `host:port`, no scheme, no
+ * credentials (aproxy in the VM forwards to it), from juju-https-proxy, else juju-http-proxy. A
+ * URL without a port gets its scheme's (80 for http, 443 for https). Credentials cannot be
+ * passed: they are left out and `credentialsDropped` says so (the value is never shown).
+ * Empty when the model has no proxy or its value is not a URL.
+ */
+export function builderVmProxy(env: Env): { proxy: string; credentialsDropped: boolean } {
+  const raw = (env.JUJU_CHARM_HTTPS_PROXY || env.JUJU_CHARM_HTTP_PROXY || '').trim();
+  // [scheme://][credentials@]host[:port][/...]: the credentials end at the last "@" (they may hold
+  // anything a URL parser would refuse); the host is a DNS name, an IPv4 or a bracketed IPv6.
+  const m = /^(?:([A-Za-z][A-Za-z0-9+.-]*):\/\/)?(?:([^]*)@)?([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::(\d{1,5}))?(?:[/?#][^]*)?$/.exec(raw);
+  if (!m) return { proxy: '', credentialsDropped: false };
+  const [, scheme, credentials, hostname, port] = m;
+  return { proxy: `${hostname}:${port ?? (scheme?.toLowerCase() === 'https' ? '443' : '80')}`, credentialsDropped: credentials !== undefined };
+}

@@ -7,12 +7,13 @@
 import type { BuildConfig } from './build-config.js';
 import { buildImmediate, configureCron, configureExporter, hasLegacyLayout, installCloudsYaml, installFiles, isBuilderInstalled, removeLegacyLayout, setupBuilder, type BuildStart, type HostFile, type UnitContext } from './builder.js';
 import type { CharmConfig } from './config.js';
-import { BUILD_ENV_PATH, BUILD_SCRIPT_PATH, CALLBACK_SCRIPT_PATH, CLOUDS_YAML_PATH, CRON_PATH, LOGROTATE_PATH } from './paths.js';
-import { renderBuildEnv, renderBuildScript, renderCallbackScript, renderCron, renderExporterUnits, renderLogrotate, scheduleDigest, type ExporterUnits, type RenderContext } from './render.js';
+import { BUILD_ENV_PATH, BUILD_SCRIPT_PATH, CLOUDS_YAML_PATH, CRON_PATH, LOGROTATE_PATH, SCRIPT_SECRETS_ENV_PATH } from './paths.js';
+import { renderBuildEnv, renderBuildScript, renderCron, renderExporterUnits, renderLogrotate, scheduleDigest, type ExporterUnits, type RenderContext } from './render.js';
+import { renderScriptSecretsEnv } from './script-secrets.js';
 
 /** What the plan needs to know about the host (read once, before planning). */
 export interface HostFacts {
-  /** The pinned builder is installed and initialised. */
+  /** The pinned builder is installed (its init is the build's). */
   readonly builderInstalled: boolean;
   /** The pre-hardening layout left files in /home/ubuntu. */
   readonly legacyLayout: boolean;
@@ -32,12 +33,12 @@ export interface PlanInput {
 }
 
 export interface Plan {
-  /** Install packages, the builder and its init. */
+  /** Install packages and the builder (a previous builder goes first). */
   readonly setup: boolean;
   readonly removeLegacyLayout: boolean;
   /** clouds.yaml as it must be (with the secret's credentials, if any). */
   readonly cloudsYaml: string;
-  /** The scripts, the build environment and the logrotate policy, as they must be. */
+  /** The build script, the build environment, the script secret's variables and the logrotate policy, as they must be. */
   readonly files: readonly HostFile[];
   /** The cron entry, written last: cron never runs a build script that is not written yet. */
   readonly cron: string;
@@ -55,8 +56,9 @@ export function planReconcile(input: PlanInput): Plan {
   const script = renderBuildScript(build, render);
   const files: HostFile[] = [
     { path: BUILD_ENV_PATH, content: renderBuildEnv(render), mode: 0o600 },
+    // Root-only: the values reach the builder app's environment and nothing else.
+    { path: SCRIPT_SECRETS_ENV_PATH, content: renderScriptSecretsEnv(config.scriptSecretEnv ?? {}), mode: 0o600 },
     { path: BUILD_SCRIPT_PATH, content: script, mode: 0o700 },
-    { path: CALLBACK_SCRIPT_PATH, content: renderCallbackScript(render), mode: 0o700 },
     { path: LOGROTATE_PATH, content: renderLogrotate(), mode: 0o644 },
   ];
   const digest = scheduleDigest(cron, script);

@@ -1,18 +1,27 @@
 // What the charm writes on the host, rendered from the checked config and a few host facts:
 // pure functions (no file or process access), so the plan can be computed and tested alone.
-// Every variable part is shell-quoted; nothing secret is put anywhere but build.env and clouds.yaml.
+// Every variable part is shell-quoted; nothing secret is put anywhere but build.env, clouds.yaml
+// and script-secrets.env.
 import { createHash } from 'node:crypto';
-import { imageNames, type BuildConfig } from './build-config.js';
+import { imageName, imageNames, type BaseImage, type BuildConfig } from './build-config.js';
+import { APP_KEY_DIR, initInputs, PHASE_INIT, phaseBuilding, SUCCESS_HEADER } from './builder-app.js';
 import {
+  APP_LOG_PATH,
   BUILD_ENV_PATH,
   BUILD_LOCK_PATH,
   BUILD_LOG_PATH,
+  BUILD_OUTPUT_PATH,
+  BUILD_PHASE_PATH,
   BUILD_RUNNING_PATH,
   BUILD_SCRIPT_PATH,
   BUILD_TIMEOUT_EXIT,
   BUILD_TIMEOUT_SECONDS,
   BUILDER_BIN,
   BUILDER_HOME,
+  BUILDER_SSH_DIR,
+  BUILDER_WORK_DIR,
+  INIT_MARKER_PATH,
+  SCRIPT_SECRETS_ENV_PATH,
   CLOUDS_YAML_PATH,
   LOCK_BUSY_EXIT,
   LOCK_WAIT_SECONDS,
@@ -39,32 +48,6 @@ export interface RenderContext {
   readonly node: string;
 }
 
-/** The callback the builder runs after an upload, and the build script after a failed build. */
-export function renderCallbackScript(unit: RenderContext): string {
-  const jujuExec = unit.jujuExec;
-  const dispatch = shQuote(`${unit.charmDir}/dispatch`);
-  // juju-exec runs one argument verbatim with bash in a fresh hook context; it forwards no
-  // environment, so the event's data travels as assignments. Only [A-Za-z0-9-] reaches them.
-  return `#!/bin/sh
-# Written by the github-runner-image-builder charm; changes are overwritten.
-# The builder runs "$0 <image-id>" after a successful upload; the build script runs
-# "$0 --failed <exit-code>" when a build fails. Each fires a hook on ${unit.unitName}; the
-# base comes from IMAGE_BUILD_BASE, which the build script sets for each base it builds.
-set -u
-unit=${shQuote(unit.unitName)}
-case "\${IMAGE_BUILD_BASE:-}" in ''|*[!a-z0-9.]*) base= ;; *) base=$IMAGE_BUILD_BASE ;; esac
-if [ "\${1:-}" = --failed ]; then
-  case "\${2:-}" in ''|*[!0-9]*) code=unknown ;; *) code=$2 ;; esac
-  exec ${shQuote(jujuExec)} "$unit" "JUJU_DISPATCH_PATH=hooks/build_failed BUILD_EXIT_CODE=$code IMAGE_BASE=$base "${shQuote(dispatch)}
-fi
-case "\${1:-}" in
-  ''|*[!A-Za-z0-9-]*)
-    exec ${shQuote(jujuExec)} "$unit" "JUJU_DISPATCH_PATH=hooks/build_failed BUILD_FAILURE=malformed-image-id IMAGE_BASE=$base "${shQuote(dispatch)} ;;
-esac
-exec ${shQuote(jujuExec)} "$unit" "JUJU_DISPATCH_PATH=hooks/build_success OPENSTACK_IMAGE_ID=$1 IMAGE_BASE=$base "${shQuote(dispatch)}
-`;
-}
-
 /**
  * The build's environment, sourced by the build script: root-only (0600), because proxy URLs
  * may carry credentials. Nothing of it is on a command line or in the world-readable cron file.
@@ -84,19 +67,47 @@ export function renderBuildEnv(unit: RenderContext): string {
     .join('')}`;
 }
 
+/** The builder app's arguments for one base (`run`), after `--os-cloud <cloud>`: options only when set. */
+export function runArguments(cfg: BuildConfig, base: BaseImage): string[] {
+  const optional: [string, string][] = [
+    ['--flavor', cfg.flavor],
+    ['--network', cfg.network],
+    ['--runner-version', cfg.runnerVersion],
+    ['--script-url', cfg.scriptUrl],
+    ['--proxy', cfg.vmProxy],
+  ];
+  return [
+    'run', imageName({ ...cfg, base }), '--arch', cfg.arch, '--base-image', base, '--keep-revisions', String(cfg.numRevisions), '--prefix', cfg.appName,
+    ...optional.filter(([, v]) => v !== '').flatMap(([k, v]) => [k, v]),
+  ];
+}
+
+/** The builder app's `init` arguments, after `--os-cloud <cloud>`. */
+export const initArguments = (cfg: BuildConfig): string[] => ['init', '--arch', cfg.arch, '--prefix', cfg.appName];
+
 /**
  * One build run, as cron runs it (scheduled) and as build-immediate starts it (`--now`). It runs
  * in its own session (stop ends the whole session); a scheduled run first asks Juju whether
  * this unit leads (only the leader builds, and leadership can go without a hook); it takes the
- * build lock (a scheduled run that finds it taken counts a skipped run), records itself in
- * build-running, builds every base in turn under `timeout` (a failed base does not stop the
- * others), appends to the log, and tells the callback when a base fails.
+ * build lock (a scheduled run that finds it taken counts a skipped run) and records itself in
+ * build-running. Under the lock it runs the app's `init` when what init last ran with differs
+ * (a failure fails the run, and the next run tries again), then `run` for every base in turn
+ * under `timeout` (a failed base does not stop the others). The app runs as root in a private
+ * mount namespace: /home is an empty tmpfs there and /home/ubuntu/.ssh, where the app writes its
+ * key, is the root-only BUILDER_SSH_DIR, so nothing of the host's /home is read or written. Its
+ * stdout and stderr go to the log; the exact success output reports the image id to the charm
+ * (build_success through juju-exec), anything else a failure (build_failed).
  */
 export function renderBuildScript(cfg: BuildConfig, unit: RenderContext): string {
   const host = unit;
   const q = (prodPath: string) => shQuote(host.path(prodPath));
   const names = imageNames(cfg);
-  const run = [q(BUILDER_BIN), 'run', shQuote(cfg.cloudName), '"$2"', '--base-image', '"$1"', '--keep-revisions', shQuote(String(cfg.numRevisions)), '--callback-script', '"$callback"'].join(' ');
+  const init = initInputs(cfg);
+  const dispatch = shQuote(`${unit.charmDir}/dispatch`);
+  const words = (args: readonly string[]) => args.map(shQuote).join(' ');
+  // The event's data travels as assignments in the one argument juju-exec runs with bash: only
+  // [A-Za-z0-9.-] reaches them (ids and bases are checked, exit codes are numbers).
+  const report = (assignments: string) => `${shQuote(unit.jujuExec)} ${shQuote(unit.unitName)} "JUJU_DISPATCH_PATH=hooks/${assignments} "${shQuote(dispatch)}`;
   return `#!/bin/sh
 # Written by the github-runner-image-builder charm (${unit.unitName}); changes are overwritten.
 # Builds ${names.join(', ')}: cron runs "$0" on schedule, build-immediate runs "$0 --now".
@@ -113,7 +124,12 @@ log=${q(BUILD_LOG_PATH)}
 running=${q(BUILD_RUNNING_PATH)}
 skipped=${q(SKIPPED_RUNS_PATH)}
 metrics=${q(METRICS_DIR)}
-callback=${q(cfg.callbackScript)}
+phase=${q(BUILD_PHASE_PATH)}
+init_marker=${q(INIT_MARKER_PATH)}
+work=${q(BUILDER_WORK_DIR)}
+ssh_dir=${q(BUILDER_SSH_DIR)}
+secrets=${q(SCRIPT_SECRETS_ENV_PATH)}
+out=${q(BUILD_OUTPUT_PATH)}
 trigger=scheduled
 [ "\${1:-}" = --now ] && trigger=immediate
 stamp() { date -u +%Y-%m-%dT%H:%M:%SZ; }
@@ -138,42 +154,100 @@ if ! flock -w ${LOCK_WAIT_SECONDS} 9; then
 fi
 rm -f "$skipped"
 echo "$$ $(date +%s) $trigger" > "$running.tmp" && mv -f "$running.tmp" "$running"
-trap 'rm -f "$running" "$metrics/running.json"' EXIT
+trap 'rm -f "$running" "$metrics/running.json" "$phase" "$out"' EXIT
 trap 'exit 143' TERM
 failed=0
 # The value of a number field of a metrics file (0 when absent).
 field() { v=$(sed -n "s/.*\\"$2\\": *\\([0-9][0-9]*\\).*/\\1/p" "$1" 2>/dev/null); echo "\${v:-0}"; }
 # Writes a metrics file for the exporter atomically: <file> <json>.
 publish_metrics() { printf '%s\\n' "$2" > "$1.tmp" && chmod 644 "$1.tmp" && mv -f "$1.tmp" "$1"; }
-# build_base <base> <image name>
-build_base() {
-  export IMAGE_BUILD_BASE="$1"
+# record <base> <started, unix s> <ok|failed>: the base's build metrics.
+record() {
   m="$metrics/build-$1.json"
   started=$(field "$m" started); succeeded=$(field "$m" succeeded); failed_n=$(field "$m" failed)
   consecutive=$(field "$m" consecutive_failures); last_success=$(field "$m" last_success_timestamp)
-  t0=$(date +%s)
-  publish_metrics "$metrics/running.json" "{\\"base\\": \\"$1\\", \\"started\\": $t0}"
-  echo "$(stamp) build of $2 started ($trigger)" >> "$log"
-  rc=0
-  timeout -k 60 "$BUILD_TIMEOUT" ${run} >> "$log" 2>&1 || rc=$?
-  [ $rc -eq ${BUILD_TIMEOUT_EXIT} ] && echo "$(stamp) build of $2 timed out after $BUILD_TIMEOUT s and was stopped" >> "$log"
-  echo "$(stamp) build of $2 ended with exit code $rc" >> "$log"
   t1=$(date +%s)
-  if [ $rc -eq 0 ]; then
+  if [ "$3" = ok ]; then
     succeeded=$((succeeded + 1)); consecutive=0; last_success=$t1
   else
     failed_n=$((failed_n + 1)); consecutive=$((consecutive + 1))
   fi
-  publish_metrics "$m" "{\\"started\\": $((started + 1)), \\"succeeded\\": $succeeded, \\"failed\\": $failed_n, \\"consecutive_failures\\": $consecutive, \\"last_duration_seconds\\": $((t1 - t0)), \\"last_success_timestamp\\": $last_success}"
+  publish_metrics "$m" "{\\"started\\": $((started + 1)), \\"succeeded\\": $succeeded, \\"failed\\": $failed_n, \\"consecutive_failures\\": $consecutive, \\"last_duration_seconds\\": $((t1 - $2)), \\"last_success_timestamp\\": $last_success}"
+}
+set_phase() { printf '%s\\n' "$1" > "$phase.tmp" && mv -f "$phase.tmp" "$phase"; }
+# Tells the charm a build failed: in the background, without the lock (juju-exec waits for the
+# machine lock, which build-immediate's own hook may hold while it waits for this build to start).
+report_failure() {
+  ${report('build_failed $1')} 9>&- >> "$log" 2>&1 &
+}
+# The builder app, as root in a private mount namespace (see above), in its working directory,
+# under timeout; its arguments after --os-cloud.
+app() {
+  timeout -k 60 "$BUILD_TIMEOUT" unshare --mount --propagation private -- sh -c '
+    mount -t tmpfs -o mode=0755,nosuid,nodev,size=1m builder-home /home &&
+    mkdir -p ${APP_KEY_DIR} && mount --bind "$1" ${APP_KEY_DIR} && cd "$2" && shift 2 && exec "$@"' \\
+    builder-sandbox "$ssh_dir" "$work" ${q(BUILDER_BIN)} --os-cloud ${shQuote(cfg.cloudName)} "$@"
+}
+# init, when what it last ran with differs: the shared cloud resources, the base images, the key.
+prepare() {
+  [ "$(head -n 1 "$init_marker" 2>/dev/null)" = ${shQuote(init.digest)} ] && return 0
+  set_phase ${shQuote(PHASE_INIT)}
+  echo "$(stamp) preparing the builder (init: base images, keypair, security group)" >> "$log"
+  rm -f "$init_marker"
+  t0=$(date +%s)
+  rc=0
+  app ${words(initArguments(cfg))} >> "$log" 2>&1 || rc=$?
+  # The base images are in the cloud now; the copies here are GBs.
+  rm -f "$work"/*-server-cloudimg-*.img
+  if [ $rc -eq 0 ]; then
+    printf '%s\\n%s\\n' ${shQuote(init.digest)} ${shQuote(init.description)} > "$init_marker.tmp" && mv -f "$init_marker.tmp" "$init_marker"
+    echo "$(stamp) the builder is prepared" >> "$log"
+    return 0
+  fi
+  [ $rc -eq ${BUILD_TIMEOUT_EXIT} ] && echo "$(stamp) preparing the builder timed out after $BUILD_TIMEOUT s and was stopped" >> "$log"
+  echo "$(stamp) preparing the builder (init) failed with exit code $rc; no image is built, the next build tries again" >> "$log"
+${cfg.bases.map((base) => `  record ${shQuote(base)} "$t0" failed`).join('\n')}
+  report_failure "BUILD_FAILURE=init BUILD_EXIT_CODE=$rc"
+  return $rc
+}
+# build_base <base> <image name> <app arguments...>
+build_base() {
+  base=$1 image=$2
+  shift 2
+  t0=$(date +%s)
+  set_phase "${phaseBuilding('$image')}"
+  publish_metrics "$metrics/running.json" "{\\"base\\": \\"$base\\", \\"started\\": $t0}"
+  echo "$(stamp) build of $image started ($trigger)" >> "$log"
+  rc=0
+  # The script secret's variables reach the app's environment only (a subshell sources them).
+  ( if [ -f "$secrets" ]; then . "$secrets"; fi; app "$@" ) > "$out" 2>> "$log" || rc=$?
+  cat "$out" >> "$log" && echo >> "$log"
+  [ $rc -eq ${BUILD_TIMEOUT_EXIT} ] && echo "$(stamp) build of $image timed out after $BUILD_TIMEOUT s and was stopped" >> "$log"
+  echo "$(stamp) build of $image ended with exit code $rc" >> "$log"
+  id=
+  if [ $rc -eq 0 ]; then
+    # Exactly "${SUCCESS_HEADER}\\n<id>" (no final newline): one id, since no other cloud is uploaded to.
+    text=$(cat "$out"; printf x) && text=\${text%x}
+    case $text in "${SUCCESS_HEADER}
+"*) id=\${text#"${SUCCESS_HEADER}
+"} ;; esac
+    case $id in ''|*[!A-Za-z0-9-]*) id= ;; esac
+    [ \${#id} -le 64 ] || id=
+    [ -n "$id" ] || echo "$(stamp) build of $image: the builder exited 0 but printed no image id" >> "$log"
+  fi
   rm -f "$metrics/running.json"
-  if [ $rc -ne 0 ]; then
-    failed=$rc
-    # In the background, without the lock: the callback's juju-exec waits for the machine lock,
-    # which build-immediate's own hook may hold while it waits for this build to take the lock.
-    "$callback" --failed $rc 9>&- >> "$log" 2>&1 &
+  if [ -n "$id" ]; then
+    record "$base" "$t0" ok
+    ${report('build_success OPENSTACK_IMAGE_ID=$id IMAGE_BASE=$base')} 9>&- >> "$log" 2>&1
+  else
+    record "$base" "$t0" failed
+    failed=\${rc#0}; failed=\${failed:-1}
+    if [ $rc -eq 0 ]; then report_failure "BUILD_FAILURE=no-image-id IMAGE_BASE=$base"
+    else report_failure "BUILD_EXIT_CODE=$rc IMAGE_BASE=$base"; fi
   fi
 }
-${cfg.bases.map((base, i) => `build_base ${shQuote(base)} ${shQuote(names[i]!)}`).join('\n')}
+${cfg.vmProxyCredentialsDropped ? `echo "$(stamp) the model's proxy has credentials, which the builder VM's proxy cannot take (--proxy is host:port): the builder VM's proxy cannot authenticate; it gets ${cfg.vmProxy} without them" >> "$log"\n` : ''}prepare || exit $?
+${cfg.bases.map((base) => `build_base ${shQuote(base)} ${words(runArguments(cfg, base).slice(1, 2))} ${words(runArguments(cfg, base))}`).join('\n')}
 exit $failed
 `;
 }
@@ -199,7 +273,7 @@ export function renderCron(cfg: BuildConfig, interval: number, unit: RenderConte
 
 export function renderLogrotate(): string {
   return `# Written by the github-runner-image-builder charm; changes are overwritten.
-${BUILD_LOG_PATH} {
+${BUILD_LOG_PATH} ${APP_LOG_PATH} {
   weekly
   rotate 8
   maxsize 100M

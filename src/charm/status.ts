@@ -16,6 +16,8 @@ export interface StatusInput {
   readonly standingBy?: { readonly leader?: string | undefined } | undefined;
   readonly lastFailure?: { readonly at: string; readonly reason: string } | undefined;
   readonly running?: RunningBuild | undefined;
+  /** What the running build does (build-phase), shown while the first image is awaited. */
+  readonly phase?: string | undefined;
   readonly skippedRuns: number;
   readonly cloudWarnings: readonly string[];
   /** The builder's setup waits for the running build to end. */
@@ -55,7 +57,7 @@ function composeStatus(s: StatusInput): Status {
     msg = `Last build failed at ${s.lastFailure.at} (${s.lastFailure.reason}); see ${BUILD_LOG_PATH}`;
     if (serving) msg += `; serving ${serving}`;
   } else {
-    msg = serving ? `Serving ${serving}` : 'Waiting for first image';
+    msg = serving ? `Serving ${serving}` : `Waiting for first image${s.phase ? ` (${s.phase})` : ''}`;
   }
   return ActiveStatus([msg, ...buildProblems(s), ...s.cloudWarnings.map((w) => `warning: ${w}`)].join('; '));
 }

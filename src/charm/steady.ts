@@ -13,13 +13,13 @@
 import { createHash } from 'node:crypto';
 import { lstatSync } from 'node:fs';
 import type { Host } from './host.js';
-import { BUILD_ENV_PATH, BUILD_SCRIPT_PATH, CALLBACK_SCRIPT_PATH, CLOUDS_YAML_PATH, CRON_PATH, EXPORTER_UNIT_PATH, INSTALLED_MARKER_PATH, LOGROTATE_PATH } from './paths.js';
+import { BUILD_ENV_PATH, BUILD_SCRIPT_PATH, CLOUDS_YAML_PATH, CRON_PATH, EXPORTER_UNIT_PATH, INSTALLED_MARKER_PATH, LOGROTATE_PATH, SCRIPT_SECRETS_ENV_PATH } from './paths.js';
 
 /** Every file a reconcile writes (or its setup marks): a change to any of them means "not steady". */
-const MANAGED_PATHS = [INSTALLED_MARKER_PATH, CLOUDS_YAML_PATH, BUILD_ENV_PATH, BUILD_SCRIPT_PATH, CALLBACK_SCRIPT_PATH, LOGROTATE_PATH, CRON_PATH, EXPORTER_UNIT_PATH] as const;
+const MANAGED_PATHS = [INSTALLED_MARKER_PATH, CLOUDS_YAML_PATH, BUILD_ENV_PATH, SCRIPT_SECRETS_ENV_PATH, BUILD_SCRIPT_PATH, LOGROTATE_PATH, CRON_PATH, EXPORTER_UNIT_PATH] as const;
 
 /** Bumped when what a reconcile depends on changes shape, so an old record never matches. */
-const RECORD_VERSION = 1;
+const RECORD_VERSION = 2;
 
 /** Everything a reconcile's outcome depends on besides the host itself. */
 export interface AppliedInputs {
@@ -27,6 +27,8 @@ export interface AppliedInputs {
   readonly config: Readonly<Record<string, unknown>>;
   /** The credentials secret's content, when the config names one (digested, never kept). */
   readonly secret: Readonly<Record<string, string>> | undefined;
+  /** The script secret's content, when the config names one (digested, never kept). */
+  readonly scriptSecret?: Readonly<Record<string, string>> | undefined;
   /** The model's proxy settings (JUJU_CHARM_*_PROXY). */
   readonly proxy: Readonly<Record<string, string | undefined>>;
   readonly leader: boolean;
@@ -54,7 +56,7 @@ function fileSignature(host: Host, prodPath: string): string | null {
 }
 
 const digestOf = (inputs: AppliedInputs): string =>
-  createHash('sha256').update(JSON.stringify([RECORD_VERSION, inputs.config, inputs.secret ?? null, inputs.proxy, inputs.leader, inputs.charmDir, inputs.node, inputs.path])).digest('hex');
+  createHash('sha256').update(JSON.stringify([RECORD_VERSION, inputs.config, inputs.secret ?? null, inputs.scriptSecret ?? null, inputs.proxy, inputs.leader, inputs.charmDir, inputs.node, inputs.path])).digest('hex');
 
 /** Whether the last full reconcile (`record`) applied exactly these inputs, and the managed files are untouched since. */
 export function isSteady(host: Host, inputs: AppliedInputs, record: AppliedRecord | undefined): boolean {

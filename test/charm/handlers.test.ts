@@ -8,7 +8,10 @@ import { BUILDER_SOURCE } from '../../src/charm/builder.js';
 import {
   BUILD_ENV_PATH,
   BUILD_SCRIPT_PATH,
-  CALLBACK_SCRIPT_PATH,
+  BUILDER_SSH_DIR,
+  BUILDER_WORK_DIR,
+  BUILD_PHASE_PATH,
+  SCRIPT_SECRETS_ENV_PATH,
   CLOUDS_YAML_PATH,
   CONFIG_DIR,
   CRON_PATH,
@@ -59,10 +62,11 @@ describe('install', () => {
     const pipx = m.programs.called('pipx')[0]!;
     expect(pipx.argv).toEqual(['pipx', 'install', '--force', BUILDER_SOURCE]);
     expect(pipx.env).toMatchObject({ PIPX_HOME: m.hostPath(PIPX_HOME), PIPX_BIN_DIR: m.hostPath(PIPX_BIN_DIR) });
-    expect(m.programs.called('apt-get').map((c) => c.argv.join(' '))).toEqual(['apt-get update', 'apt-get install -y --no-install-recommends pipx python3-dev gcc']);
-    expect(m.programs.calls.some((c) => c.argv[1] === 'init')).toBe(true);
-    const modes = Object.fromEntries([CLOUDS_YAML_PATH, BUILD_ENV_PATH, BUILD_SCRIPT_PATH, CALLBACK_SCRIPT_PATH, LOGROTATE_PATH, CRON_PATH, CONFIG_DIR].map((p) => [p, (statSync(m.hostPath(p)).mode & 0o777).toString(8)]));
-    expect(modes).toEqual({ [CLOUDS_YAML_PATH]: '600', [BUILD_ENV_PATH]: '600', [BUILD_SCRIPT_PATH]: '700', [CALLBACK_SCRIPT_PATH]: '700', [LOGROTATE_PATH]: '644', [CRON_PATH]: '644', [CONFIG_DIR]: '700' });
+    expect(m.programs.called('apt-get').map((c) => c.argv.join(' '))).toEqual(['apt-get update', 'apt-get install -y --no-install-recommends pipx python3-dev gcc git']);
+    // init (GBs of downloads) is the build's, never a hook's.
+    expect(m.programs.calls.some((c) => c.argv.includes('init'))).toBe(false);
+    const modes = Object.fromEntries([CLOUDS_YAML_PATH, BUILD_ENV_PATH, BUILD_SCRIPT_PATH, SCRIPT_SECRETS_ENV_PATH, LOGROTATE_PATH, CRON_PATH, CONFIG_DIR, BUILDER_SSH_DIR, BUILDER_WORK_DIR].map((p) => [p, (statSync(m.hostPath(p)).mode & 0o777).toString(8)]));
+    expect(modes).toEqual({ [CLOUDS_YAML_PATH]: '600', [BUILD_ENV_PATH]: '600', [BUILD_SCRIPT_PATH]: '700', [SCRIPT_SECRETS_ENV_PATH]: '600', [LOGROTATE_PATH]: '644', [CRON_PATH]: '644', [CONFIG_DIR]: '700', [BUILDER_SSH_DIR]: '700', [BUILDER_WORK_DIR]: '700' });
     expect(readFileSync(m.hostPath(INSTALLED_MARKER_PATH), 'utf8')).toBe(`${BUILDER_SOURCE}\n`);
     expect(m.programs.builds).toEqual([[m.hostPath(BUILD_SCRIPT_PATH), '--now']]);
     expect(stored(r.state).scheduleDigest).toMatch(/^[0-9a-f]{64}$/);
@@ -177,8 +181,8 @@ describe('config-changed', () => {
   it('blocks on a bad config and leaves the host as it was', async () => {
     const { m, s } = await installed();
     const before = snapshotTree(m.root);
-    const r = await charmContext(m).run(on.configChanged(), { ...s, config: { ...config, 'base-image': 'focal' } });
-    expect(r.state.unitStatus).toEqual({ status: 'blocked', message: 'base-image "focal" is not supported; use jammy, noble, 22.04 or 24.04' });
+    const r = await charmContext(m).run(on.configChanged(), { ...s, config: { ...config, 'base-image': 'bionic' } });
+    expect(r.state.unitStatus).toEqual({ status: 'blocked', message: 'base-image "bionic" is not supported; use focal, jammy, noble, resolute, 20.04, 22.04, 24.04 or 26.04' });
     expect(diffTrees(before, snapshotTree(m.root), { compareMtime: true })).toMatchObject({ added: [], removed: [], changed: [] });
     // The blocked status stands through update-status until a valid config arrives.
     const later = await charmContext(m).run(on.updateStatus(), r.state);
@@ -216,7 +220,9 @@ describe('upgrade-charm', () => {
     }
     const r = await charmContext(m).run(on.upgradeCharm(), s);
     expect(r.exitCode, r.stderr).toBe(0);
-    expect(m.programs.called('pipx').map((c) => c.argv.slice(1))).toEqual([['install', '--force', BUILDER_SOURCE]]);
+    // The other builder's virtualenv goes first (root's pipx, under the build lock), then the pinned one.
+    expect(m.programs.called('pipx').map((c) => c.argv.slice(1))).toEqual([['uninstall', 'github-runner-image-builder'], ['install', '--force', BUILDER_SOURCE]]);
+    expect(r.logs.map((l) => l.message)).toContainEqual(expect.stringContaining('removed the previous builder (git+https://example/old); the new one builds on a VM in the cloud'));
     expect(m.programs.called('runuser').map((c) => c.argv.slice(4))).toEqual([['rm', '-f', '--', m.hostPath(LEGACY_CLOUDS_YAML_PATH)], ['pipx', 'uninstall', 'github-runner-image-builder']]);
   });
 
@@ -283,7 +289,7 @@ describe('stop and remove', () => {
     const r = await charmContext(m).run(on.stop(), s);
     expect(r.exitCode).toBe(0);
     expect(m.programs.called('pkill').map((c) => c.argv.join(' '))).toEqual(['pkill -TERM -s 9999']);
-    for (const p of [CRON_PATH, BUILD_SCRIPT_PATH, CALLBACK_SCRIPT_PATH, CONFIG_DIR]) expect(existsSync(m.hostPath(p)), p).toBe(false);
+    for (const p of [CRON_PATH, BUILD_SCRIPT_PATH, SCRIPT_SECRETS_ENV_PATH, BUILDER_SSH_DIR, CONFIG_DIR]) expect(existsSync(m.hostPath(p)), p).toBe(false);
     expect(r.state.unitStatus).toEqual({ status: 'maintenance', message: 'Stopped: no scheduled builds' });
     expect((await charmContext(m).run(on.remove(), r.state)).exitCode).toBe(0);
   });
@@ -362,6 +368,20 @@ describe('build_success, build_failed and the image relation', () => {
     expect(failed.state.unitStatus.message).toMatch(/^Last build failed at \S+ \(exit code 3\); see \/var\/log\/github-runner-image-builder\/build\.log$/);
     const timedOut = await ctx.run(on.custom('build_failed', { BUILD_EXIT_CODE: '124' }), s);
     expect(timedOut.state.unitStatus.message).toMatch(/\(timed out after 3 h, exit code 124\)/);
+    const noId = await ctx.run(on.custom('build_failed', { BUILD_FAILURE: 'no-image-id', IMAGE_BASE: 'noble' }), s);
+    expect(noId.state.unitStatus.message).toMatch(/^Last build failed at \S+ \(the builder printed no image id\); see /);
+    const init = await ctx.run(on.custom('build_failed', { BUILD_FAILURE: 'init', BUILD_EXIT_CODE: '1' }), s);
+    expect(init.state.unitStatus.message).toMatch(/^Last build failed at \S+ \(preparing the builder \(init\) failed with exit code 1; the next build tries again\); see /);
+  });
+
+  it('says what the first build does while it runs, from the phase the build script records', async () => {
+    const { m, s } = await installed();
+    m.holdLock(new Date(), 4242);
+    writeFileSync(m.hostPath(BUILD_PHASE_PATH), 'preparing the builder: downloading base images\n');
+    const r = await charmContext(m).run(on.updateStatus(), s);
+    expect(r.state.unitStatus).toEqual({ status: 'active', message: 'Waiting for first image (preparing the builder: downloading base images)' });
+    writeFileSync(m.hostPath(BUILD_PHASE_PATH), 'building noble-github-runner-image-builder-x64\n');
+    expect((await charmContext(m).run(on.updateStatus(), s)).state.unitStatus.message).toBe('Waiting for first image (building noble-github-runner-image-builder-x64)');
   });
 
   it('a relation joining before any image asks the cloud, and a cloud failure is only a warning', async () => {
@@ -373,6 +393,63 @@ describe('build_success, build_failed and the image relation', () => {
     const down = await charmContext(m).run(on.relation('joined', s.relations[0]!), s);
     expect(down.exitCode).toBe(0);
     expect(down.logs.map((l) => l.message)).toContainEqual(expect.stringMatching(/^github-runner joined, but the cloud could not be asked/));
+  });
+});
+
+describe('the script secret (script-secret-id)', () => {
+  const withScript = (s: SecretState) => ({ ...config, 'script-secret-id': s.id });
+  const envFile = (m: MemoryMachine) => readFileSync(m.hostPath(SCRIPT_SECRETS_ENV_PATH), 'utf8');
+
+  it('writes each key as IMAGE_BUILDER_SECRET_<key, - as _> into the root-only env file, and nowhere else', async () => {
+    const m = machine();
+    const s = secret({ content: { 'api-key': CANARY, token: "it's" } });
+    const r = await charmContext(m).run(on.install(), unitState({ config: withScript(s), secrets: [s] }));
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(envFile(m)).toContain(`export IMAGE_BUILDER_SECRET_api_key='${CANARY}'\nexport IMAGE_BUILDER_SECRET_token='it'\\''s'\n`);
+    expect(statSync(m.hostPath(SCRIPT_SECRETS_ENV_PATH)).mode & 0o777).toBe(0o600);
+    expect(JSON.stringify([r.logs, r.unitStatusHistory, r.state.stored, r.state.relations, m.programs.calls])).not.toContain(CANARY);
+    expect(readFileSync(m.hostPath(BUILD_SCRIPT_PATH), 'utf8')).not.toContain(CANARY);
+  });
+
+  it('follows a new revision on secret-changed, and empties the file when the option is cleared', async () => {
+    const m = machine();
+    const s = secret({ content: { token: 'first' } });
+    const installed = await charmContext(m).run(on.install(), unitState({ config: withScript(s), secrets: [s] }));
+    const rotated: SecretState = { ...installed.state.secrets![0]!, revisions: [{ token: 'first' }, { token: 'second' }] };
+    const r = await charmContext(m).run(on.secretChanged(rotated), { ...installed.state, secrets: [rotated] });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(envFile(m)).toContain("export IMAGE_BUILDER_SECRET_token='second'\n");
+    const cleared = await charmContext(m).run(on.configChanged(), { ...r.state, config });
+    expect(cleared.exitCode).toBe(0);
+    expect(envFile(m)).not.toContain('second');
+  });
+
+  it('not granted or missing: blocked naming the option, the secret and the fix; granting, then update-status, recovers', async () => {
+    const m = machine();
+    const denied = secret({ content: { token: 't' }, granted: false });
+    const r = await charmContext(m).run(on.install(), unitState({ config: withScript(denied), secrets: [denied] }));
+    expect(r.state.unitStatus).toEqual({ status: 'blocked', message: `script-secret-id: this application may not read secret ${denied.id}; grant it: juju grant-secret ${denied.id} github-runner-image-builder` });
+    expect(m.programs.calls).toEqual([]);
+    const granted = await charmContext(m).run(on.updateStatus(), { ...r.state, secrets: [{ ...denied, granted: true }] });
+    expect(granted.exitCode, granted.stderr).toBe(0);
+    expect(granted.state.unitStatus).toEqual({ status: 'active', message: 'Waiting for first image' });
+    expect(envFile(m)).toContain("IMAGE_BUILDER_SECRET_token='t'");
+
+    const m2 = machine();
+    const missing = 'secret:cvh7kruupa1s46bqvuig';
+    const r2 = await charmContext(m2).run(on.install(), unitState({ config: { ...config, 'script-secret-id': missing }, secrets: [] }));
+    expect(r2.state.unitStatus.message).toBe(
+      `script-secret-id: secret ${missing} does not exist; create one with the values your script needs (juju add-secret image-builder-script api-key=...), grant it (juju grant-secret image-builder-script github-runner-image-builder) and set its URI (juju config github-runner-image-builder script-secret-id=<uri>)`,
+    );
+    expect(m2.programs.calls).toEqual([]);
+  });
+
+  it('both secrets unreadable: both problems, the credentials first', async () => {
+    const m = machine();
+    const a = secret({ content: { password: 'p' }, granted: false });
+    const b = secret({ content: { token: 't' }, granted: false });
+    const r = await charmContext(m).run(on.install(), unitState({ config: { ...config, 'openstack-credentials-secret': a.id, 'script-secret-id': b.id }, secrets: [a, b] }));
+    expect(r.state.unitStatus.message).toMatch(new RegExp(`^openstack-credentials-secret: .*${a.id}.*; script-secret-id: .*${b.id}`));
   });
 });
 

@@ -2,12 +2,12 @@
 // host programs (apt-get, pipx, the builder...), through a whole lifecycle, asserting on what an
 // operator would see: statuses, files on the host, relation data, action results.
 // Per-handler behaviour is tested in memory (handlers.test.ts); this suite keeps what needs
-// real processes: cron running the build script, the callback through juju-exec, the lock.
+// real processes: cron running the build script, the build's report through juju-exec, the lock.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUILDER_SOURCE } from '../../src/charm/builder.js';
-import { BUILD_ENV_PATH, BUILD_LOG_PATH, BUILD_RUNNING_PATH, BUILD_SCRIPT_PATH, CALLBACK_SCRIPT_PATH, CLOUDS_YAML_PATH, CONFIG_DIR, CRON_PATH, PIPX_BIN_DIR, PIPX_HOME } from '../../src/charm/paths.js';
+import { BUILD_ENV_PATH, BUILD_LOG_PATH, BUILD_RUNNING_PATH, BUILD_SCRIPT_PATH, BUILDER_SSH_DIR, BUILDER_WORK_DIR, CLOUDS_YAML_PATH, CONFIG_DIR, CRON_PATH, PIPX_BIN_DIR, PIPX_HOME, SCRIPT_SECRETS_ENV_PATH } from '../../src/charm/paths.js';
 import { charmUnits } from '../support/charm-units.js';
 import { diffTrees, snapshotTree } from '../support/host.js';
 import { HOST_BIN_DIR, type SimUnit } from '../support/juju.js';
@@ -32,7 +32,7 @@ function newUnit(opts: { config?: Record<string, unknown>; env?: Record<string, 
   });
 }
 
-/** Waits until no build holds the lock (the build script's last log lines come after the callback). */
+/** Waits until no build holds the lock (the build script's last log lines come after its report). */
 const buildsDone = (u: SimUnit) => eventually('the build to end', () => !existsSync(u.hostPath(BUILD_RUNNING_PATH)));
 
 /** The command of the cron entry, as cron would give it to sh (\% is a literal %). */
@@ -57,18 +57,21 @@ describe('charm lifecycle through dispatch', () => {
     u.setHostKnob('next-image-id', 'img-first');
     const install = await u.dispatch('install');
     expect(install.code, install.stderr).toBe(0);
+    // The build the install started may already say what it does (it prepares the builder first).
     expect(install.statusHistory.map((s) => [s.status, s.message])).toEqual([
       ['maintenance', 'Setting up the image builder'],
-      ['active', 'Waiting for first image'],
+      ['active', expect.stringMatching(/^Waiting for first image( \(preparing the builder: downloading base images\))?$/)],
     ]);
     const progs = install.hostCalls.map((c) => [c.prog, ...c.argv].join(' '));
-    expect(progs).toContain('apt-get install -y --no-install-recommends pipx python3-dev gcc');
+    expect(progs).toContain('apt-get install -y --no-install-recommends pipx python3-dev gcc git');
     // The builder is installed by root into root-owned directories, never as a user.
     const pipx = install.hostCalls.find((c) => c.prog === 'pipx')!;
     expect(pipx.argv).toEqual(['install', '--force', BUILDER_SOURCE]);
     expect(pipx.env).toMatchObject({ PIPX_HOME: u.hostPath(PIPX_HOME), PIPX_BIN_DIR: u.hostPath(PIPX_BIN_DIR) });
     expect(install.hostCalls.some((c) => c.prog === 'runuser')).toBe(false);
-    expect(progs).toContain('github-runner-image-builder init');
+    // init downloads GBs: the build runs it, never a hook.
+    // (The hook's own calls: the build it starts runs the app in its work dir meanwhile.)
+    expect(install.hostCalls.filter((c) => c.prog === 'github-runner-image-builder' && c.cwd !== u.hostPath(BUILDER_WORK_DIR))).toEqual([]);
     expect(u.readHostFile(CLOUDS)).toBe(cloudsYaml());
     expect(statSync(u.hostPath(CLOUDS)).mode & 0o777).toBe(0o600);
     expect(statSync(u.hostPath(CONFIG_DIR)).mode & 0o777).toBe(0o700);
@@ -76,7 +79,7 @@ describe('charm lifecycle through dispatch', () => {
     expect(statSync(u.hostPath(CRON)).mode & 0o777).toBe(0o644);
     expect(u.readHostFile(CRON)).toMatch(/^\d{1,2} \*\/6 \* \* \* root /m);
 
-    // The first build runs in the background and reports back through the callback.
+    // The first build runs in the background and reports back through juju-exec.
     await eventually('the first image on the relation', () => imageData(u).id === 'img-first');
     expect(imageData(u)).toMatchObject({ id: 'img-first', name: IMAGE });
     expect(u.unitStatus().message).toMatch(/^Serving image img-first \(/);
@@ -103,7 +106,9 @@ describe('charm lifecycle through dispatch', () => {
     await eventually('the cron-built image', () => imageData(u).id === 'img-cron');
     const builds = u.builds();
     expect(builds.map((b) => b.id)).toEqual(['img-first', 'img-second', 'img-cron']);
-    expect(builds[2]).toMatchObject({ cloud: 'testcloud', image: IMAGE, base: 'noble', keepRevisions: '5' });
+    expect(builds[2]).toMatchObject({ cloud: 'testcloud', image: IMAGE, arch: 'x64', base: 'noble', keepRevisions: 5, prefix: 'github-runner-image-builder' });
+    // init ran once, before the first build; the later builds found it done.
+    expect(u.hostCalls().filter((c) => c.prog === 'github-runner-image-builder').map((c) => c.argv[2])).toEqual(['init', 'run', 'run', 'run']);
   });
 
   it('rewrites cron and starts one build when the schedule changes', async () => {
@@ -127,7 +132,7 @@ describe('charm lifecycle through dispatch', () => {
     u.setHostKnob('build-seconds', undefined);
     await eventually('the running build to finish', () => u.builds().length === 1, 15_000);
     // Every build records its `run` when it starts: only one ever started.
-    expect(u.hostCalls().filter((c) => c.prog === 'github-runner-image-builder' && c.argv[0] === 'run')).toHaveLength(1);
+    expect(u.hostCalls().filter((c) => c.prog === 'github-runner-image-builder' && c.argv[2] === 'run')).toHaveLength(1);
   });
 
   it('passes a proxy value with shell metacharacters to the build unchanged, and only through the root-only environment file', async () => {
@@ -135,12 +140,14 @@ describe('charm lifecycle through dispatch', () => {
     const u = newUnit({ proxy: { http: proxy } });
     await u.dispatch('install');
     await eventually('first build', () => imageData(u).id);
-    const run = u.hostCalls().find((c) => c.prog === 'github-runner-image-builder' && c.argv[0] === 'run')!;
+    const run = u.hostCalls().find((c) => c.prog === 'github-runner-image-builder' && c.argv[2] === 'run')!;
     expect(run.env.http_proxy).toBe(proxy);
-    expect(run.argv.slice(0, 3)).toEqual(['run', 'testcloud', IMAGE]);
+    // The builder VM gets host:port only: the app's --proxy takes no credentials (the log says so).
+    expect(run.argv).toEqual(['--os-cloud', 'testcloud', 'run', IMAGE, '--arch', 'x64', '--base-image', 'noble', '--keep-revisions', '5', '--prefix', 'github-runner-image-builder', '--proxy', 'squid:3128']);
+    expect(u.readHostFile(BUILD_LOG_PATH)).toContain("the builder VM's proxy cannot authenticate; it gets squid:3128 without them");
     expect(statSync(u.hostPath(BUILD_ENV_PATH)).mode & 0o777).toBe(0o600);
     expect(u.readHostFile(CRON)).not.toContain('squid');
-    expect(u.readHostFile(BUILD_SCRIPT_PATH)).not.toContain('squid');
+    for (const part of ["p'w", 'pwned', 'user:']) expect(u.readHostFile(BUILD_SCRIPT_PATH)).not.toContain(part);
   });
 
   it('stops building on stop: cron entry, scripts and every credential removed', async () => {
@@ -148,7 +155,7 @@ describe('charm lifecycle through dispatch', () => {
     await u.dispatch('install');
     await eventually('first build', () => imageData(u).id);
     expect((await u.dispatch('stop')).code).toBe(0);
-    for (const p of [CRON, CALLBACK_SCRIPT_PATH, BUILD_SCRIPT_PATH, CLOUDS, BUILD_ENV_PATH]) expect(u.readHostFile(p), p).toBeUndefined();
+    for (const p of [CRON, SCRIPT_SECRETS_ENV_PATH, BUILDER_SSH_DIR, BUILD_SCRIPT_PATH, CLOUDS, BUILD_ENV_PATH]) expect(u.readHostFile(p), p).toBeUndefined();
     expect(u.unitStatus()).toEqual({ status: 'maintenance', message: 'Stopped: no scheduled builds' });
   });
 
@@ -170,7 +177,7 @@ describe('charm lifecycle through dispatch', () => {
     const emitted = JSON.stringify([u.allCalls(), u.allLogs(), u.statusHistory(), u.hostCalls()]);
     expect(emitted).not.toContain(CANARY);
     expect(u.readHostFile(CRON)).not.toContain(CANARY);
-    expect(u.readHostFile(CALLBACK_SCRIPT_PATH)).not.toContain(CANARY);
+    expect(u.readHostFile(SCRIPT_SECRETS_ENV_PATH)).not.toContain(CANARY);
     expect(u.readHostFile(BUILD_LOG_PATH)).not.toContain(CANARY);
     const files = execFileSync('grep', ['-rl', CANARY, u.hostRoot], { encoding: 'utf8' }).trim().split('\n');
     expect(files).toEqual([u.hostPath(CLOUDS)]);

@@ -1,18 +1,29 @@
-// What the charm writes into host files: the cron entry and the callback script. Values are
+// What the charm writes into host files: the cron entry and the build script. Values are
 // quoted so that no config value can become shell syntax when cron or the builder runs them.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { imageName, type BuildConfig } from '../../src/charm/build-config.js';
-import { renderBuildEnv, renderBuildScript, renderCallbackScript, renderCron, scheduleMinute, type RenderContext } from '../../src/charm/render.js';
-import { proxyEnv } from '../../src/charm/proxy.js';
-import { BUILD_TIMEOUT_SECONDS, CALLBACK_SCRIPT_PATH } from '../../src/charm/paths.js';
+import { renderBuildEnv, renderBuildScript, renderCron, runArguments, scheduleMinute, type RenderContext } from '../../src/charm/render.js';
+import { builderVmProxy, proxyEnv } from '../../src/charm/proxy.js';
+import { BUILD_TIMEOUT_SECONDS } from '../../src/charm/paths.js';
 import { Host } from '../../src/charm/host.js';
 import { escapeCronPercent, shQuote } from '../../src/charm/shell.js';
+import { renderScriptSecretsEnv } from '../../src/charm/script-secrets.js';
 
-const cfg: BuildConfig = { arch: 'x64', bases: ['noble'], cloudName: 'prod-1', numRevisions: 5, callbackScript: CALLBACK_SCRIPT_PATH, appName: 'image-builder' };
+const cfg: BuildConfig = {
+  arch: 'x64',
+  bases: ['noble'],
+  cloudName: 'prod-1',
+  cloudIdentity: { authUrl: 'https://keystone.example:5000/v3', project: 'runners@Default', user: 'builder@Default' },
+  numRevisions: 5,
+  appName: 'image-builder',
+  flavor: '',
+  network: '',
+  runnerVersion: '',
+  scriptUrl: '',
+  vmProxy: '',
+  vmProxyCredentialsDropped: false,
+};
 const unit = (env: Record<string, string> = {}, modelUuid = 'c0ffee00-0000-4000-8000-000000000001', jujuExec = '/usr/bin/juju-exec'): RenderContext => {
   const host = new Host({ PATH: '/nonexistent', ...env });
   return { unitName: 'image-builder/0', charmDir: '/var/lib/juju/agents/unit-image-builder-0/charm', modelUuid, jujuExec, path: (p) => host.path(p), proxyEnv: proxyEnv(env), node: '/charm/node/bin/node' };
@@ -56,31 +67,67 @@ describe('renderCron', () => {
 });
 
 describe('renderBuildScript and renderBuildEnv', () => {
-  it('runs the root-owned builder with quoted arguments under the lock and the timeout', () => {
+  it('runs the root-owned builder app with quoted arguments, after --os-cloud, under the lock and the timeout, in its sandbox', () => {
     const script = renderBuildScript(cfg, unit());
-    expect(script).toContain(
-      "timeout -k 60 \"$BUILD_TIMEOUT\" '/opt/github-runner-image-builder/bin/github-runner-image-builder' run 'prod-1' \"$2\" --base-image \"$1\" --keep-revisions '5' --callback-script \"$callback\" >> \"$log\" 2>&1",
-    );
-    expect(script).toContain("callback='/var/lib/github-runner-image-builder/build-callback'");
-    expect(script).toContain("\nbuild_base 'noble' 'noble-image-builder-x64'\nexit $failed\n");
+    expect(script).toContain(`builder-sandbox "$ssh_dir" "$work" '/opt/github-runner-image-builder/bin/github-runner-image-builder' --os-cloud 'prod-1' "$@"`);
+    expect(script).toContain('timeout -k 60 "$BUILD_TIMEOUT" unshare --mount --propagation private -- sh -c');
+    expect(script).toContain('mount -t tmpfs -o mode=0755,nosuid,nodev,size=1m builder-home /home');
+    expect(script).toContain('mkdir -p /home/ubuntu/.ssh && mount --bind "$1" /home/ubuntu/.ssh && cd "$2"');
+    expect(script).toContain("ssh_dir='/var/lib/github-runner-image-builder/ssh'");
+    expect(script).toContain("work='/var/lib/github-runner-image-builder/work'");
+    expect(script).toContain("  app 'init' '--arch' 'x64' '--prefix' 'image-builder' >> \"$log\" 2>&1 || rc=$?");
+    expect(script).toContain("\nbuild_base 'noble' 'noble-image-builder-x64' 'run' 'noble-image-builder-x64' '--arch' 'x64' '--base-image' 'noble' '--keep-revisions' '5' '--prefix' 'image-builder'\nexit $failed\n");
     expect(script).toContain("'/usr/bin/juju-exec' 'image-builder/0' 'is-leader --format=json'");
     expect(script).toContain("exec 9>>'/var/lib/github-runner-image-builder/build.lock'");
     expect(script).toContain("log='/var/log/github-runner-image-builder/build.log'");
     expect(script).toContain(". '/etc/github-runner-image-builder/build.env'");
-    expect(script).not.toContain('/home/');
+    expect(script).toContain(`"JUJU_DISPATCH_PATH=hooks/build_success OPENSTACK_IMAGE_ID=$id IMAGE_BASE=$base "''\\''/var/lib/juju/agents/unit-image-builder-0/charm/dispatch'\\'''`);
+    expect(script).not.toContain('callback');
+  });
+
+  it('passes each option of the builder VM only when it is set', () => {
+    expect(runArguments(cfg, 'noble')).toEqual(['run', 'noble-image-builder-x64', '--arch', 'x64', '--base-image', 'noble', '--keep-revisions', '5', '--prefix', 'image-builder']);
+    const all = { ...cfg, arch: 'arm' as const, flavor: 'm1 large', network: "net'1", runnerVersion: '2.317.0', scriptUrl: 'https://example.test/s.sh?a=1&b=$(id)', vmProxy: 'squid.internal:3128' };
+    expect(runArguments(all, 'resolute')).toEqual([
+      'run', 'resolute-image-builder-arm', '--arch', 'arm', '--base-image', 'resolute', '--keep-revisions', '5', '--prefix', 'image-builder',
+      '--flavor', 'm1 large', '--network', "net'1", '--runner-version', '2.317.0', '--script-url', 'https://example.test/s.sh?a=1&b=$(id)', '--proxy', 'squid.internal:3128',
+    ]);
+    // Through sh, every argument arrives as it is.
+    const line = renderBuildScript({ ...all, bases: ['resolute'] }, unit()).split('\n').find((l) => l.startsWith('build_base '))!;
+    const argv = execFileSync('sh', ['-c', `build_base() { printf '%s\\n' "$@"; }; ${line}`], { encoding: 'utf8' }).trimEnd().split('\n');
+    expect(argv).toEqual(['resolute', 'resolute-image-builder-arm', ...runArguments(all, 'resolute')]);
   });
 
   it('builds every base in turn, in the configured order', () => {
     const script = renderBuildScript({ ...cfg, bases: ['jammy', 'noble'] }, unit());
-    expect(script).toContain("\nbuild_base 'jammy' 'jammy-image-builder-x64'\nbuild_base 'noble' 'noble-image-builder-x64'\nexit $failed\n");
+    expect(script).toMatch(/\nbuild_base 'jammy' 'jammy-image-builder-x64' 'run' [^\n]*\nbuild_base 'noble' 'noble-image-builder-x64' 'run' [^\n]*\nexit \$failed\n/);
   });
 
-  it('changes when any build argument changes, and only then', () => {
+  it('changes when any build or init argument changes, and only then', () => {
     const base = renderBuildScript(cfg, unit());
     expect(renderBuildScript({ ...cfg }, unit())).toBe(base);
-    for (const changed of [renderBuildScript({ ...cfg, bases: ['jammy'] }, unit()), renderBuildScript({ ...cfg, cloudName: 'other' }, unit()), renderBuildScript({ ...cfg, numRevisions: 9 }, unit())]) {
-      expect(changed).not.toBe(base);
-    }
+    const changes: Partial<BuildConfig>[] = [
+      { bases: ['jammy'] }, { cloudName: 'other' }, { numRevisions: 9 }, { arch: 'arm64' }, { flavor: 'f' }, { network: 'n' }, { runnerVersion: '2.1.0' }, { scriptUrl: 'https://x.test/s' }, { vmProxy: 'p:80' },
+      { cloudIdentity: { ...cfg.cloudIdentity, authUrl: 'https://other:5000/v3' } }, { cloudIdentity: { ...cfg.cloudIdentity, project: 'p2' } }, { cloudIdentity: { ...cfg.cloudIdentity, user: 'u2' } },
+    ];
+    for (const change of changes) expect(renderBuildScript({ ...cfg, ...change }, unit()), JSON.stringify(change)).not.toBe(base);
+  });
+
+  it('the builder VM gets the model proxy as host:port, https first, without scheme or credentials', () => {
+    expect(builderVmProxy({})).toEqual({ proxy: '', credentialsDropped: false });
+    expect(builderVmProxy({ JUJU_CHARM_HTTP_PROXY: 'http://squid.internal:3128', JUJU_CHARM_HTTPS_PROXY: 'http://secure.internal:8443' })).toEqual({ proxy: 'secure.internal:8443', credentialsDropped: false });
+    expect(builderVmProxy({ JUJU_CHARM_HTTP_PROXY: 'http://squid.internal' })).toEqual({ proxy: 'squid.internal:80', credentialsDropped: false });
+    expect(builderVmProxy({ JUJU_CHARM_HTTPS_PROXY: 'https://squid.internal' })).toEqual({ proxy: 'squid.internal:443', credentialsDropped: false });
+    expect(builderVmProxy({ JUJU_CHARM_HTTPS_PROXY: 'squid.internal:3128' })).toEqual({ proxy: 'squid.internal:3128', credentialsDropped: false });
+    expect(builderVmProxy({ JUJU_CHARM_HTTP_PROXY: 'http://user:s3cret@[fd00::1]:3128' })).toEqual({ proxy: '[fd00::1]:3128', credentialsDropped: true });
+    const script = renderBuildScript({ ...cfg, vmProxy: 'squid:3128', vmProxyCredentialsDropped: true }, unit());
+    expect(script).toContain("the builder VM's proxy cannot authenticate; it gets squid:3128 without them");
+  });
+
+  it('writes the script secret as exported, single-quoted variables', () => {
+    const text = renderScriptSecretsEnv({ IMAGE_BUILDER_SECRET_api_key: "it's\n$(id)" });
+    const out = execFileSync('sh', ['-c', `${text}\nprintf %s "$IMAGE_BUILDER_SECRET_api_key"`], { encoding: 'utf8' });
+    expect(out).toBe("it's\n$(id)");
   });
 
   it('puts the Juju proxy settings, the clouds.yaml and a root-owned HOME in the environment file only', () => {
@@ -91,37 +138,5 @@ describe('renderBuildScript and renderBuildEnv', () => {
     expect(env).toContain("export HOME='/var/lib/github-runner-image-builder/home'");
     expect(env).toContain(`export BUILD_TIMEOUT='${BUILD_TIMEOUT_SECONDS}'`);
     expect(env).not.toContain('https_proxy');
-  });
-});
-
-describe('renderCallbackScript', () => {
-  it('dispatches build_success and build_failed to this unit through juju-exec', () => {
-    const script = renderCallbackScript(unit());
-    expect(script.startsWith('#!/bin/sh\n')).toBe(true);
-    expect(script).toContain(`"JUJU_DISPATCH_PATH=hooks/build_success OPENSTACK_IMAGE_ID=$1 IMAGE_BASE=$base "''\\''/var/lib/juju/agents/unit-image-builder-0/charm/dispatch'\\'''`);
-    expect(script).toContain('JUJU_DISPATCH_PATH=hooks/build_failed BUILD_EXIT_CODE=$code IMAGE_BASE=$base');
-    expect(script).toContain("unit='image-builder/0'");
-  });
-});
-
-describe('the callback script, run', () => {
-  const bin = mkdtempSync(path.join(tmpdir(), 'cb-'));
-  // A juju-exec that prints the arguments it was given, one per line.
-  writeFileSync(path.join(bin, 'juju-exec'), '#!/bin/sh\nfor a in "$@"; do printf "%s\\n" "$a"; done\n');
-  chmodSync(path.join(bin, 'juju-exec'), 0o755);
-  const script = path.join(bin, 'callback');
-  writeFileSync(script, renderCallbackScript({ ...unit({}, undefined, path.join(bin, 'juju-exec')), charmDir: '/charm' }));
-  chmodSync(script, 0o755);
-  const run = (...args: string[]) => execFileSync(script, args, { encoding: 'utf8', env: { PATH: '/usr/bin:/bin', IMAGE_BUILD_BASE: 'noble' } }).trim().split('\n');
-
-  it('passes a valid image id to build_success as one verbatim snippet', () => {
-    expect(run('0f7c-44aa')).toEqual(['image-builder/0', "JUJU_DISPATCH_PATH=hooks/build_success OPENSTACK_IMAGE_ID=0f7c-44aa IMAGE_BASE=noble '/charm/dispatch'"]);
-  });
-  it.each([[''], ['a;touch /tmp/x'], ['$(id)'], ['a b']])('turns a malformed id %j into build_failed', (id) => {
-    expect(run(id)).toEqual(['image-builder/0', "JUJU_DISPATCH_PATH=hooks/build_failed BUILD_FAILURE=malformed-image-id IMAGE_BASE=noble '/charm/dispatch'"]);
-  });
-  it('reports a failed build with its exit code, and only digits', () => {
-    expect(run('--failed', '3')).toEqual(['image-builder/0', "JUJU_DISPATCH_PATH=hooks/build_failed BUILD_EXIT_CODE=3 IMAGE_BASE=noble '/charm/dispatch'"]);
-    expect(run('--failed', '1;id')).toEqual(['image-builder/0', "JUJU_DISPATCH_PATH=hooks/build_failed BUILD_EXIT_CODE=unknown IMAGE_BASE=noble '/charm/dispatch'"]);
   });
 });

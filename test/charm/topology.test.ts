@@ -48,7 +48,7 @@ function runCron(u: SimUnit) {
 const builtBy = (app: SimApplication) => app.units.map((u) => u.builds().length);
 const idle = (app: SimApplication) => eventually('builds to end', () => app.units.every((u) => !u.readHostFile(BUILD_RUNNING_PATH)));
 
-/** Waits for `n` more builds on unit i (its callbacks fire hooks through juju-exec), then lets peer data flow. */
+/** Waits for `n` more builds on unit i (its builds fire hooks through juju-exec), then lets peer data flow. */
 async function buildsReported(app: SimApplication, i: number, total: number): Promise<void> {
   const u = app.unit(i);
   await eventually(`${total} builds on ${u.unitName}`, () => u.builds().length === total);

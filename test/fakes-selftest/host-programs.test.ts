@@ -1,7 +1,7 @@
 // The host-program stand-ins, run through a unit's wrappers with the reduced environment the
 // charm gives host programs (PATH, LANG, proxies, HOME): records, behaviour, failure injection,
 // the builder application, and juju-exec.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runProcess } from '../support/juju.js';
@@ -69,43 +69,29 @@ describe('pipx and the builder application', () => {
   const home = (u: TestUnit) => u.hostPath('/home/ubuntu');
   const builder = (u: TestUnit) => u.hostPath('/home/ubuntu/.local/bin/github-runner-image-builder');
 
-  it('installs the builder for the user runuser switches to, and runs init', async () => {
+  it('installs the builder for the user runuser switches to; the installed app is the stand-in (builder-app.test.ts)', async () => {
     const u = testUnit();
-    const spec = 'git+https://github.com/canonical/github-runner-image-builder@f9f1c74';
+    const spec = 'git+https://github.com/canonical/github-runner-image-builder-operator@fb250b2fa6f91e4c5b3e0417022afe464dc4559c#subdirectory=app';
     const inst = await run(u, ['runuser', '-u', 'ubuntu', '--', 'pipx', 'install', '--force', spec]);
     expect(inst.code).toBe(0);
     expect(existsSync(builder(u))).toBe(true);
+    expect(readFileSync(builder(u), 'utf8')).toContain(`Installed by the pipx stand-in from: ${spec}`);
     expect(u.hostCalls().map((c) => [c.prog, c.user, c.env.HOME])).toEqual([
       ['runuser', 'ubuntu', undefined],
       ['pipx', undefined, home(u)],
     ]);
     expect((await run(u, ['pipx', 'install', spec], { HOME: home(u) })).stdout).toMatch(/already seems to be installed/);
 
-    expect((await run(u, [builder(u), 'init'], { HOME: home(u) })).code).toBe(0);
-    u.failHost('github-runner-image-builder.init', 2, 'init failed: no network\n');
-    expect(await run(u, [builder(u), 'init'])).toMatchObject({ code: 2, stderr: 'init failed: no network\n' });
-    expect(u.hostCalls().filter((c) => c.prog === 'github-runner-image-builder').map((c) => c.argv)).toEqual([['init'], ['init']]);
-  });
-
-  it('runs a build: exact argv, image id to the callback, callback exit code; injected failures skip the callback', async () => {
-    const u = testUnit();
-    await run(u, ['runuser', '-u', 'ubuntu', '--', 'pipx', 'install', 'github-runner-image-builder']);
-    const cb = path.join(u.dir, 'callback.sh');
-    const cbLog = path.join(u.dir, 'callback.log');
-    writeFileSync(cb, `#!/bin/sh\nprintf '%s\\n' "$@" >> '${cbLog}'\nexit 7\n`, { mode: 0o755 });
-    const cloud = `my cloud; $(touch /tmp/pwned) 'x' "y"`;
-    u.setHostKnob('next-image-id', 'img-42');
-    const res = await run(u, [builder(u), 'run', cloud, 'noble-app-x64', '--base-image', 'noble', '--keep-revisions', '5', '--callback-script', cb]);
-    expect(res.code).toBe(7);
-    expect(res.stdout).toContain('img-42');
-    expect(u.hostCalls().at(-1)!.argv).toEqual(['run', cloud, 'noble-app-x64', '--base-image', 'noble', '--keep-revisions', '5', '--callback-script', cb]);
-    expect(readFileSync(cbLog, 'utf8')).toBe('img-42\n');
-    expect(u.builds()).toEqual([{ cloud, image: 'noble-app-x64', base: 'noble', keepRevisions: '5', callback: cb, id: 'img-42', callbackExit: 7 }]);
-    expect(await run(u, [builder(u), 'latest-build-id', cloud, 'noble-app-x64'])).toMatchObject({ code: 0, stdout: 'img-42' });
-
-    u.failHost('github-runner-image-builder.run', 1, 'upload failed\n');
-    expect(await run(u, [builder(u), 'run', 'c', 'i', '--callback-script', cb])).toMatchObject({ code: 1, stderr: 'upload failed\n' });
-    expect(readFileSync(cbLog, 'utf8')).toBe('img-42\n');
+    u.setHostKnob('latest-image-id', 'img-42');
+    expect(await run(u, [builder(u), '--os-cloud', 'c', 'latest-build-id', 'noble-app-x64'])).toMatchObject({ code: 0, stdout: 'img-42' });
+    u.failHost('github-runner-image-builder.latest-build-id', 1, 'no cloud\n');
+    expect(await run(u, [builder(u), '--os-cloud', 'c', 'latest-build-id', 'noble-app-x64'])).toMatchObject({ code: 1, stderr: 'no cloud\n' });
+    expect(u.hostCalls().filter((c) => c.prog === 'github-runner-image-builder').map((c) => c.argv)).toEqual([
+      ['--os-cloud', 'c', 'latest-build-id', 'noble-app-x64'],
+      ['--os-cloud', 'c', 'latest-build-id', 'noble-app-x64'],
+    ]);
+    expect((await run(u, ['pipx', 'uninstall', 'github-runner-image-builder'], { HOME: home(u) })).code).toBe(0);
+    expect(existsSync(builder(u))).toBe(false);
   });
 });
 

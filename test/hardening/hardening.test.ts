@@ -13,7 +13,9 @@ import {
   BUILD_RUNNING_PATH,
   BUILD_SCRIPT_PATH,
   BUILDER_BIN,
-  CALLBACK_SCRIPT_PATH,
+  BUILDER_SSH_DIR,
+  BUILDER_WORK_DIR,
+  SCRIPT_SECRETS_ENV_PATH,
   CLOUDS_YAML_PATH,
   CONFIG_DIR,
   CRON_PATH,
@@ -41,7 +43,7 @@ function runBuild(u: SimUnit, ...args: string[]) {
 
 /** Every path root runs or reads for a build, and each directory above it up to the host root. */
 function rootChain(u: SimUnit): string[] {
-  const files = [CRON_PATH, BUILD_SCRIPT_PATH, BUILD_ENV_PATH, CLOUDS_YAML_PATH, CALLBACK_SCRIPT_PATH, BUILDER_BIN, BUILD_LOCK_PATH, BUILD_LOG_PATH, LOGROTATE_PATH, INSTALLED_MARKER_PATH];
+  const files = [CRON_PATH, BUILD_SCRIPT_PATH, BUILD_ENV_PATH, CLOUDS_YAML_PATH, SCRIPT_SECRETS_ENV_PATH, BUILDER_SSH_DIR, BUILDER_WORK_DIR, BUILDER_BIN, BUILD_LOCK_PATH, BUILD_LOG_PATH, LOGROTATE_PATH, INSTALLED_MARKER_PATH];
   const all = new Set<string>();
   for (const f of files) for (let p = f; p !== '/'; p = path.dirname(p)) all.add(p);
   return [...all].map((p) => u.hostPath(p));
@@ -67,7 +69,7 @@ describe.skipIf(!canSwitchUid)('hardening: a local user cannot become root (need
     const pwned = path.join(u.dir, 'pwned');
     const payload = `#!/bin/sh\nid > ${pwned}\n`;
     // The attack that used to work: rewrite the launcher pipx put in the home, then wait for root.
-    const targets = [BUILDER_BIN, BUILD_SCRIPT_PATH, CALLBACK_SCRIPT_PATH, BUILD_ENV_PATH, CRON_PATH].map((p) => u.hostPath(p));
+    const targets = [BUILDER_BIN, BUILD_SCRIPT_PATH, SCRIPT_SECRETS_ENV_PATH, BUILD_ENV_PATH, CRON_PATH].map((p) => u.hostPath(p));
     expect(asUser<string[]>(attackSnippet(targets, payload))).toEqual([]);
     mkdirSync(path.dirname(u.hostPath(LEGACY_BUILDER_BIN)), { recursive: true });
     execFileSync('chown', ['-R', `${USER_UID}:${USER_UID}`, u.hostPath('/home/ubuntu')]);
@@ -78,6 +80,35 @@ describe.skipIf(!canSwitchUid)('hardening: a local user cannot become root (need
     await eventually('the build', () => imageId(u) === 'img-after-attack');
     await buildsDone(u);
     expect(existsSync(pwned), 'root ran the user’s code').toBe(false);
+  });
+
+  it('the builder app’s SSH key, its work dir and its environment are out of reach of the ubuntu user and of any other uid', async () => {
+    const u = await newUnit();
+    u.setHostKnob('build-seconds', '8');
+    u.setConfig({ 'script-secret-id': u.addUserSecret({ token: 'script-canary' }, { grant: true }) });
+    expect((await u.dispatch('install')).code).toBe(0);
+    const session = await eventually('the build to run', () => u.readHostFile(BUILD_RUNNING_PATH)?.split(' ')[0]);
+    const app = await eventually('the app running `run`', () =>
+      spawnSync('pgrep', ['-s', session], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean).find((pid) => {
+        const argv = (() => { try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0'); } catch { return []; } })();
+        return argv.some((a) => a.endsWith('github-runner-image-builder.stub')) && argv.includes('run');
+      }),
+    );
+    const key = path.join(u.hostPath(BUILDER_SSH_DIR), 'builder_key');
+    // As the app leaves it: the ubuntu user's (here the second uid), 0400, but behind root's 0700 directory.
+    expect([statSync(key).uid, statSync(key).mode & 0o777]).toEqual([USER_UID, 0o400]);
+    expect(readFileSync(`/proc/${app}/environ`, 'latin1')).toContain('IMAGE_BUILDER_SECRET_token=script-canary');
+    const targets = { key, work: u.hostPath(BUILDER_WORK_DIR), ssh: u.hostPath(BUILDER_SSH_DIR), environ: `/proc/${app}/environ` };
+    const program = `const fs = require('node:fs'); const t = ${JSON.stringify(targets)}; const out = {};
+      for (const [k, p] of Object.entries(t)) { try { out[k] = fs.statSync(p).isDirectory() ? fs.readdirSync(p) : fs.readFileSync(p, 'latin1'); } catch (e) { out[k] = e.code; } }
+      process.stdout.write(JSON.stringify(out));`;
+    // The second uid is the ubuntu user here; 1000 is another account (the stand-in's default ubuntu).
+    for (const uid of [USER_UID, 1000]) {
+      const res = spawnSync(process.execPath, ['-e', program], { uid, gid: uid, encoding: 'utf8', cwd: '/', env: { PATH: '/usr/bin:/bin' } });
+      expect(JSON.parse(res.stdout), `uid ${uid}`).toEqual({ key: 'EACCES', work: 'EACCES', ssh: 'EACCES', environ: 'EACCES' });
+    }
+    u.setHostKnob('build-seconds', undefined);
+    await buildsDone(u);
   });
 
   it('finding 2: nothing root writes is in the user’s home; a symlinked old log and a FIFO at the old clouds.yaml path change nothing and block nothing', async () => {
@@ -107,7 +138,7 @@ describe.skipIf(!canSwitchUid)('hardening: a local user cannot become root (need
     await eventually('the build', () => imageId(u) === 'img-2');
     await buildsDone(u);
     expect(existsSync(target), 'root wrote through the symlink').toBe(false);
-    expect(readFileSync(u.hostPath(BUILD_LOG_PATH), 'utf8')).toContain('Image uploaded: img-2');
+    expect(readFileSync(u.hostPath(BUILD_LOG_PATH), 'utf8')).toContain('Image build success:\nimg-2');
     expect(statSync(u.hostPath(BUILD_LOG_PATH)).mode & 0o777).toBe(0o640);
     expect(execFileSync('find', [home, '!', '-uid', String(USER_UID)], { encoding: 'utf8' }).trim()).toBe('');
   });
@@ -166,7 +197,7 @@ describe.skipIf(!canSwitchUid)('hardening: a local user cannot become root (need
     expect(argv).not.toContain(secret);
     await eventually('the build', () => imageId(u));
     await buildsDone(u);
-    const run = u.hostCalls().find((c) => c.prog === 'github-runner-image-builder' && c.argv[0] === 'run')!;
+    const run = u.hostCalls().find((c) => c.prog === 'github-runner-image-builder' && c.argv[2] === 'run')!;
     expect(run.env.https_proxy, 'the build still gets the proxy').toBe(proxy.https);
     const holders = execFileSync('grep', ['-rl', secret, u.hostRoot], { encoding: 'utf8' }).trim().split('\n');
     expect(holders).toEqual([u.hostPath(BUILD_ENV_PATH)]);
@@ -192,7 +223,7 @@ describe.skipIf(!canSwitchUid)('hardening: a local user cannot become root (need
     const r = await u.dispatch('stop');
     expect(r.code).toBe(0);
     expect(spawnSync('pgrep', ['-s', session!]).status, 'processes of the build are left').not.toBe(0);
-    for (const p of [CRON_PATH, BUILD_SCRIPT_PATH, CALLBACK_SCRIPT_PATH, CLOUDS_YAML_PATH, BUILD_ENV_PATH, CONFIG_DIR]) expect(existsSync(u.hostPath(p)), p).toBe(false);
+    for (const p of [CRON_PATH, BUILD_SCRIPT_PATH, SCRIPT_SECRETS_ENV_PATH, BUILDER_SSH_DIR, CLOUDS_YAML_PATH, BUILD_ENV_PATH, CONFIG_DIR]) expect(existsSync(u.hostPath(p)), p).toBe(false);
     for (const p of [BUILD_LOG_PATH, BUILDER_BIN, LOGROTATE_PATH]) expect(existsSync(u.hostPath(p)), p).toBe(true);
     const holders = spawnSync('grep', ['-rl', '-e', CANARY, '-e', 'user:pw', u.hostRoot], { encoding: 'utf8' }).stdout;
     expect(holders.split('\n').filter(Boolean), 'files still holding a credential').toEqual([]);

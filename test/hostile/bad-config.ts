@@ -54,7 +54,7 @@ const limit = (v: number): ConfigCase => ({ name: `revision-history-limit ${v}`,
 const base = (v: string, shown = JSON.stringify(v)): ConfigCase => ({
   name: `base-image ${shown.slice(0, 20)}`,
   patch: { 'base-image': v },
-  message: new RegExp(`^base-image ${escape(shown)} is not supported; use jammy, noble, 22\\.04 or 24\\.04$`),
+  message: new RegExp(`^base-image ${escape(shown)} is not supported; use focal, jammy, noble, resolute, 20\\.04, 22\\.04, 24\\.04 or 26\\.04$`),
 });
 
 export const BAD_CONFIGS: readonly ConfigCase[] = [
@@ -109,10 +109,19 @@ export const BAD_CONFIGS: readonly ConfigCase[] = [
   limit(1),
   limit(100),
   // bases
-  base('focal'),
+  base('bionic'),
   base(''),
   base('noble; reboot'),
   base('n'.repeat(TEN_MB), `"${'n'.repeat(36)}..."`),
+  // the builder VM's options (issue 19)
+  { name: 'architecture x86_64', patch: { architecture: 'x86_64' }, message: /^architecture "x86_64" is not supported; use amd64, arm64, s390x, ppc64le or armhf, or leave it empty for this machine's$/ },
+  { name: 'architecture armhf with jammy', patch: { architecture: 'armhf', 'base-image': 'jammy' }, message: /^architecture armhf is built on noble or later only, but base-image has jammy; use noble or resolute$/ },
+  { name: 'build-flavor with a newline', patch: { 'build-flavor': 'm1\n--network x' }, message: /^build-flavor contains a control character \(newline, tab\.\.\.\); set an OpenStack flavor name or id/ },
+  { name: 'a 10 MB build-network', patch: { 'build-network': 'n'.repeat(TEN_MB) }, message: /^build-network is 10485760 characters long; set an OpenStack network name or id/ },
+  { name: 'build-network with spaces at the end', patch: { 'build-network': 'net ' }, message: /^build-network "net " has whitespace at its start or end; / },
+  { name: 'runner-version with shell', patch: { 'runner-version': '2.317.0;id' }, message: /^runner-version "2\.317\.0;id" is not a version; use X\.Y\.Z/ },
+  { name: 'script-url over plain http', patch: { 'script-url': 'http://scripts.example/s.sh' }, message: /^script-url "http:\/\/scripts\.example\/s\.sh" uses plain http to another machine/ },
+  { name: 'script-url with a space', patch: { 'script-url': 'https://x.example/a b' }, message: /^script-url contains whitespace or a control character; / },
   // several problems: all of them, in one line
   {
     name: 'interval 0 and revision-history-limit 1',
@@ -125,6 +134,7 @@ export const BAD_CONFIGS: readonly ConfigCase[] = [
 export const ACCEPTED: readonly { name: string; patch: Record<string, unknown> }[] = [
   { name: 'base-image "NOBLE "', patch: { 'base-image': 'NOBLE ' } },
   { name: 'base-image " 24.04"', patch: { 'base-image': ' 24.04' } },
+  { name: 'architecture "AMD64"', patch: { architecture: 'AMD64' } },
 ];
 
 /** Seconds one stand-in hook tool takes, run in a context made up for the purpose. */

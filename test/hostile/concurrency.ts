@@ -30,7 +30,7 @@ async function exactlyOneBuild(expect: ExpectStatic, h: Hostile, what: string): 
   await eventually('the raced build to be published', () => h.imageId() === 'img-raced', 60_000);
   await waitIdle(u, 60_000);
   expect(u.builds().map((b) => b.id)).toEqual(['img-first', 'img-raced']);
-  expect(u.hostCalls().filter((c) => c.prog === 'github-runner-image-builder' && c.argv[0] === 'run')).toHaveLength(2);
+  expect(u.hostCalls().filter((c) => c.prog === 'github-runner-image-builder' && c.argv[2] === 'run')).toHaveLength(2);
   expect(u.allLogs().filter((l) => /image build failed/.test(l.message))).toEqual([]);
   expect(u.statusHistory().filter((s) => /Last build failed/.test(s.message))).toEqual([]);
   expect(u.unitStatus().message).toMatch(/^Serving image img-raced /);
@@ -61,7 +61,7 @@ async function cronLoses(expect: ExpectStatic): Promise<void> {
     u.setHostKnob('next-image-id', 'img-raced');
     const actions = fireActions(h);
     // The cron job fires while the first action's build holds the lock (the others still queue).
-    await eventually('the first build to start', () => u.hostCalls().filter((c) => c.prog === 'github-runner-image-builder' && c.argv[0] === 'run').length === 2);
+    await eventually('the first build to start', () => u.hostCalls().filter((c) => c.prog === 'github-runner-image-builder' && c.argv[2] === 'run').length === 2);
     const cron = await runCron(u, 120_000);
     const results = await actions;
     expect(cron.code, 'cron gave up after waiting for the lock').toBe(LOCK_BUSY_EXIT);

@@ -12,7 +12,7 @@ import { pathToFileURL } from 'node:url';
 import { it, type ExpectStatic } from 'vitest';
 import type { DispatchEvent, DispatchResult } from '../support/juju.js';
 import {
-  CALLBACK,
+  BUILD_SCRIPT,
   CANARY,
   CLOUDS,
   CRON,
@@ -58,12 +58,12 @@ async function killDuring(expect: ExpectStatic, h: Hostile, event: DispatchEvent
 interface Files {
   readonly clouds: string | undefined;
   readonly cron: string | undefined;
-  readonly callback: string | undefined;
+  readonly script: string | undefined;
   readonly state: string | undefined;
 }
 
 function files(h: Hostile): Files {
-  return { clouds: h.u.readHostFile(CLOUDS), cron: h.u.readHostFile(CRON), callback: h.u.readHostFile(CALLBACK), state: h.stateText() };
+  return { clouds: h.u.readHostFile(CLOUDS), cron: h.u.readHostFile(CRON), script: h.u.readHostFile(BUILD_SCRIPT), state: h.stateText() };
 }
 
 /**
@@ -73,7 +73,7 @@ function files(h: Hostile): Files {
  */
 function checkOldOrNew(expect: ExpectStatic, what: string, old: Files, now: Files, next: Partial<Files>, isNewState: (s: Record<string, unknown>) => boolean = () => false): void {
   const problems: string[] = [];
-  for (const key of ['clouds', 'cron', 'callback'] as const) {
+  for (const key of ['clouds', 'cron', 'script'] as const) {
     const ok = now[key] === old[key] || (key in next && now[key] === next[key]);
     if (!ok) problems.push(`${what}: ${key} is neither the old nor the new content`);
   }

@@ -13,13 +13,13 @@ import { HOST_BIN_DIR, createUnit, runProcess, type DispatchEvent, type Dispatch
 import { tally } from './tally.js';
 
 export { CANARY, cloudsYaml };
-import { BUILD_LOG_PATH, CALLBACK_SCRIPT_PATH, CLOUDS_YAML_PATH, CRON_PATH } from '../../src/charm/paths.js';
+import { BUILD_LOG_PATH, BUILD_SCRIPT_PATH, CLOUDS_YAML_PATH, CRON_PATH } from '../../src/charm/paths.js';
 export { eventually } from '../support/eventually.js';
 import { eventually } from '../support/eventually.js';
 import { unitProcesses, waitIdle } from '../support/unit-processes.js';
 export const CRON = CRON_PATH;
 export const CLOUDS = CLOUDS_YAML_PATH;
-export const CALLBACK = CALLBACK_SCRIPT_PATH;
+export const BUILD_SCRIPT = BUILD_SCRIPT_PATH;
 export const BUILD_LOG = BUILD_LOG_PATH;
 export const STATE_FILE = '.unit-state.json';
 export const IMAGE = 'noble-github-runner-image-builder-x64';
@@ -215,7 +215,7 @@ export function tempFiles(dir: string): string[] {
 
 /**
  * Records as crashes the uncaught errors in the juju-log records of hooks these tests did not
- * dispatch themselves (those the builder's callback fired), except the names in `allowed`.
+ * dispatch themselves (those a build's report fired), except the names in `allowed`.
  */
 export function checkNoUncaught(h: Hostile, what: string, allowed: readonly string[] = []): string[] {
   const checked = new Set(h.results.map((r) => r.contextId)); // checkOutcome saw those

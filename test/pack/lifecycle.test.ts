@@ -70,7 +70,7 @@ describe('the packed charm', () => {
     expect(which.stdout.trim()).toBe('none');
   });
 
-  it('runs install, config-changed, build-immediate, the callback and get-latest from the unzipped file, on the runtime the first hook unpacked', async () => {
+  it('runs install, config-changed, build-immediate, the build report and get-latest from the unzipped file, on the runtime the first hook unpacked', async () => {
     const u = unit();
     expect(existsSync(path.join(u.charmDir, 'node/bin/node'))).toBe(false);
     u.setHostKnob('next-image-id', 'img-packed');
@@ -93,7 +93,7 @@ describe('the packed charm', () => {
     const latest = await u.dispatch({ action: 'get-latest' });
     expect(latest.code).toBe(0);
     expect(latest.actionFailed).toMatch(/^could not get the latest image: cloud "testcloud": .*127\.0\.0\.1:1/);
-    // Every hook and action after install (the callback's build_success included) ran that node.
+    // Every hook and action after install (the build's build_success included) ran that node.
     expect(unpackedNode(u)).toBe(node);
   });
 

@@ -17,7 +17,7 @@
 //   electLeader also runs leader-elected on the new leader.
 //
 // Changes are found by comparing each unit's committed state with what was last propagated, so
-// a hook that a unit ran on its own (a build's callback through its juju-exec stand-in) is
+// a hook that a unit ran on its own (a build's report through its juju-exec stand-in) is
 // picked up by the next dispatch, propagate() or settle(). The harness changes a unit's files
 // only under that unit's machine lock, never in the middle of one of its hooks.
 import { spawn } from 'node:child_process';

@@ -135,14 +135,36 @@ export interface StatusValue {
   readonly message: string;
 }
 
+/** A build the builder stand-in finished (its `run`), as test/fakes/README.md describes it. */
 export interface BuildRecord {
   readonly cloud: string;
   readonly image: string;
+  readonly arch: string;
   readonly base: string;
-  readonly keepRevisions: string;
-  readonly callback: string;
+  readonly keepRevisions: number;
+  readonly prefix: string;
+  readonly flavor: string;
+  readonly network: string;
+  readonly runnerVersion: string;
+  readonly proxy: string;
+  readonly scriptUrl: string;
+  readonly uploadClouds: string;
+  /** The names of the IMAGE_BUILDER_SECRET_* variables the app got (values: app-secrets.env). */
+  readonly secrets: readonly string[];
+  /** The first id printed, and all of them (one per upload cloud). */
   readonly id: string;
-  readonly callbackExit: number;
+  readonly ids: readonly string[];
+  /** The app's working directory. */
+  readonly cwd: string;
+}
+
+/** A private key the builder stand-in wrote (init, or run when the keypair did not match). */
+export interface KeyRecord {
+  readonly by: 'init' | 'run';
+  readonly path: string;
+  readonly uid: number;
+  readonly gid: number;
+  readonly mode: string;
 }
 
 export type DispatchEvent =
@@ -432,7 +454,7 @@ export class SimUnit {
   }
 
   /**
-   * Runs the unit's juju-exec stand-in as cron or the builder's callback would: with only PATH,
+   * Runs the unit's juju-exec stand-in as cron or the build script's report would: with only PATH,
    * FAKE_JUJU_DIR and `env` in its environment (never a hook context).
    */
   jujuExec(args: readonly string[], opts: { env?: Record<string, string>; timeoutMs?: number } = {}): Promise<ExecResult> {
@@ -628,6 +650,11 @@ export class SimUnit {
     return readJsonl(path.join(this.hostDir, 'builds.jsonl'));
   }
 
+  /** Private keys the builder stand-in wrote (keys.jsonl). */
+  builderKeys(): KeyRecord[] {
+    return readJsonl(path.join(this.hostDir, 'keys.jsonl'));
+  }
+
   /** Where a production path lives on the simulated host. */
   hostPath(prodPath: string): string {
     return path.join(this.hostRoot, prodPath);
@@ -674,7 +701,7 @@ export class SimUnit {
     mkdirSync(path.join(this.hostDir, 'fail'));
   }
 
-  /** Ends what the unit still runs (a background build, a callback mid-commit), then removes its dirs. */
+  /** Ends what the unit still runs (a background build, a reported hook mid-commit), then removes its dirs. */
   cleanup(): void {
     killUnitProcesses(this);
     rmSync(this.dir, { recursive: true, force: true, maxRetries: 3 });

@@ -1,6 +1,6 @@
-// What a simulated unit still runs: hooks, builds, callbacks through juju-exec, stand-in tools.
+// What a simulated unit still runs: hooks, builds, build reports through juju-exec, stand-in tools.
 // Tests wait for them before they look at final state; SimUnit.cleanup() kills them before it
-// removes the unit's dirs (a callback still committing its state would race the removal).
+// removes the unit's dirs (a reported hook still committing its state would race the removal).
 import { readdirSync, readFileSync } from 'node:fs';
 import { eventually } from './eventually.js';
 import type { SimUnit } from './juju.js';

@@ -42,7 +42,7 @@ export class Actions extends Component {
       const { leader } = forwarded;
       return event.setResults({ status: 'forwarded', leader, message: `only the leader builds: forwarded to ${leader} (request ${request}); it builds ${await this.names()} next; log there: ${BUILD_LOG_PATH}` });
     }
-    const need = await this.settings.need('images', 'cloud', 'retention');
+    const need = await this.settings.need('images', 'cloud', 'retention', 'vm');
     if ('problem' in need) return event.fail(`cannot build: ${need.problem}`);
     if (!isBuilderInstalled(this.machine.host)) return event.fail('cannot build: the image builder is not set up yet (see `juju status` for why)');
     const status = await buildImmediate(this.machine.unit);

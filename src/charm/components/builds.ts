@@ -67,9 +67,12 @@ export class Builds extends Component {
 
   onBuildFailed(event: CustomEvent): void {
     const { BUILD_EXIT_CODE: code, BUILD_FAILURE: failure } = event.data;
-    const base = this.reportedBase(event, this.images.shape);
+    // A failed init is no base's: the whole build failed before any base.
+    const base = failure === 'init' ? undefined : this.reportedBase(event, this.images.shape);
     let reason = `exit code ${code || 'unknown'}`;
     if (failure === 'malformed-image-id') reason = 'the builder reported a malformed image id';
+    else if (failure === 'no-image-id') reason = 'the builder printed no image id';
+    else if (failure === 'init') reason = `preparing the builder (init) failed with exit code ${code || 'unknown'}; the next build tries again`;
     else if (code === String(BUILD_TIMEOUT_EXIT)) reason = `timed out after ${BUILD_TIMEOUT_SECONDS / 3600} h, exit code ${code}`;
     this.recordFailure(this.ofBase(base, reason));
   }

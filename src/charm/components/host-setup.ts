@@ -4,7 +4,8 @@
 // down. A config-changed with nothing to do is skipped (steady.ts).
 import { BlockedStatus, MaintenanceStatus, type EventBase, type HookEvent } from '../../ops/index.js';
 import { BuilderSetupError, BuildRunningError, removeBuilder } from '../builder.js';
-import { CALLBACK_SCRIPT_PATH, CLOUDS_YAML_PATH } from '../paths.js';
+import { buildConfigOf } from '../build-config.js';
+import { CLOUDS_YAML_PATH } from '../paths.js';
 import { proxyEnv } from '../proxy.js';
 import { statusText } from '../status.js';
 import type { AppliedRecord } from '../steady.js';
@@ -112,7 +113,7 @@ export class HostSetup extends Component {
     const unit = this.machine.unit;
     const host = this.machine.host;
     const ctx = this.model.context;
-    const build = { arch: cfg.arch, bases: cfg.bases, cloudName: cfg.cloudName, numRevisions: cfg.revisionHistoryLimit, callbackScript: CALLBACK_SCRIPT_PATH, appName: this.model.appName };
+    const build = buildConfigOf(cfg, this.model.appName, ctx.env);
     const plan = planReconcile({
       config: cfg,
       build,

@@ -6,6 +6,7 @@ import { ConfigInvalid, SecretNotFoundError, SecretPermissionError } from '../..
 import type { CharmConfig, ConfigProblem } from '../config.js';
 import type { Credentials } from '../credentials.js';
 import { proxyEnv, proxyProblems } from '../proxy.js';
+import { readScriptSecret, SCRIPT_SECRET_OPTION } from '../script-secrets.js';
 import type { AppliedInputs } from '../steady.js';
 import { Component, type Parent } from './component.js';
 import { checkedState, is } from './stored.js';
@@ -13,7 +14,7 @@ import { checkedState, is } from './stored.js';
 type Stored = {
   /** Every problem of the config (blocked on it until a valid config arrives). */
   configProblem?: string;
-  /** The credentials secret could not be read: Juju fires no hook on a grant, so update-status retries. */
+  /** A secret (credentials or the script's) could not be read: Juju fires no hook on a grant, so update-status retries. */
   secretProblem?: boolean;
   /** What is unsafe about the configured cloud, kept in the status until the config changes. */
   cloudWarnings?: string[];
@@ -22,7 +23,9 @@ type Stored = {
 /** The options each concern reads, and the checked values it gets. */
 const CONCERNS = {
   images: { options: ['architecture', 'base-image'], fields: ['arch', 'bases'] },
-  cloud: { options: ['openstack-clouds-yaml', 'cloud-name', 'openstack-credentials-secret', 'juju-proxy'], fields: ['cloudsYaml', 'cloudName', 'cloudWarnings'] },
+  /** What the builder VM is made of: the app's options and the script's secrets. */
+  vm: { options: ['build-flavor', 'build-network', 'runner-version', 'script-url', SCRIPT_SECRET_OPTION], fields: ['buildFlavor', 'buildNetwork', 'runnerVersion', 'scriptUrl', 'scriptSecretEnv'] },
+  cloud: { options: ['openstack-clouds-yaml', 'cloud-name', 'openstack-credentials-secret', 'juju-proxy'], fields: ['cloudsYaml', 'cloudName', 'cloudWarnings', 'cloudIdentity'] },
   schedule: { options: ['interval'], fields: ['interval'] },
   retention: { options: ['revision-history-limit'], fields: ['revisionHistoryLimit'] },
   metrics: { options: ['metrics-port'], fields: ['metricsPort'] },
@@ -41,7 +44,8 @@ const SECRET_OPTION = 'openstack-credentials-secret';
 export class Settings extends Component {
   readonly stored = checkedState<Stored>(this.framework, 'settings', { configProblem: is.string, secretProblem: is.true, cloudWarnings: is.strings });
   private checked: Promise<Checked> | undefined;
-  private secretRefreshed = false;
+  /** The secrets read with --refresh in this dispatch (once each). */
+  private readonly secretsRefreshed = new Set<string>();
 
   constructor(parent: Parent) {
     super(parent, 'settings');
@@ -77,18 +81,22 @@ export class Settings extends Component {
     const { checkConfig } = await import('../config.js');
     const { withCredentials } = await import('../credentials.js');
     const secret = await this.secretCredentials(raw[SECRET_OPTION]);
+    const script = readScriptSecret(raw[SCRIPT_SECRET_OPTION], this.model.appName, (uri) => this.latestSecret(uri));
     const cloudsYaml = raw['openstack-clouds-yaml'] ?? '';
     const merged = 'credentials' in secret ? withCredentials(cloudsYaml, (raw['cloud-name'] ?? '').trim(), secret.credentials) : cloudsYaml;
-    const { values, problems: optionProblems } = checkConfig({ ...raw, 'openstack-clouds-yaml': merged });
+    const checked = checkConfig({ ...raw, 'openstack-clouds-yaml': merged });
+    const values: Partial<CharmConfig> = { ...checked.values, ...('env' in script ? { scriptSecretEnv: script.env } : {}) };
+    const optionProblems = checked.problems;
     // A credential the unreadable secret would have given is not a second problem.
     const missingCredential = /: auth\.(password|application_credential_secret) is required/;
     const problems: ConfigProblem[] = [
       // The secret first (granting it is often all that is missing), then the options, then the model's proxies.
       ...('problem' in secret ? [{ option: SECRET_OPTION, text: secret.problem }] : []),
+      ...('problem' in script ? [{ option: SCRIPT_SECRET_OPTION, text: script.problem }] : []),
       ...optionProblems.filter((p) => !('problem' in secret && missingCredential.test(p.text))),
       ...proxyProblems(this.model.context.env).map((text) => ({ option: 'juju-proxy', text })),
     ];
-    this.stored.set({ configProblem: problems.length ? problems.map((p) => p.text).join('; ') : undefined, secretProblem: 'problem' in secret ? true : undefined });
+    this.stored.set({ configProblem: problems.length ? problems.map((p) => p.text).join('; ') : undefined, secretProblem: 'problem' in secret || 'problem' in script ? true : undefined });
     return { values, problems };
   }
 
@@ -126,8 +134,8 @@ export class Settings extends Component {
    * --refresh per dispatch, the content the model cached for it afterwards.
    */
   private latestSecret(uri: string): Record<string, string> {
-    const content = this.model.getSecret({ id: uri }).getContent({ refresh: !this.secretRefreshed });
-    this.secretRefreshed = true;
+    const content = this.model.getSecret({ id: uri }).getContent({ refresh: !this.secretsRefreshed.has(uri) });
+    this.secretsRefreshed.add(uri);
     return content;
   }
 
@@ -141,7 +149,9 @@ export class Settings extends Component {
     const config = this.model.config();
     const uri = config[SECRET_OPTION];
     const secret = uri ? this.latestSecret(uri) : undefined;
-    return { config, secret, proxy: proxyEnv(ctx.env), leader: this.model.unit.isLeader(), charmDir: ctx.charmDir, node: process.execPath, path: ctx.env.PATH ?? '' };
+    const scriptUri = config[SCRIPT_SECRET_OPTION];
+    const scriptSecret = scriptUri ? this.latestSecret(scriptUri) : undefined;
+    return { config, secret, scriptSecret, proxy: proxyEnv(ctx.env), leader: this.model.unit.isLeader(), charmDir: ctx.charmDir, node: process.execPath, path: ctx.env.PATH ?? '' };
   }
 
   /** appliedInputs(), or undefined when the secret cannot be read. */

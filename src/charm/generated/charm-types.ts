@@ -26,8 +26,18 @@ export type CharmEventName<Custom extends string = never> = JujuEventName | Cust
 /** config.yaml's options; one without a default may be absent. */
 export interface CharmConfigOptions {
   /**
-   * Ubuntu release the image is built from: jammy, noble, 22.04 or 24.04 (case and surrounding
-   * spaces are ignored).
+   * The architecture of the images: amd64, arm64, s390x, ppc64le or armhf (case ignored); empty
+   * means this machine's. The builder VM and the base images are of that architecture, so the
+   * cloud must offer it. Image names and the relation's tags use the builder's names (x64,
+   * arm64, s390x, ppc64le, arm): e.g. noble-<application>-x64 and tags "x64,noble". armhf is
+   * the 32-bit runner on an arm64 image, for noble and later bases only.
+   * (string, default "")
+   */
+  architecture: string;
+  /**
+   * Ubuntu release the image is built from: focal, jammy, noble, resolute, 20.04, 22.04, 24.04
+   * or 26.04 (case and surrounding spaces are ignored), or a comma-separated list of them, each
+   * built as its own image in that order.
    * (string, default "noble")
    */
   'base-image': string;
@@ -62,6 +72,39 @@ export interface CharmConfigOptions {
    * (secret, default "")
    */
   'openstack-credentials-secret': string;
+  /**
+   * The OpenStack flavor (name or id) of the short-lived VM each image is built on; it needs at
+   * least 2 vCPUs, 1 GiB of RAM and a 20 GB disk. Empty: the smallest flavor that has them.
+   * (string, default "")
+   */
+  'build-flavor': string;
+  /**
+   * The OpenStack network (name or id) of the builder VM; this unit must reach the VM's address
+   * on it over SSH. Empty: the project's only network.
+   * (string, default "")
+   */
+  'build-network': string;
+  /**
+   * The GitHub Actions runner version put into the image, X.Y.Z (e.g. 2.317.0); empty for the
+   * latest release.
+   * (string, default "")
+   */
+  'runner-version': string;
+  /**
+   * An https:// URL of a bash script the builder VM runs as root after its default setup, to
+   * customise the image (http:// only to 127.0.0.1 or localhost). Empty: none.
+   * (string, default "")
+   */
+  'script-url': string;
+  /**
+   * A Juju user secret whose keys the script-url script gets as environment variables: key K
+   * becomes K with "-" as "_" (api-key -> api_key). juju add-secret image-builder-script
+   * api-key=...; juju grant-secret image-builder-script github-runner-image-builder; juju config
+   * github-runner-image-builder script-secret-id=<secret URI>. The values reach only the builder
+   * application's environment (and the VM over SSH), never a command line, log or status.
+   * (secret, default "")
+   */
+  'script-secret-id': string;
   /**
    * TCP port on 127.0.0.1 where the unit's Prometheus exporter serves the build metrics
    * (github_runner_image_builder_*); the cos-agent scrape job follows it. 1024 to 65535.
