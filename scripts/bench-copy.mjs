@@ -7,7 +7,7 @@
 //   node scripts/bench-copy.mjs [options]
 //
 //   --sizes A,B     image sizes in MiB for the copy-vs-floor and RSS rows (64,512)
-//   --runs N        timed runs per row, ours and the floor alternating (3)
+//   --runs N        timed runs per row, ours and the floor alternating (5)
 //   --three MiB     image size for the three-clouds rows (64)
 //   --out FILE      the results file (bench/results.md); --no-write to only print
 //
@@ -73,7 +73,7 @@ const f1 = (x) => x.toFixed(1);
 const f2 = (x) => x.toFixed(2);
 
 /** Runs the copy bench; returns its markdown section, or a line saying why it was skipped. */
-export async function copyBench({ sizes = [64, 512], runs = 3, threeMiB = 64 } = {}) {
+export async function copyBench({ sizes = [64, 512], runs = 5, threeMiB = 64 } = {}) {
   const O = await tsImport('../test/support/openstack.ts', import.meta.url);
   const S = await tsImport('../src/openstack/index.ts', import.meta.url);
   const suite = await O.openstackSuite();
@@ -235,7 +235,11 @@ export async function copyBench({ sizes = [64, 512], runs = 3, threeMiB = 64 } =
       `| copyToClouds, 3 clouds in a row (concurrency 1) | 3 × ${threeMiB} MiB | ${runs} | ${f2(median(inRow.map((r) => r.ms)) / 1000)} | ${f1((3 * threeMiB) / (median(inRow.map((r) => r.ms)) / 1000))} | — | ${f1(Math.max(...inRow.map((r) => r.maxRssKB)) / 1024)} | ${Math.max(...inRow.map((r) => r.writeBytes))} B |`,
     ];
     const targets = [
-      ...rows.map((r) => `- ${verdict(r.ratio <= 1.15)} copy of ${r.mib} MiB (${r.bytes} bytes, hash-verified): ${f2(r.ms / 1000)} s against the curl floor's ${f2(r.floorMs / 1000)} s = ${f2(r.ratio)}x (median of ${runs} paired runs); target ≤ 1.15x.`),
+      ...rows.map((r) => {
+        const said = `copy of ${r.mib} MiB (${r.bytes} bytes, hash-verified): ${f2(r.ms / 1000)} s against the curl floor's ${f2(r.floorMs / 1000)} s = ${f2(r.ratio)}x (median of ${runs} paired runs)`;
+        // The issue's target is for 512 MiB; smaller copies are reported (a process start weighs more there).
+        return r.mib >= 512 ? `- ${verdict(r.ratio <= 1.15)} ${said}; target ≤ 1.15x.` : `- ${said}; no target at this size (the issue's is for 512 MiB).`;
+      }),
       ...rows.map((r) => `- ${verdict(r.rssMB <= rssBound)} peak RSS copying ${r.mib} MiB: ${f1(r.rssMB)} MB; target ≤ node floor ${f1(floorRssMB)} MB + 32 MiB = ${f1(rssBound)} MB.`),
       `- ${verdict(rows.every((r) => r.writeBytes < MiB))} nothing of the image on disk: every copy ran with its file-size limit (RLIMIT_FSIZE, \`prlimit --fsize\`) at 1 MiB (a larger file would have killed it) and caused at most ${Math.max(...rows.map((r) => r.writeBytes))} bytes of storage writes (/proc/self/io write_bytes).`,
       `- three clouds (${dests.join(', ')}) of ${threeMiB} MiB each: at once ${f2(median(atOnce.map((r) => r.ms)) / 1000)} s, in a row ${f2(median(inRow.map((r) => r.ms)) / 1000)} s (no target: both reported). One Glance process on 2 cores writes and hashes all three, so at once gains only what the overlap of requests allows.`,
@@ -284,7 +288,7 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
   const { values: opt } = parseArgs({
     options: {
       sizes: { type: 'string', default: '64,512' },
-      runs: { type: 'string', default: '3' },
+      runs: { type: 'string', default: '5' },
       three: { type: 'string', default: '64' },
       out: { type: 'string', default: path.join(ROOT, 'bench/results.md') },
       'no-write': { type: 'boolean', default: false },
