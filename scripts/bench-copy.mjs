@@ -203,6 +203,8 @@ export async function copyBench({ sizes = [64, 512], runs = 5, threeMiB = 64 } =
         floorMs: median(curl.map((c) => c.ms)),
         ratio: median(ratios),
         ratioRange: [Math.min(...ratios), Math.max(...ratios)],
+        bestMs: Math.min(...mine.map((m) => m.ms)),
+        bestFloorMs: Math.min(...curl.map((c) => c.ms)),
         rssMB: Math.max(...mine.map((m) => m.maxRssKB)) / 1024,
         writeBytes: Math.max(...mine.map((m) => m.writeBytes)),
         bytes: mine[0].results[0].bytes,
@@ -236,9 +238,12 @@ export async function copyBench({ sizes = [64, 512], runs = 5, threeMiB = 64 } =
     ];
     const targets = [
       ...rows.map((r) => {
-        const said = `copy of ${r.mib} MiB (${r.bytes} bytes, hash-verified): ${f2(r.ms / 1000)} s against the curl floor's ${f2(r.floorMs / 1000)} s = ${f2(r.ratio)}x (median of ${runs} paired runs)`;
+        // Other processes slow single runs down: the medians' ratio and the best runs' say how much.
+        const said =
+          `copy of ${r.mib} MiB (${r.bytes} bytes, hash-verified): ${f2(r.ratio)}x the curl floor (median of ${runs} paired runs' ratios, range ${f2(r.ratioRange[0])}–${f2(r.ratioRange[1])}); ` +
+          `medians ${f2(r.ms / 1000)} s vs ${f2(r.floorMs / 1000)} s = ${f2(r.ms / r.floorMs)}x; best runs ${f2(r.bestMs / 1000)} s vs ${f2(r.bestFloorMs / 1000)} s = ${f2(r.bestMs / r.bestFloorMs)}x`;
         // The issue's target is for 512 MiB; smaller copies are reported (a process start weighs more there).
-        return r.mib >= 512 ? `- ${verdict(r.ratio <= 1.15)} ${said}; target ≤ 1.15x.` : `- ${said}; no target at this size (the issue's is for 512 MiB).`;
+        return r.mib >= 512 ? `- ${verdict(r.ratio <= 1.15)} ${said}; target ≤ 1.15x (on the paired median).` : `- ${said}; no target at this size (the issue's is for 512 MiB).`;
       }),
       ...rows.map((r) => `- ${verdict(r.rssMB <= rssBound)} peak RSS copying ${r.mib} MiB: ${f1(r.rssMB)} MB; target ≤ node floor ${f1(floorRssMB)} MB + 32 MiB = ${f1(rssBound)} MB.`),
       `- ${verdict(rows.every((r) => r.writeBytes < MiB))} nothing of the image on disk: every copy ran with its file-size limit (RLIMIT_FSIZE, \`prlimit --fsize\`) at 1 MiB (a larger file would have killed it) and caused at most ${Math.max(...rows.map((r) => r.writeBytes))} bytes of storage writes (/proc/self/io write_bytes).`,
