@@ -11,7 +11,8 @@
 //   --pack          pack even when the .charm is newer than its sources
 //   --out FILE      where the table goes (bench/results.md); --no-write to skip
 //   --rows A,B      only these rows (keys: node harness empty load install cc-same cc-change
-//                   update-status joined build get-latest curl cli); the floors always run
+//                   update-status joined build get-latest curl cli copy); the floors always run;
+//                   copy is the image-copy section (scripts/bench-copy.mjs, its own options there)
 //   --cpu-prof DIR  probe runs also write V8 CPU profiles to DIR/<row>/ (slower; for digging)
 //   --keep          keep the temp dir and the simulated units (printed)
 //
@@ -677,3 +678,11 @@ async function measureExporter(charm, work) {
 }
 
 await main();
+
+// The image copies between projects (issue 20): their own script, run last; its section follows the table.
+if (!opt.rows || opt.rows.split(',').includes('copy')) {
+  const { copyBench, writeSection } = await import('./bench-copy.mjs');
+  const section = await copyBench();
+  console.log(section);
+  if (!opt['no-write']) writeSection(opt.out, section);
+}

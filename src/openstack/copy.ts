@@ -15,10 +15,21 @@ const NOT_COPIED = /^(os_hash_algo|os_hash_value|os_glance_.*)$/;
 
 export const DEFAULT_COPY_ATTEMPTS = 3;
 export const DEFAULT_COPY_CONCURRENCY = 3;
+/**
+ * Node flags for the process that runs copies. Each socket read of image data is a fresh 64 KiB
+ * buffer, freed only when V8 collects its small JS wrapper; V8 lets ~30 MiB of them pile up
+ * before it does, and the allocator keeps what it once held (measured: peak RSS 88 MB copying
+ * 128 MiB, 61-65 MB with this). With gc exposed, the copy asks for a young-generation collection
+ * (a scavenge of a near-empty young heap) every GC_EVERY_BYTES moved. Without the flag, copies
+ * work the same, with the higher, still constant, peak.
+ */
+export const COPY_NODE_FLAGS: readonly string[] = ['--expose-gc'];
+const GC_EVERY_BYTES = 2 * 1024 * 1024;
+
 /** Failures a new try cannot fix: the credentials, the catalog, the settings. */
 const FINAL_KINDS = new Set(['auth', 'catalog', 'config']);
 /** Stream window per side: large enough that the two sockets rarely wait on each other, small enough to ignore. */
-const WINDOW_BYTES = 256 * 1024;
+const WINDOW_BYTES = 64 * 1024;
 
 export interface CopyOptions {
   /** Tries per destination before it counts as failed (default 3). */
@@ -222,6 +233,10 @@ function asCopyError(err: unknown, cloud: string): OpenStackError {
   return new OpenStackError({ kind: 'copy', cloud, detail: `the copy failed: ${err instanceof Error ? err.message : String(err)}`, cause: err });
 }
 
+/** A minor GC, when the process was started with --expose-gc (COPY_NODE_FLAGS); otherwise nothing. */
+const exposedGc = (globalThis as { gc?: (options?: { type: 'minor' | 'major' }) => void }).gc;
+const collectYoung = exposedGc ? () => exposedGc({ type: 'minor' }) : undefined;
+
 /** A low-level error's code, or its message (these carry no secrets: socket and stream errors). */
 function errorText(err: Error): string {
   return (err as Error & { code?: string }).code ?? err.message;
@@ -232,6 +247,7 @@ class ByteCounter extends Transform {
   bytes = 0;
   /** Set when the source sent more than its image holds. */
   overflow: OpenStackError | undefined;
+  #sinceGc = 0;
 
   constructor(
     private readonly expected: number | undefined,
@@ -242,6 +258,11 @@ class ByteCounter extends Transform {
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.bytes += chunk.length;
+    this.#sinceGc += chunk.length;
+    if (this.#sinceGc >= GC_EVERY_BYTES) {
+      this.#sinceGc = 0;
+      collectYoung?.();
+    }
     if (this.expected !== undefined && this.bytes > this.expected) {
       this.overflow = new OpenStackError({ kind: 'copy', cloud: this.cloud, detail: `the source sent more than the ${this.expected} bytes its image holds` });
       callback(this.overflow);

@@ -31,6 +31,7 @@ export {
   type LatestImageOptions,
 } from './client.js';
 export {
+  COPY_NODE_FLAGS,
   DEFAULT_COPY_ATTEMPTS,
   DEFAULT_COPY_CONCURRENCY,
   copiedFields,

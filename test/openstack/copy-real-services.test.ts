@@ -161,7 +161,7 @@ if (guardOpenStackSuite(suite, 'image copies between projects')) {
       for (const secret of [...canaries, ...tokens]) expect(text).not.toContain(secret);
     });
 
-    it('copyToClouds: at most 3 copies at once, all of them going, each result told as it comes', async () => {
+    it('copyToClouds: at most 3 copies at once, all of them going, each result told as it comes, one token per cloud', async () => {
       // Five destinations (each consumer under several cloud names). A copy is in flight from
       // its image's creation to its upload's answer; uploads are held until as many copies as
       // the limit allows are in flight, so a limit below 3 stalls and one above 3 shows.
@@ -198,6 +198,9 @@ if (guardOpenStackSuite(suite, 'image copies between projects')) {
       const results = await copyToClouds(build, source.id, destinations, { onResult: (r) => told.push(r) });
 
       expect(most).toBe(3);
+      // One token per destination client, for all its requests (create, upload, check).
+      expect(via.seen.filter((r) => r.method === 'POST' && r.target.endsWith('/auth/tokens'))).toHaveLength(total);
+      expect(via.seen.filter((r) => r.hadToken).length).toBeGreaterThanOrEqual(3 * total);
       expect(results.map((r) => r.cloud)).toEqual(destinations.map((d) => d.cloudName));
       expect(results.every((r) => r.ok)).toBe(true);
       expect(new Set(told.map((r) => r.cloud))).toEqual(new Set(results.map((r) => r.cloud)));

@@ -71,10 +71,11 @@ if (guardOpenStackSuite(suite, 'real Keystone + Glance')) {
       cloud = resolveCloud(parseCloudsYaml(suite.cloudsYaml), suite.cloudName);
     });
 
+    // Over a thousand DELETEs against Glance on SQLite: minutes when other suites load the machine.
     afterAll(async () => {
       await images?.cleanup();
       await adminImages?.cleanup();
-    });
+    }, 600_000);
 
     it('getLatestImage: null before any image of that name exists', async () => {
       expect(await getLatestImage(cloud, name)).toBeNull();

@@ -57,11 +57,17 @@ interface SuiteJson {
   consumers?: SuiteConsumer[];
 }
 
+const PROBE_TIMEOUT_MS = 15_000;
+
 export function openstackStateDir(): string {
   return resolve(process.env.OPENSTACK_SUITE_DIR ?? join(REPO, '.tmp', 'openstack'));
 }
 
-/** Reads the state dir and probes both services (about 10 ms when up, at most ~2 s when not). */
+/**
+ * Reads the state dir and probes both services: about 10 ms when up, at once when nothing
+ * listens. Keystone answers one request at a time, so while other suites keep it busy on a
+ * loaded machine an answer can take seconds: a slow answer is not a reason to skip the suite.
+ */
 export async function openstackSuite(): Promise<OpenStackSuite> {
   const stateDir = openstackStateDir();
   const cloudsYamlPath = join(stateDir, 'clouds.yaml');
@@ -94,7 +100,7 @@ export async function openstackSuite(): Promise<OpenStackSuite> {
     ['Glance', `${info.glanceUrl}/healthcheck`],
   ] as const) {
     try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(1500) });
+      const res = await fetch(url, { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
       await res.arrayBuffer();
       if (!res.ok) return down(`${name} at ${url} answered HTTP ${res.status}; ${HOW_TO_START}`);
     } catch {
