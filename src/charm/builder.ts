@@ -167,7 +167,7 @@ async function removeOtherBuilder(unit: UnitContext): Promise<void> {
   else unit.warn(`removed the previous builder (${installed}); the new one builds on a VM in the cloud`);
   if (host.remove(LEGACY_CALLBACK_SCRIPT_PATH)) unit.warn(`removed the previous builder's callback script ${LEGACY_CALLBACK_SCRIPT_PATH}`);
   host.remove(BUILDER_HOME, { recursive: true });
-  host.remove(INIT_MARKER_PATH);
+  // The init marker stays: its digest names the pin, so the next build runs init for the new app.
 }
 
 /** Runs one setup step; a failure becomes a BuilderSetupError that names the step. */

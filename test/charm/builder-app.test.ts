@@ -3,7 +3,7 @@
 // stand-in that speaks its CLI (test/fakes/builder-app-help). What an operator would see: which
 // app commands run and when, their exact arguments, where the key and the script secret end up.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUILDER_SOURCE } from '../../src/charm/builder.js';
@@ -199,8 +199,10 @@ describe('the builder app through dispatch', { timeout: 240_000 }, () => {
     expect((await u.dispatch('install')).code).toBe(0);
     await eventually('the first image', () => imageId(u));
     await buildsDone(u);
-    // What a unit of the chroot builder has: its marker, its callback, its scratch files in HOME.
+    // What a unit of the chroot builder has: its marker, its callback, its scratch files in HOME,
+    // and no record of an init of this app.
     writeFileSync(u.hostPath(INSTALLED_MARKER_PATH), `${CHROOT_BUILDER_SOURCE}\n`);
+    rmSync(u.hostPath(INIT_MARKER_PATH));
     writeFileSync(u.hostPath(LEGACY_CALLBACK_SCRIPT_PATH), '#!/bin/sh\n', { mode: 0o700 });
     mkdirSync(u.hostPath(`${BUILDER_HOME}/scratch`), { recursive: true });
     writeFileSync(u.hostPath(`${BUILDER_HOME}/scratch/jammy.img`), 'GBs');
