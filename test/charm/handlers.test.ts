@@ -263,7 +263,8 @@ describe('upgrade-charm', () => {
     m.programs.lockHeld = false;
     const after = await charmContext(m).run(on.updateStatus(), stillRunning.state);
     expect(after.exitCode, after.stderr).toBe(0);
-    expect(m.programs.called('pipx').map((c) => c.argv.slice(1))).toEqual([['install', '--force', BUILDER_SOURCE]]);
+    expect(m.programs.called('pipx').map((c) => c.argv[1])).toEqual(['uninstall', 'install']); // the previous builder goes, the pinned one comes
+    expect(m.programs.called('pipx').at(-1)!.argv.slice(1)).toEqual(['install', '--force', BUILDER_SOURCE]);
     expect(after.state.unitStatus.message).not.toMatch(/once the running build has ended/);
   });
 });
