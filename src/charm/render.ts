@@ -142,6 +142,9 @@ if [ "$trigger" = scheduled ]; then
     exit 0
   fi
 fi
+# stop and remove delete this script (their hook may have run while is-leader waited for it).
+stopped() { [ -f ${q(BUILD_SCRIPT_PATH)} ] && return 1; echo "$(stamp) build not started: the unit was stopped" >> "$log"; }
+stopped && exit 0
 exec 9>>${q(BUILD_LOCK_PATH)}
 if ! flock -w ${LOCK_WAIT_SECONDS} 9; then
   if [ "$trigger" = scheduled ]; then
@@ -152,8 +155,16 @@ if ! flock -w ${LOCK_WAIT_SECONDS} 9; then
   fi
   exit ${LOCK_BUSY_EXIT}
 fi
+stopped && exit 0
 rm -f "$skipped"
-echo "$$ $(date +%s) $trigger" > "$running.tmp" && mv -f "$running.tmp" "$running"
+# A build that cannot record itself (disk or inodes full) does not run: stop finds builds by the
+# lock they hold, but the status and the metrics would not know of it.
+if ! { echo "$$ $(date +%s) $trigger" > "$running.tmp" && mv -f "$running.tmp" "$running"; } 2>> "$log"; then
+  rm -f "$running.tmp"
+  echo "$(stamp) build not started: it cannot record itself in $running (is the disk, or are its inodes, full?)" >> "$log"
+  ${report('build_failed BUILD_FAILURE=unrecorded')} 9>&- >> "$log" 2>&1 &
+  exit 1
+fi
 trap 'rm -f "$running" "$metrics/running.json" "$phase" "$out"' EXIT
 trap 'exit 143' TERM
 failed=0

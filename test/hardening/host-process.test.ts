@@ -2,9 +2,12 @@
 // the old layout's cleanup runs as ubuntu without the proxy's credentials, and once; no hook
 // waits for the build lock (an upgrade during a build is owed, not a deadlock); stop ends the
 // build that holds the lock even when it has no record.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BUILD_LOCK_PATH, BUILD_RUNNING_PATH, INSTALLED_MARKER_PATH, LEGACY_BUILDER_BIN } from '../../src/charm/paths.js';
+import { BUILD_LOCK_PATH, BUILD_LOG_PATH, BUILD_RUNNING_PATH, BUILD_SCRIPT_PATH, CRON_PATH, INSTALLED_MARKER_PATH, LEGACY_BUILDER_BIN } from '../../src/charm/paths.js';
+import { HOST_BIN_DIR } from '../support/juju.js';
 import { charmUnits } from '../support/charm-units.js';
 import { cloudsYaml } from '../support/clouds.js';
 import { eventually } from '../support/eventually.js';
@@ -83,5 +86,39 @@ describe('10. stop finds the build by the lock it holds', () => {
     const stop = await u.dispatch('stop');
     expect(stop.code, stop.stderr).toBe(0);
     await eventually('the build’s session to end', () => !sessionAlive(session));
+  });
+});
+
+describe('10. a build that cannot go on does not', () => {
+  it('a build that cannot record itself does not run, and the status says why', async () => {
+    const u = newUnit();
+    expect((await u.dispatch('install')).code).toBe(0);
+    await eventually('the first build to end', () => !u.readHostFile(BUILD_RUNNING_PATH));
+    const before = u.builds().length;
+    mkdirSync(`${u.hostPath(BUILD_RUNNING_PATH)}.tmp`); // nothing can be written there, as on a full disk
+    const action = await u.dispatch({ action: 'build-immediate' });
+    expect(action.code, action.stderr).toBe(0);
+    await eventually('the failure to be reported', () => /could not record itself and did not run/.test(u.unitStatus().message));
+    expect(u.builds().length, 'no build ran').toBe(before);
+  });
+
+  it('a scheduled run that waited on the leader check while stop ran does not build', async () => {
+    const u = newUnit();
+    expect((await u.dispatch('install')).code).toBe(0);
+    await eventually('the first build to end', () => !u.readHostFile(BUILD_RUNNING_PATH));
+    const before = u.builds().length;
+    const job = u.readHostFile(CRON_PATH)!.split('\n').find((l) => l && !l.startsWith('#'))!.replace(/^(\S+\s+){5}root\s+/, '');
+    // A hook (stop, here) holds the machine lock: the scheduled run's is-leader waits for it.
+    const hook = spawn('flock', [path.join(u.jujuDir, 'machine-lock'), 'sh', '-c', 'echo locked; read _ || :'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    await new Promise((resolve) => hook.stdout!.once('data', resolve));
+    const cron = spawn('/bin/sh', ['-c', job], { env: { PATH: `${HOST_BIN_DIR}:/usr/bin:/bin`, FAKE_JUJU_DIR: u.jujuDir, FAKE_HOST_DIR: u.hostDir, CHARM_HOST_ROOT: u.hostRoot }, stdio: 'ignore' });
+    const cronDone = new Promise((resolve) => cron.once('exit', resolve));
+    await eventually('the scheduled run to ask is-leader', () => u.hostCalls().some((c) => c.prog === 'juju-exec' && c.argv.some((a) => a.includes('is-leader'))));
+    // What stop does to the schedule, meanwhile; then the hook ends and is-leader answers.
+    execFileSync('rm', ['-f', u.hostPath(CRON_PATH), u.hostPath(BUILD_SCRIPT_PATH)]);
+    hook.stdin!.end();
+    await cronDone;
+    expect(u.builds().length, 'no build ran').toBe(before);
+    expect(u.readHostFile(BUILD_LOG_PATH)).toMatch(/build not started: the unit was stopped/);
   });
 });

@@ -72,6 +72,7 @@ export class Builds extends Component {
     let reason = `exit code ${code || 'unknown'}`;
     if (failure === 'malformed-image-id') reason = 'the builder reported a malformed image id';
     else if (failure === 'no-image-id') reason = 'the builder printed no image id';
+    else if (failure === 'unrecorded') reason = 'the build could not record itself and did not run (is the disk, or are its inodes, full?)';
     else if (failure === 'init') reason = `preparing the builder (init) failed with exit code ${code || 'unknown'}; the next build tries again`;
     else if (code === String(BUILD_TIMEOUT_EXIT)) reason = `timed out after ${BUILD_TIMEOUT_SECONDS / 3600} h, exit code ${code}`;
     this.recordFailure(this.ofBase(base, reason));
