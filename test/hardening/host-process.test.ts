@@ -73,7 +73,7 @@ describe('9. no hook waits for the build lock', () => {
     await eventually('the build to end', () => !sessionAlive(session));
     const status = await u.dispatch('update-status');
     expect(status.code, status.stderr).toBe(0);
-    expect(status.hostCalls.filter((c) => c.prog === 'pipx').map((c) => c.argv[0])).toEqual(['install']);
+    expect(status.hostCalls.filter((c) => c.prog === 'pipx').map((c) => c.argv[0]), 'the previous builder goes, the pinned one comes').toEqual(['uninstall', 'install']);
     expect(u.unitStatus().message).not.toMatch(/once the running build has ended/);
   });
 });
