@@ -259,6 +259,15 @@ export function registerFaults(): void {
     await waitIdle(u);
   });
 
+  /** The fault cleared, build-immediate builds and serves `id`. */
+  async function nextBuildServes(expect: ExpectStatic, h: Hostile, id: string): Promise<void> {
+    h.u.clearFailures();
+    h.u.setHostKnob('next-image-id', id);
+    expect((await h.dispatch({ action: 'build-immediate' })).actionResults).toMatchObject({ status: 'started' });
+    await eventually(`image ${id}`, () => h.imageId() === id);
+    await waitIdle(h.u);
+  }
+
   it('the builder’s init fails in the build after an upgrade to another builder: the status says so, the previous image stays, the next build runs init again', async ({ expect }) => {
     const h = await settledUnit();
     const u = h.u;
@@ -278,11 +287,7 @@ export function registerFaults(): void {
     expect.soft(h.imageId()).toBe('img-first');
     finish(expect, h, 'init fails');
 
-    u.clearFailures();
-    u.setHostKnob('next-image-id', 'img-after-init');
-    expect((await h.dispatch({ action: 'build-immediate' })).actionResults).toMatchObject({ status: 'started' });
-    await eventually('the image after init', () => h.imageId() === 'img-after-init');
-    await waitIdle(u);
+    await nextBuildServes(expect, h, 'img-after-init');
   });
 
   it('juju-exec fails when the build reports its image: the build log says why, the unit keeps serving the previous image; the next build reports', async ({ expect }) => {
@@ -302,11 +307,7 @@ export function registerFaults(): void {
     expect.soft(u.unitStatus().message).toMatch(/^Serving image img-first /);
     finish(expect, h, 'juju-exec fails');
 
-    u.clearFailures();
-    u.setHostKnob('next-image-id', 'img-next');
-    expect((await h.dispatch({ action: 'build-immediate' })).actionResults).toMatchObject({ status: 'started' });
-    await eventually('the next image', () => h.imageId() === 'img-next');
-    await waitIdle(u);
+    await nextBuildServes(expect, h, 'img-next');
   });
 
   for (const [what, id] of [
