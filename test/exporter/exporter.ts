@@ -86,7 +86,7 @@ export async function startExporter(file: string, stateDir: string, args: string
     alive: () => !done && proc.exitCode === null && proc.signalCode === null,
     get: (pathname = '/metrics', init = {}) =>
       new Promise((resolve, reject) => {
-        const req = http.request({ host, port, path: pathname, method: init.method ?? 'GET', agent: false, timeout: 10_000 }, (res) => {
+        const req = http.request({ host, port, path: pathname, method: init.method ?? 'GET', agent: false, timeout: 60_000 }, (res) => {
           let body = '';
           res.setEncoding('utf8').on('data', (d: string) => (body += d));
           res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));

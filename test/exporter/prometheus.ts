@@ -88,7 +88,7 @@ export function freePort(): Promise<number> {
 
 /** `promtool <args>` with `input` on stdin: exit status and output. */
 export function promtool(args: string[], input?: string): { status: number | null; output: string } {
-  const r = spawnSync(PROMTOOL_BIN, args, { input, encoding: 'utf8', timeout: 30_000 });
+  const r = spawnSync(PROMTOOL_BIN, args, { input, encoding: 'utf8', timeout: 120_000 });
   if (r.error) throw r.error;
   return { status: r.status, output: `${r.stdout}${r.stderr}` };
 }
@@ -96,7 +96,7 @@ export function promtool(args: string[], input?: string): { status: number | nul
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function getJson(url: string): Promise<unknown> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+  const res = await fetch(url, { signal: AbortSignal.timeout(60_000) });
   const body = (await res.json()) as { status: string; data?: unknown; error?: string; errorType?: string };
   if (body.status !== 'success') throw new Error(`${url}: ${res.status} ${body.errorType ?? ''} ${body.error ?? ''}`);
   return body.data;

@@ -28,7 +28,7 @@ afterAll(async () => {
   for (const d of [buildDir, stateDir]) if (d) rmSync(d, { recursive: true, force: true });
 });
 
-const run = (args: string[]) => spawnSync(process.execPath, [file, ...args], { encoding: 'utf8', timeout: 10_000 });
+const run = (args: string[]) => spawnSync(process.execPath, [file, ...args], { encoding: 'utf8', timeout: 120_000 });
 
 /** Sends raw bytes on a new connection; resolves with what came back when the server closes it (or after 60 s: a hang). */
 function raw(port: number, data: string | Buffer, opts: { end?: boolean } = {}): Promise<string> {

@@ -37,7 +37,7 @@ afterAll(cleanupAll);
 
 /** Runs the build script as cron does (scheduled) or as build-immediate does (--now), as root. */
 function runBuild(u: SimUnit, ...args: string[]) {
-  return spawnSync(u.hostPath(BUILD_SCRIPT_PATH), args, { encoding: 'utf8', env: { PATH: '/usr/bin:/bin' }, timeout: 60_000 });
+  return spawnSync(u.hostPath(BUILD_SCRIPT_PATH), args, { encoding: 'utf8', env: { PATH: '/usr/bin:/bin' }, timeout: 150_000 });
 }
 
 /** Every path root runs or reads for a build, and each directory above it up to the host root. */

@@ -80,7 +80,7 @@ export async function openstackSuite(): Promise<OpenStackSuite> {
     ['Glance', `${info.glanceUrl}/healthcheck`],
   ] as const) {
     try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(1500) });
+      const res = await fetch(url, { signal: AbortSignal.timeout(15_000) });
       await res.arrayBuffer();
       if (!res.ok) return down(`${name} at ${url} answered HTTP ${res.status}; ${HOW_TO_START}`);
     } catch {
