@@ -30,7 +30,7 @@ beforeAll(() => {
   packed = pack();
   charmDir = unzip(packed.path);
   noNodeBin = binWithoutNode();
-}, 120_000);
+});
 afterAll(() => {
   for (const u of units) {
     u.cleanup();

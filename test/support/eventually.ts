@@ -4,7 +4,7 @@
  * Resolves with `check`'s first truthy value; fails naming `what` after `timeoutMs`. The default
  * is sized for a loaded 2-core machine: running out of it means a hang, not slowness.
  */
-export async function eventually<T>(what: string, check: () => T | undefined | false, timeoutMs = 120_000): Promise<T> {
+export async function eventually<T>(what: string, check: () => T | undefined | false, timeoutMs = 300_000): Promise<T> {
   const start = Date.now();
   for (;;) {
     const value = check();

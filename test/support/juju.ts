@@ -165,7 +165,7 @@ export interface DispatchOptions {
    * the latest).
    */
   readonly secret?: { readonly id: string; readonly label?: string; readonly revision?: number };
-  /** Kill the whole process group after this long (default 120 s, for a loaded machine); the result then has code null. */
+  /** Kill the whole process group after this long (default 300 s, for a loaded machine); the result then has code null. */
   readonly timeoutMs?: number;
   /** stdin for the process (default: empty). */
   readonly input?: string;
@@ -235,7 +235,7 @@ export function runProcess(file: string, args: readonly string[], opts: { env: N
       } catch {
         // already gone
       }
-    }, opts.timeoutMs ?? 120_000);
+    }, opts.timeoutMs ?? 300_000);
     child.on('error', (err) => {
       clearTimeout(timer);
       reject(err);
