@@ -44,7 +44,9 @@ export default defineConfig({
     projects: [
       { extends: true, test: { name: 'unit', include: UNIT, exclude: [...configDefaults.exclude, ...PROCESS, ...PACK, ...OPENSTACK], testTimeout: 180_000 } },
       { extends: true, test: { name: 'process', include: PROCESS } },
-      { extends: true, test: { name: 'pack', include: PACK } },
+      // One file at a time: each packs the charm in its beforeAll (esbuild, xz of the runtime,
+      // in spawnSync, so no timeout fires until it returns); side by side they only compete.
+      { extends: true, test: { name: 'pack', include: PACK, fileParallelism: false } },
       { extends: true, test: { name: 'openstack', include: OPENSTACK } },
     ],
   },
