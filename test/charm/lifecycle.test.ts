@@ -12,7 +12,7 @@ import { charmUnits } from '../support/charm-units.js';
 import { diffTrees, snapshotTree } from '../support/host.js';
 import { HOST_BIN_DIR, type SimUnit } from '../support/juju.js';
 import { CANARY, cloudsYaml } from '../support/clouds.js';
-import { guardOpenStackSuite, openstackSuite, suiteImagesFor } from '../support/openstack.js';
+import { guardOpenStackSuite, newerSecondThan, openstackSuite, suiteImagesFor } from '../support/openstack.js';
 import { startLoopbackProxy } from '../openstack/loopback-proxy.js';
 import { eventually } from '../support/eventually.js';
 
@@ -196,8 +196,7 @@ if (guardOpenStackSuite(suite, 'charm get-latest against real Glance')) {
       const u = newUnit({ config: { 'openstack-clouds-yaml': suite.cloudsYaml, 'cloud-name': suite.cloudName }, unitName: `${app}/0` });
       const none = await u.dispatch({ action: 'get-latest' });
       expect(none.actionFailed).toMatch(new RegExp(`no active image named ${IMAGE} in cloud ${suite.cloudName} yet`));
-      await suiteImages().createActive(IMAGE);
-      await new Promise((r) => setTimeout(r, 1100)); // Glance created_at has 1 s resolution
+      await newerSecondThan(await suiteImages().createActive(IMAGE));
       const newest = await suiteImages().createActive(IMAGE);
       await suiteImages().createQueued(IMAGE);
       const r = await u.dispatch({ action: 'get-latest' });

@@ -70,7 +70,7 @@ export interface Run {
 /** Runs promtool with `args` in `cwd`; `out` is stdout and stderr together. */
 export function promtool(args: string[], cwd = REPO): Run {
   if (!PROMTOOL) throw new Error(`promtool is not on PATH; ${HOW_TO_INSTALL}`);
-  const r = spawnSync(PROMTOOL, args, { cwd, encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(PROMTOOL, args, { cwd, encoding: 'utf8', timeout: 120_000 });
   if (r.error) throw r.error;
   return { status: r.status, out: `${r.stdout}${r.stderr}` };
 }
@@ -80,7 +80,7 @@ export function python(program: string, input: string, args: string[] = []): str
   if (!PYTHON3) {
     throw new Error('python3 is not on PATH: the dashboards are decoded as the collector decodes them (Python base64 + lzma.decompress); install python3');
   }
-  const r = spawnSync(PYTHON3, ['-c', program, ...args], { input, encoding: 'utf8', timeout: 60_000, maxBuffer: 64 * 1024 * 1024 });
+  const r = spawnSync(PYTHON3, ['-c', program, ...args], { input, encoding: 'utf8', timeout: 120_000, maxBuffer: 64 * 1024 * 1024 });
   if (r.error) throw r.error;
   if (r.status !== 0) throw new Error(`python3 failed (${r.status}): ${r.stderr}`);
   return r.stdout;

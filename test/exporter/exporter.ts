@@ -74,7 +74,7 @@ export async function startExporter(file: string, stateDir: string, args: string
   let done = false;
   void exited.then(() => (done = true));
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the exporter did not listen within 10 s: ${out}${err}`)), 10_000);
+    const timer = setTimeout(() => reject(new Error(`the exporter did not listen within 60 s: ${out}${err}`)), 60_000);
     const check = () => {
       const m = /listening on http:\/\/[^\s]+:(\d+)\/metrics/.exec(out);
       if (m) {
@@ -97,7 +97,7 @@ export async function startExporter(file: string, stateDir: string, args: string
     stdout: () => out,
     stderr: () => err,
     waitForStderr: async (text) => {
-      const end = Date.now() + 5_000;
+      const end = Date.now() + 60_000;
       while (!err.includes(text)) {
         if (Date.now() > end) throw new Error(`the exporter's stderr has no ${JSON.stringify(text)}: ${err}`);
         await new Promise((r) => setTimeout(r, 20));
@@ -106,7 +106,7 @@ export async function startExporter(file: string, stateDir: string, args: string
     alive: () => !done && proc.exitCode === null && proc.signalCode === null,
     get: (pathname = '/metrics', init = {}) =>
       new Promise((resolve, reject) => {
-        const req = http.request({ host, port, path: pathname, method: init.method ?? 'GET', agent: false, timeout: 10_000 }, (res) => {
+        const req = http.request({ host, port, path: pathname, method: init.method ?? 'GET', agent: false, timeout: 60_000 }, (res) => {
           let body = '';
           res.setEncoding('utf8').on('data', (d: string) => (body += d));
           res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));

@@ -58,7 +58,7 @@ export interface Prometheus {
   query(promql: string, time?: number): Promise<PromSample[]>;
   /** The single value of a query, undefined when it returns nothing; throws when it returns several. */
   value(promql: string): Promise<number | undefined>;
-  /** Polls `query` every 250 ms until `until` holds (default: non-empty), at most timeoutMs (20 s); throws with the last result. */
+  /** Polls `query` every 250 ms until `until` holds (default: non-empty), at most timeoutMs (60 s); throws with the last result. */
   waitFor(promql: string, until?: (r: PromSample[]) => boolean, timeoutMs?: number): Promise<PromSample[]>;
   /** /api/v1/targets' active targets. */
   targets(): Promise<{ labels: Record<string, string>; scrapeUrl: string; health: string; lastError: string; scrapePool: string }[]>;
@@ -88,7 +88,7 @@ export function freePort(): Promise<number> {
 
 /** `promtool <args>` with `input` on stdin: exit status and output. */
 export function promtool(args: string[], input?: string): { status: number | null; output: string } {
-  const r = spawnSync(PROMTOOL_BIN, args, { input, encoding: 'utf8', timeout: 30_000 });
+  const r = spawnSync(PROMTOOL_BIN, args, { input, encoding: 'utf8', timeout: 120_000 });
   if (r.error) throw r.error;
   return { status: r.status, output: `${r.stdout}${r.stderr}` };
 }
@@ -96,7 +96,7 @@ export function promtool(args: string[], input?: string): { status: number | nul
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function getJson(url: string): Promise<unknown> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+  const res = await fetch(url, { signal: AbortSignal.timeout(60_000) });
   const body = (await res.json()) as { status: string; data?: unknown; error?: string; errorType?: string };
   if (body.status !== 'success') throw new Error(`${url}: ${res.status} ${body.errorType ?? ''} ${body.error ?? ''}`);
   return body.data;
@@ -126,7 +126,7 @@ export async function startPrometheus(scrapeJobs: ScrapeJob[], opts: PrometheusO
 
     for (let attempt = 1; ; attempt++) {
       const port = await freePort();
-      const started = await launch(dir, configFile, port, config, opts.readyTimeoutMs ?? 20_000);
+      const started = await launch(dir, configFile, port, config, opts.readyTimeoutMs ?? 60_000);
       if (started.ok) return started.prometheus;
       // Another process took the port between freePort() and prometheus' bind: once more.
       if (!/address already in use/.test(started.log) || attempt === 3) throw new Error(`prometheus did not start: ${started.reason}\n${started.log}`);
@@ -219,7 +219,7 @@ async function launch(dir: string, configFile: string, port: number, config: Rec
       if (r.length > 1) throw new Error(`${promql} returned ${r.length} series: ${JSON.stringify(r)}`);
       return r[0]?.value;
     },
-    waitFor: async (promql, until = (r) => r.length > 0, timeoutMs = 20_000) => {
+    waitFor: async (promql, until = (r) => r.length > 0, timeoutMs = 60_000) => {
       const end = Date.now() + timeoutMs;
       let last: PromSample[] | string;
       for (;;) {

@@ -28,9 +28,9 @@ afterAll(async () => {
   for (const d of [buildDir, stateDir]) if (d) rmSync(d, { recursive: true, force: true });
 });
 
-const run = (args: string[]) => spawnSync(process.execPath, [file, ...args], { encoding: 'utf8', timeout: 10_000 });
+const run = (args: string[]) => spawnSync(process.execPath, [file, ...args], { encoding: 'utf8', timeout: 120_000 });
 
-/** Sends raw bytes on a new connection; resolves with what came back when the server closes it (or after 3 s). */
+/** Sends raw bytes on a new connection; resolves with what came back when the server closes it (or after 60 s: a hang). */
 function raw(port: number, data: string | Buffer, opts: { end?: boolean } = {}): Promise<string> {
   return new Promise((resolve) => {
     const s = net.connect(port, '127.0.0.1');
@@ -38,7 +38,7 @@ function raw(port: number, data: string | Buffer, opts: { end?: boolean } = {}):
     const timer = setTimeout(() => {
       s.destroy();
       resolve(got);
-    }, 3_000);
+    }, 60_000);
     s.setEncoding('latin1');
     s.on('data', (d: string) => (got += d));
     s.on('error', () => {});

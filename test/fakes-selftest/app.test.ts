@@ -3,11 +3,13 @@
 // between them (docs/juju-hook-contract.md §7): databag changes reach the other units' views
 // and owe them relation-changed (JUJU_REMOTE_UNIT the writer, or empty for the application
 // databag), leadership moves without a hook, is-leader answers through juju-exec.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createApplication, type CreateApplicationOptions, type SimApplication } from '../support/app.js';
+import { eventually } from '../support/eventually.js';
+import { waitsForLock } from '../support/locks.js';
 
 const APP = 'github-runner-image-builder';
 const U = (i: number) => `${APP}/${i}`;
@@ -221,9 +223,13 @@ describe('createApplication', () => {
   it('waits for a unit\'s running hook before changing its files (the machine lock)', async () => {
     const a = app({ units: 2 });
     // unit 1 runs a slow hook; unit 0's change must not be lost when it commits
-    const slow = a.unit(1).dispatch('update-status', script(`sleep 1; relation-set -r ${PEER}:0 mine=1`));
-    await new Promise((r) => setTimeout(r, 300));
-    await a.dispatch(0, 'config-changed', script(`relation-set -r ${PEER}:0 addr=a0`));
+    const [started, release] = [path.join(a.unit(1).dir, 'started'), path.join(a.unit(1).dir, 'release')];
+    const slow = a.unit(1).dispatch('update-status', script(`touch '${started}'; while [ ! -e '${release}' ]; do sleep 0.05; done; relation-set -r ${PEER}:0 mine=1`));
+    await eventually("unit 1's hook to start", () => existsSync(started));
+    const change = a.dispatch(0, 'config-changed', script(`relation-set -r ${PEER}:0 addr=a0`));
+    await eventually("unit 0's change to wait for unit 1's machine lock", () => waitsForLock(path.join(a.unit(1).jujuDir, 'machine-lock')));
+    writeFileSync(release, '');
+    await change;
     expect((await slow).code).toBe(0);
     expect(a.peerView(1)).toEqual({ unit: { mine: '1' }, app: {}, peers: { [U(0)]: { addr: 'a0' } } });
     await a.settle();

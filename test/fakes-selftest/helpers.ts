@@ -35,7 +35,7 @@ export function testUnit(opts: Partial<CreateUnitOptions> = {}): TestUnit {
     runProcess(RUN_IN_CONTEXT, [...assignments, '--', 'sh', '-c', script], {
       env: { FAKE_JUJU_DIR: unit.jujuDir, PATH: '/usr/bin:/bin' },
       ...(input !== undefined ? { input } : {}),
-      timeoutMs: 20_000,
+      timeoutMs: 120_000,
     });
   unit.lastEnv = () => {
     const raw = readFileSync(path.join(charmDir, 'last-run/env'), 'utf8');

@@ -1,8 +1,10 @@
 // The stand-in hook tools and the context runner, driven directly: transactions, Juju's exact
 // error texts and exit codes, faithful call records, the machine lock, and dispatch's env.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { eventually } from '../support/eventually.js';
+import { waitsForLock } from '../support/locks.js';
 import { cleanupUnits, testUnit } from './helpers.js';
 
 afterAll(cleanupUnits);
@@ -144,8 +146,14 @@ describe('the machine lock', () => {
   it('runs one context at a time', async () => {
     const u = testUnit();
     const log = path.join(u.dir, 'lock.log');
-    const body = (n: number) => `echo "start ${n}" >> '${log}'; sleep 0.4; echo "end ${n}" >> '${log}'`;
-    const [a, b] = await Promise.all([u.sh(body(1)), u.sh(body(2))]);
+    const release = path.join(u.dir, 'release');
+    // Each context holds the lock until the test releases it, once the other waits for the lock.
+    const body = (n: number) => `echo "start ${n}" >> '${log}'; while [ ! -e '${release}' ]; do sleep 0.05; done; echo "end ${n}" >> '${log}'`;
+    const both = Promise.all([u.sh(body(1)), u.sh(body(2))]);
+    await eventually('one context to run and the other to wait for the machine lock', () => existsSync(log) && waitsForLock(path.join(u.jujuDir, 'machine-lock')));
+    expect(readFileSync(log, 'utf8').trim().split('\n'), 'one context at a time').toHaveLength(1);
+    writeFileSync(release, '');
+    const [a, b] = await both;
     expect([a.code, b.code]).toEqual([0, 0]);
     const lines = readFileSync(log, 'utf8').trim().split('\n');
     expect(lines.map((l) => l.split(' ')[0])).toEqual(['start', 'end', 'start', 'end']);

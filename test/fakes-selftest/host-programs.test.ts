@@ -4,13 +4,15 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { eventually } from '../support/eventually.js';
 import { runProcess } from '../support/juju.js';
+import { waitsForLock } from '../support/locks.js';
 import { cleanupUnits, testUnit, type TestUnit } from './helpers.js';
 
 afterAll(cleanupUnits);
 
 /** Runs a program as the charm does: found on the unit's PATH, with only the env given. */
-const run = (u: TestUnit, argv: string[], env: Record<string, string> = {}, timeoutMs = 20_000) =>
+const run = (u: TestUnit, argv: string[], env: Record<string, string> = {}, timeoutMs = 120_000) =>
   runProcess(argv[0]!, argv.slice(1), { env: { PATH: u.env.PATH!, LANG: 'C.UTF-8', ...env }, cwd: u.hostRoot, timeoutMs });
 
 describe('apt-get and dpkg-query', () => {
@@ -123,10 +125,15 @@ describe('juju-exec', () => {
 
   it('waits for the machine lock held by a running hook', async () => {
     const u = testUnit();
-    const hook = u.sh(`sleep 0.5; echo hook-done >> '${u.dir}/order'`);
-    await new Promise((r) => setTimeout(r, 150));
-    const exec = await u.jujuExec(['github-runner-image-builder/0', `echo exec >> '${u.dir}/order'`]);
-    expect(exec.code).toBe(0);
+    const [started, release, order] = ['started', 'release', 'order'].map((f) => path.join(u.dir, f)) as [string, string, string];
+    // The hook holds the lock until the test releases it.
+    const hook = u.sh(`touch '${started}'; while [ ! -e '${release}' ]; do sleep 0.05; done; echo hook-done >> '${order}'`);
+    await eventually('the hook to start', () => existsSync(started));
+    const exec = u.jujuExec(['github-runner-image-builder/0', `echo exec >> '${order}'`]);
+    await eventually('juju-exec to wait for the machine lock', () => waitsForLock(path.join(u.jujuDir, 'machine-lock')));
+    expect(existsSync(order), 'nothing ran while the hook held the lock').toBe(false);
+    writeFileSync(release, '');
+    expect((await exec).code).toBe(0);
     expect((await hook).code).toBe(0);
     expect(readFileSync(path.join(u.dir, 'order'), 'utf8')).toBe('hook-done\nexec\n');
   });

@@ -27,8 +27,8 @@ async function fireActions(h: Hostile): Promise<DispatchResult[]> {
 /** After the race: one new build, published; no failure reported; nothing else running. */
 async function exactlyOneBuild(expect: ExpectStatic, h: Hostile, what: string): Promise<void> {
   const u = h.u;
-  await eventually('the raced build to be published', () => h.imageId() === 'img-raced', 60_000);
-  await waitIdle(u, 60_000);
+  await eventually('the raced build to be published', () => h.imageId() === 'img-raced');
+  await waitIdle(u);
   expect(u.builds().map((b) => b.id)).toEqual(['img-first', 'img-raced']);
   expect(u.hostCalls().filter((c) => c.prog === 'github-runner-image-builder' && c.argv[2] === 'run')).toHaveLength(2);
   expect(u.allLogs().filter((l) => /image build failed/.test(l.message))).toEqual([]);

@@ -115,7 +115,7 @@ export function cronCommand(u: SimUnit): string {
 }
 
 /** Runs the cron entry's command with sh, as cron would: no machine lock, no hook context. */
-export function runCron(u: SimUnit, timeoutMs = 60_000): Promise<ExecResult> {
+export function runCron(u: SimUnit, timeoutMs = 120_000): Promise<ExecResult> {
   return runProcess('/bin/sh', ['-c', cronCommand(u)], {
     env: { PATH: `${HOST_BIN_DIR}:/usr/bin:/bin`, FAKE_JUJU_DIR: u.jujuDir, FAKE_HOST_DIR: u.hostDir, CHARM_HOST_ROOT: u.hostRoot },
     cwd: '/',

@@ -255,7 +255,7 @@ clouds:
 });
 
 describe('parseCloudsYaml: hostile input', () => {
-  it('refuses an alias bomb quickly', () => {
+  it('refuses an alias bomb without expanding it (expanded, it would not fit in memory)', () => {
     let doc = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n';
     const letters = 'abcdefghij';
     for (let i = 1; i < letters.length; i++) {
@@ -263,9 +263,7 @@ describe('parseCloudsYaml: hostile input', () => {
       doc += `${letters[i]}: &${letters[i]} [*${p},*${p},*${p},*${p},*${p},*${p},*${p},*${p},*${p}]\n`;
     }
     doc += 'clouds: {}\n';
-    const t = Date.now();
     expect(problems(doc)).toEqual(['clouds.yaml expands too many YAML aliases (more than 100); write the values out']);
-    expect(Date.now() - t).toBeLessThan(2000);
   });
 
   it('refuses input over 1 MiB before parsing it', () => {

@@ -6,7 +6,9 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CharmBase, type Framework } from '../../src/ops/index.js';
 import { buildCharmDir, copyCharmDir } from '../support/charm-dir.js';
+import { eventually } from '../support/eventually.js';
 import { createUnit, type SimUnit } from '../support/juju.js';
+import { killUnitProcesses } from '../support/unit-processes.js';
 import { charmDir, cleanupCharmDirs, RecordingBackend, run } from './harness.js';
 
 let backendRef: RecordingBackend;
@@ -63,7 +65,12 @@ describe('flushLogs in a dispatch that is killed', () => {
   }
 
   it('SIGKILL during the long step loses only what was logged after the flush', async () => {
-    const r = await unit().dispatch('install', { timeoutMs: 3000 });
+    const u = unit();
+    const dispatched = u.dispatch('install');
+    // Killed once the flushed records reached juju-log: the charm is then in its long step.
+    await eventually('the flushed records in juju-log', () => u.allLogs().some((l) => l.message.includes('before the long step')));
+    killUnitProcesses(u);
+    const r = await dispatched;
     expect(r.code).toBeNull();
     expect(r.signal).toBe('SIGKILL');
     const messages = r.logs.map((l) => l.message).join('\n');
@@ -72,7 +79,7 @@ describe('flushLogs in a dispatch that is killed', () => {
   });
 
   it('SIGTERM during the long step sends the rest, says so, and the hook still fails', async () => {
-    const r = await unit().dispatch('install', { timeoutMs: 20_000, env: { FLUSH_TEST_MODE: 'sigterm' } });
+    const r = await unit().dispatch('install', { env: { FLUSH_TEST_MODE: 'sigterm' } });
     expect(r.code).not.toBe(0);
     const messages = r.logs.map((l) => `${l.level}: ${l.message}`);
     expect(messages.join('\n')).toContain('before the long step');

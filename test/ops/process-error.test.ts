@@ -70,9 +70,8 @@ describe('ProcessError messages', () => {
 
 describe('hook tools through the real runner', () => {
   it('reports a tool that hangs past the timeout as timed out, not as "could not be started"', () => {
-    const started = Date.now();
+    // The tool sleeps 30 s: only the runner's timeout (SIGTERM) ends it with this error.
     const err = caught(() => backend({ timeoutMs: 300 }).configGet());
-    expect(Date.now() - started).toBeLessThan(10_000);
     expect(err).toBeInstanceOf(HookToolError);
     expect(err.message).toBe('hook tool `config-get --format=json` timed out after 300 ms');
     expect(err).toMatchObject({ timedOut: true, signal: 'SIGTERM', exitCode: undefined });

@@ -128,11 +128,13 @@ describe('secret content never leaks (in memory)', () => {
       await ctx.run(on.secretChanged(s), state({ config, secrets: [s] })),
       await ctx.run(on.action('check'), state({ config, secrets: [s] })),
       await ctx.run(on.configChanged(), state({ config, secrets: [{ ...s, granted: false }] })),
-      await ctx.run(on.action('check'), state({ config, secrets: [{ ...s, granted: false }] })),
+      // The charm lets the permission error fail the action.
+      await ctx.run(on.action('check'), state({ config, secrets: [{ ...s, granted: false }] }), { expectUncaughtError: true }),
       await ctx.run(on.updateStatus(), state({ config })),
     ];
     expect(runs.map((r) => r.exitCode)).toEqual([0, 0, 0, 0, 0, 0]);
     expect(runs[4]!.actionFailure).toMatch(/^check failed: hook tool `secret-get secret:\w+ --format=json` exited with code 1: ERROR permission denied$/);
+    expect(`${runs[4]!.uncaughtError?.stack}`).not.toContain(CANARY);
     for (const r of runs) {
       const { state: out, ...recorded } = r;
       expect(JSON.stringify(recorded)).not.toContain(CANARY);

@@ -55,7 +55,7 @@ beforeAll(() => {
   });
   packed = pack();
   unzipped = unzip(packed.path);
-}, 120_000);
+});
 
 afterAll(() => cleanup(install, unzipped, packed?.workDir));
 

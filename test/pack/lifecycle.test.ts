@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copyCharmDir } from '../support/charm-dir.js';
 import { createUnit, type SimUnit } from '../support/juju.js';
 import { cloudsYaml } from '../support/clouds.js';
+import { eventually } from '../support/eventually.js';
 import { cleanup, pack, tempDir, unzip, type Packed } from './helpers.js';
 
 let packed: Packed;
@@ -29,7 +30,7 @@ beforeAll(() => {
   packed = pack();
   charmDir = unzip(packed.path);
   noNodeBin = binWithoutNode();
-}, 120_000);
+});
 afterAll(() => {
   for (const u of units) {
     u.cleanup();
@@ -58,9 +59,8 @@ function unpackedNode(u: SimUnit): number {
   return statSync(path.join(bin, 'node')).ino;
 }
 
-async function settled(u: SimUnit, what: () => boolean) {
-  for (let i = 0; i < 400 && !what(); i++) await new Promise((r) => setTimeout(r, 50));
-  expect(what()).toBe(true);
+function settled(what: () => boolean): Promise<true> {
+  return eventually('the build to report back', what);
 }
 
 describe('the packed charm', () => {
@@ -79,7 +79,7 @@ describe('the packed charm', () => {
     const node = unpackedNode(u);
     // The build install started may already say what it does (it prepares the builder first).
     expect(install.statusHistory.at(-1)).toMatchObject({ status: 'active', message: expect.stringMatching(/^Waiting for first image( \(preparing the builder: downloading base images\))?$/) });
-    await settled(u, () => u.relations()['image:1']!['local-unit'].id === 'img-packed');
+    await settled(() => u.relations()['image:1']!['local-unit'].id === 'img-packed');
 
     const same = await u.dispatch('config-changed');
     expect(same.code).toBe(0);
@@ -88,7 +88,7 @@ describe('the packed charm', () => {
     u.setHostKnob('next-image-id', 'img-now');
     const now = await u.dispatch({ action: 'build-immediate' });
     expect(now.actionResults).toMatchObject({ status: 'started' });
-    await settled(u, () => u.relations()['image:1']!['local-unit'].id === 'img-now');
+    await settled(() => u.relations()['image:1']!['local-unit'].id === 'img-now');
 
     // The cloud in this clouds.yaml is a closed port: a clear failure, not a crash.
     const latest = await u.dispatch({ action: 'get-latest' });
@@ -104,6 +104,6 @@ describe('the packed charm', () => {
     expect(r.code, r.stderr).toBe(0);
     unpackedNode(u);
     expect(r.statusHistory.map((s) => s.message)).toEqual(['Setting up the image builder', expect.stringMatching(/^Waiting for first image( \(preparing the builder: downloading base images\))?$/)]);
-    await settled(u, () => u.builds().length === 1);
+    await settled(() => u.builds().length === 1);
   });
 });

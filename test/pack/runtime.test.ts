@@ -49,7 +49,7 @@ beforeAll(() => {
   }
   dir = copyCharm();
   firstRun = run(path.join(dir, 'dispatch'), [], { env: bareEnv(), cwd });
-}, 120_000);
+});
 
 afterAll(() => cleanup(packed?.workDir, pristine, sandbox));
 

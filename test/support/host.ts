@@ -77,11 +77,11 @@ export function isEmptyDiff(diff: TreeDiff): boolean {
 
 /** Polls `check` every `intervalMs` until it returns a value other than undefined/false. */
 export async function waitUntil<T>(check: () => T | undefined | false, opts: { timeoutMs?: number; intervalMs?: number; what?: string } = {}): Promise<T> {
-  const deadline = Date.now() + (opts.timeoutMs ?? 10_000);
+  const deadline = Date.now() + (opts.timeoutMs ?? 120_000);
   for (;;) {
     const value = check();
     if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${opts.timeoutMs ?? 10_000} ms waiting for ${opts.what ?? 'a condition'}`);
+    if (Date.now() > deadline) throw new Error(`timed out after ${opts.timeoutMs ?? 120_000} ms waiting for ${opts.what ?? 'a condition'}`);
     await new Promise((resolve) => setTimeout(resolve, opts.intervalMs ?? 25));
   }
 }

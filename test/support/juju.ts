@@ -187,7 +187,7 @@ export interface DispatchOptions {
    * the latest).
    */
   readonly secret?: { readonly id: string; readonly label?: string; readonly revision?: number };
-  /** Kill the whole process group after this long (default 60 s); the result then has code null. */
+  /** Kill the whole process group after this long (default 300 s, for a loaded machine); the result then has code null. */
   readonly timeoutMs?: number;
   /** stdin for the process (default: empty). */
   readonly input?: string;
@@ -257,7 +257,7 @@ export function runProcess(file: string, args: readonly string[], opts: { env: N
       } catch {
         // already gone
       }
-    }, opts.timeoutMs ?? 60_000);
+    }, opts.timeoutMs ?? 300_000);
     child.on('error', (err) => {
       clearTimeout(timer);
       reject(err);

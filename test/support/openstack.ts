@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'vitest';
+import { eventually } from './eventually.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CANARY_PASSWORD = 'canary-Pa55w0rd-do-not-leak';
@@ -209,6 +210,14 @@ export async function suiteToken(suite: OpenStackSuite, who: Who = 'demo'): Prom
   const token = res.headers.get('x-subject-token');
   if (!token) throw new Error('Keystone gave no X-Subject-Token');
   return token;
+}
+
+/**
+ * Glance's created_at has 1 s resolution: before making an image meant to be newer than
+ * `image`, wait until this machine's clock (Glance's, on loopback) has left `image`'s second.
+ */
+export function newerSecondThan(image: { readonly createdAt: string }): Promise<true> {
+  return eventually(`the clock to pass ${image.createdAt}`, () => Date.now() >= Date.parse(image.createdAt) + 1000);
 }
 
 export interface CreatedImage {

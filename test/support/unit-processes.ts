@@ -21,7 +21,7 @@ export function unitProcesses(u: SimUnit): number[] {
   return pids;
 }
 
-export function waitIdle(u: SimUnit, timeoutMs = 30_000): Promise<true> {
+export function waitIdle(u: SimUnit, timeoutMs?: number): Promise<true> {
   return eventually('the unit to be idle (no hook, build or stand-in running)', () => unitProcesses(u).length === 0, timeoutMs);
 }
 
