@@ -1,7 +1,7 @@
 // The host-program stand-ins, run through a unit's wrappers with the reduced environment the
 // charm gives host programs (PATH, LANG, proxies, HOME): records, behaviour, failure injection,
 // the builder application, and juju-exec.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { eventually } from '../support/eventually.js';
