@@ -108,7 +108,7 @@ export function registerFaults(): void {
       'pipx',
       'Fatal error from pip prevented installation. Could not fetch URL https://github.com: connection error',
       // The spec has a "#": the command is shown with it quoted.
-      new RegExp(`^Setup failed, Juju will retry: installing the builder application with pipx failed: \`flock -w \\d+ /\\S+/var/lib/github-runner-image-builder/build\\.lock pipx install --force "${BUILDER_SOURCE.replace(/[.+]/g, '\\$&')}"\` exited with code 1: Fatal error from pip prevented installation\\. Could not fetch URL https://github\\.com: connection error$`),
+      new RegExp(`^Setup failed, Juju will retry: installing the builder application with pipx failed: \`flock -n -E 75 /\\S+/var/lib/github-runner-image-builder/build\\.lock pipx install --force "${BUILDER_SOURCE.replace(/[.+]/g, '\\$&')}"\` exited with code 1: Fatal error from pip prevented installation\\. Could not fetch URL https://github\\.com: connection error$`),
     ],
   ] as const) {
     it(`${step} fails at upgrade-charm: blocked, exit 1 so Juju retries; cron and clouds.yaml untouched and still working`, async ({ expect }) => {

@@ -45,7 +45,7 @@ export class BuildCloud {
     try {
       found = await this.machine.cloud.findImage(this.machine.access(target.cloudsYaml, target.cloudName), id);
     } catch (err) {
-      return { unknown: `cloud ${target.cloudName} could not be asked (${(err as Error).message})` };
+      return { unknown: (err as Error).message }; // the client's errors name the cloud and what failed
     }
     if (found === null) return { refused: `cloud ${target.cloudName} has no such image` };
     if (found.status !== 'active' || found.name !== name) {
