@@ -3,7 +3,7 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
 import { scheduleMinute } from '../../src/charm/render.js';
 import {
   APP_DIR,
@@ -162,7 +162,15 @@ describe.skipIf(!canSwitchUid)('hardening: a local user cannot become root (need
   it('finding 3: a lock held past the timeout, and scheduled runs that find it taken, show in the status', async () => {
     const u = await settledUnit();
     // Something holds the lock (as root: nobody else can) and has held it for 4 hours.
-    const holder = spawn('flock', ['-o', u.hostPath(BUILD_LOCK_PATH), 'sleep', '3600'], { stdio: 'ignore' });
+    // In a process group of its own, so that ending it ends its sleep too (flock -o leaves it running).
+    const holder = spawn('flock', ['-o', u.hostPath(BUILD_LOCK_PATH), 'sleep', '3600'], { stdio: 'ignore', detached: true });
+    onTestFinished(() => {
+      try {
+        process.kill(-holder.pid!, 'SIGKILL');
+      } catch {
+        // already ended below
+      }
+    });
     await eventually('the lock to be held', () => spawnSync('flock', ['-n', u.hostPath(BUILD_LOCK_PATH), 'true']).status === 1);
     writeFileSync(u.hostPath(BUILD_RUNNING_PATH), `${holder.pid} ${Math.floor(Date.now() / 1000) - 4 * 3600} scheduled\n`);
     writeFileSync(u.hostPath(SKIPPED_RUNS_PATH), '2\n');
@@ -174,7 +182,7 @@ describe.skipIf(!canSwitchUid)('hardening: a local user cannot become root (need
     expect(r.code).toBe(0);
     expect(u.unitStatus().status).toBe('active');
     expect(u.unitStatus().message).toMatch(/^Serving image img-first \(.*\); a build has held the build lock since \S+, past the 3 h build timeout: check its processes \(ps -s \d+\) and end them \(kill -- -\d+\); the last 3 scheduled builds were skipped because the build lock was taken/);
-    holder.kill();
+    process.kill(-holder.pid!, 'SIGTERM');
     // A build that gets the lock clears the count; the status follows on the next update-status.
     await eventually('the lock to be free', () => spawnSync('flock', ['-n', u.hostPath(BUILD_LOCK_PATH), 'true']).status === 0);
     u.setHostKnob('next-image-id', 'img-2');
