@@ -2,14 +2,12 @@
 // with the machine lock (so does the stand-in context runner); the cron run is not under it.
 // Exactly one build runs (the builds share one flock); every action that did not start it
 // says already-running; a cron run that loses waits LOCK_WAIT_SECONDS for the lock, then
-// exits 75 without building and without firing build_failed. The build is kept running with
-// the `build-seconds` knob for longer than that wait.
+// exits 75 without building and without firing build_failed. The build is held at the stand-in's
+// `build-gate` until the race is decided (an event, whatever the machine's load).
 import { it, type ExpectStatic } from 'vitest';
-import { LOCK_BUSY_EXIT } from '../../src/charm/paths.js';
+import { BUILD_RUNNING_PATH, LOCK_BUSY_EXIT } from '../../src/charm/paths.js';
 import type { DispatchResult } from '../support/juju.js';
 import { checkLeaks, checkNoUncaught, checkOutcome, eventually, runCron, settledUnit, waitIdle, type Hostile } from './support.js';
-
-const BUILD_SECONDS = 12;
 
 /**
  * The `status` an action set, from its own action-set calls: the stand-in's action/results.json
@@ -41,9 +39,16 @@ async function exactlyOneBuild(expect: ExpectStatic, h: Hostile, what: string): 
 async function together(expect: ExpectStatic): Promise<void> {
     const h = await settledUnit();
     const u = h.u;
-    u.setHostKnob('build-seconds', String(BUILD_SECONDS));
+    // The build is held at the gate until cron has either lost or become the builder: under load,
+    // a build of a fixed length could end before cron's leader check returns (a second, legal build).
+    u.setHostKnob('build-gate', '1');
     u.setHostKnob('next-image-id', 'img-raced');
-    const [cron, actions] = await Promise.all([runCron(u, 120_000), fireActions(h)]);
+    let cronResult: Awaited<ReturnType<typeof runCron>> | undefined;
+    const cronDone = runCron(u, 300_000).then((r) => (cronResult = r));
+    const actions = await fireActions(h);
+    await eventually('cron to lose the lock or to hold it', () => cronResult !== undefined || /scheduled$/.test((u.readHostFile(BUILD_RUNNING_PATH) ?? '').trim()));
+    u.setHostKnob('build-gate', undefined);
+    const cron = await cronDone;
     actions.forEach((r, i) => expect.soft(checkOutcome(r, { code: 0 }, `action ${i + 1} of 5`)).toEqual([]));
     const statuses = actions.map(actionStatus);
     const started = statuses.filter((s) => s === 'started').length;
@@ -57,12 +62,13 @@ async function together(expect: ExpectStatic): Promise<void> {
 async function cronLoses(expect: ExpectStatic): Promise<void> {
     const h = await settledUnit();
     const u = h.u;
-    u.setHostKnob('build-seconds', String(BUILD_SECONDS));
+    u.setHostKnob('build-gate', '1'); // the first action's build holds the lock until cron has given up
     u.setHostKnob('next-image-id', 'img-raced');
     const actions = fireActions(h);
     // The cron job fires while the first action's build holds the lock (the others still queue).
     await eventually('the first build to start', () => u.hostCalls().filter((c) => c.prog === 'github-runner-image-builder' && c.argv[2] === 'run').length === 2);
-    const cron = await runCron(u, 120_000);
+    const cron = await runCron(u, 300_000);
+    u.setHostKnob('build-gate', undefined);
     const results = await actions;
     expect(cron.code, 'cron gave up after waiting for the lock').toBe(LOCK_BUSY_EXIT);
     expect(results.map(actionStatus).sort()).toEqual(['already-running', 'already-running', 'already-running', 'already-running', 'started']);

@@ -676,7 +676,7 @@ export class SimUnit {
    * Sets (or with undefined removes) a knob file in FAKE_HOST_DIR: `build-seconds`,
    * `next-image-id`, `latest-image-id`, `dpkg-installed`, `systemd-active`, `passwd`.
    */
-  setHostKnob(name: 'build-seconds' | 'next-image-id' | 'latest-image-id' | 'dpkg-installed' | 'systemd-active' | 'passwd', value: string | undefined): void {
+  setHostKnob(name: 'build-seconds' | 'build-gate' | 'next-image-id' | 'latest-image-id' | 'dpkg-installed' | 'systemd-active' | 'passwd', value: string | undefined): void {
     const p = path.join(this.hostDir, name);
     if (value === undefined) rmSync(p, { force: true });
     else writeFileSync(p, value);
