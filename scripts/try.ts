@@ -13,7 +13,7 @@ import { startFakeCloud, type FakeCloud } from '../test/support/fake-cloud.js';
 import { createUnit, type DispatchEvent, type SimUnit } from '../test/support/juju.js';
 import { openstackSuite, SuiteImages } from '../test/support/openstack.js';
 import { imageName } from '../src/charm/build-config.js';
-import { CLOUDS_YAML_PATH, CRON_PATH } from '../src/charm/paths.js';
+import { BUILD_RUNNING_PATH, CLOUDS_YAML_PATH, CRON_PATH } from '../src/charm/paths.js';
 
 const repo = path.resolve(import.meta.dirname, '..');
 const CRON = CRON_PATH;
@@ -98,15 +98,17 @@ const relationId = () => u.relations()['image:1']!['local-unit'].id;
 
 await prepareNext();
 await step(u, 'install', 'install');
-await until('first build reported back by the build script (build_success)', () => u.builds().length >= 1 && relationId() === u.builds()[0]!.id);
+// A build holds the lock until it has reported its image: the next step waits for that too.
+const idle = () => !existsSync(u.hostPath(BUILD_RUNNING_PATH));
+await until('first build reported back by the build script (build_success)', () => u.builds().length >= 1 && relationId() === u.builds()[0]!.id && idle());
 await prepareNext();
 await step(u, 'config-changed (nothing changed)', 'config-changed');
 u.setConfig({ interval: 12 });
 await step(u, 'config-changed (interval=12)', 'config-changed');
-await until('rebuild after the schedule change', () => u.builds().length >= 2);
+await until('rebuild after the schedule change', () => u.builds().length >= 2 && idle());
 await prepareNext();
 await step(u, 'build-immediate', { action: 'build-immediate' });
-await until('build finished', () => u.builds().length >= 3);
+await until('build finished', () => u.builds().length >= 3 && idle());
 const latest = await step(u, 'get-latest', { action: 'get-latest' });
 await step(u, 'image-relation-joined', 'image-relation-joined');
 
