@@ -32,7 +32,6 @@ import { CANARY, cloudsYaml } from '../support/clouds.js';
 import { diffTrees, snapshotTree } from '../support/host.js';
 import type { SimUnit } from '../support/juju.js';
 import { startFakeCloud } from '../support/fake-cloud.js';
-import { waitsForLock } from '../support/locks.js';
 import { USER_UID, asUser, attackSnippet, buildsDone, canSwitchUid, cleanupAll, eventually, goodConfig, imageId, newUnit, settledUnit } from './support.js';
 
 afterAll(cleanupAll);
@@ -289,7 +288,7 @@ describe('hardening: the unit converges by itself', { concurrent: true }, () => 
     await buildsDone(u);
   });
 
-  it('finding 7: upgrade-charm waits for a running build before replacing the builder', async () => {
+  it('finding 7: upgrade-charm never replaces the builder under a running build, and never waits for it (round two, item 9): update-status does it once the build released the lock', async () => {
     const u = await settledUnit();
     const [release, released] = [path.join(u.dir, 'release'), path.join(u.dir, 'released')];
     // A build holds the lock until the test releases it; the upgrade brings a new builder version.
@@ -298,13 +297,15 @@ describe('hardening: the unit converges by itself', { concurrent: true }, () => 
     writeFileSync(u.hostPath(INSTALLED_MARKER_PATH), 'git+https://github.com/canonical/github-runner-image-builder@0ld\n');
     const pipxRuns = () => u.hostCalls().filter((c) => c.prog === 'pipx').length;
     const before = pipxRuns();
-    const upgrade = u.dispatch('upgrade-charm');
-    await eventually('the upgrade to wait for the build lock', () => waitsForLock(u.hostPath(BUILD_LOCK_PATH)));
+    const upgrade = await u.dispatch('upgrade-charm');
+    expect(upgrade.code, upgrade.stderr).toBe(0);
     expect(pipxRuns(), 'pipx does not run while the build holds the lock').toBe(before);
+    expect(existsSync(released), 'the hook returned while the build still held the lock').toBe(false);
     writeFileSync(release, '');
-    const r = await upgrade;
+    await eventually('the build to release the lock', () => existsSync(released));
+    const r = await u.dispatch('update-status');
     expect(r.code, r.stderr).toBe(0);
-    expect(r.hostCalls.some((c) => c.prog === 'pipx')).toBe(true);
+    expect(r.hostCalls.some((c) => c.prog === 'pipx' && c.argv[0] === 'install')).toBe(true);
     expect(statSync(u.hostPath(BUILDER_BIN)).mtimeMs, 'the builder was replaced after the build released the lock').toBeGreaterThanOrEqual(statSync(released).mtimeMs);
     holder.kill();
   });
