@@ -1,12 +1,14 @@
 // Several units of one application, as Juju runs them (test/support/app.ts: each unit its own
 // dispatch, host and hook tools; peer data flowing between them), with two bases, read the way
-// Canonical's github-runner charm reads the image relation.
+// Canonical's github-runner charm reads the image relation. The cloud is the loopback stand-in
+// where every build lands: units serve a peer's image only once the cloud confirms it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUILD_LOG_PATH, BUILD_RUNNING_PATH } from '../../src/charm/paths.js';
 import { createApplication, type SimApplication } from '../support/app.js';
 import { buildImageBuilderCharmDir } from '../support/charm-dir.js';
 import { cloudsYaml } from '../support/clouds.js';
 import { eventually } from '../support/eventually.js';
+import { startFakeCloud, type FakeCloud } from '../support/fake-cloud.js';
 import { runProcess, type Databag, type SimUnit } from '../support/juju.js';
 import { rmSync } from 'node:fs';
 
@@ -59,12 +61,25 @@ async function buildsReported(app: SimApplication, i: number, total: number): Pr
 
 let built: string;
 let app: SimApplication;
+let cloud: FakeCloud;
+/** Every image any unit's builder stand-in made lands in the cloud, in build order: units confirm peers' images there. */
+function landBuilds(): void {
+  const known = new Set(cloud.images.map((i) => i.id));
+  const t0 = Date.now() - 3600_000;
+  for (const b of (app?.units ?? []).flatMap((u) => u.builds())) {
+    if (known.has(b.id)) continue;
+    known.add(b.id);
+    cloud.images.push({ id: b.id, name: b.image, status: 'active', created_at: new Date(t0 + cloud.images.length * 1000).toISOString().replace(/\.\d+Z$/, 'Z') });
+  }
+}
 beforeAll(async () => {
   built = await buildImageBuilderCharmDir();
+  cloud = await startFakeCloud({ beforeRequest: landBuilds });
 });
-afterAll(() => {
+afterAll(async () => {
   app?.cleanup();
   rmSync(built, { recursive: true, force: true });
+  await cloud?.close();
 });
 
 describe('three units, two bases, one consumer', () => {
@@ -75,7 +90,7 @@ describe('three units, two bases, one consumer', () => {
       units: 3,
       leader: 0,
       peerEndpoint: 'builder-peers',
-      config: { 'base-image': 'noble, jammy', interval: 6, 'openstack-clouds-yaml': cloudsYaml(), 'cloud-name': '', 'revision-history-limit': 5 },
+      config: { 'base-image': 'noble, jammy', interval: 6, 'openstack-clouds-yaml': cloudsYaml(cloud.authUrl), 'cloud-name': '', 'revision-history-limit': 5 },
       relations: [{ endpoint: 'image', id: 1, app: 'github-runner', units: CONSUMER_UNITS, localUnit: ADDRESSES }],
     });
     for (const r of await app.dispatchAll('install')) expect(r.code, r.stderr).toBe(0);
