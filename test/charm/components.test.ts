@@ -101,12 +101,12 @@ describe('unit state', () => {
   /** Every stored field of every component, and values of the wrong shape for it. */
   const FIELDS: Record<string, string[]> = {
     settings: ['configProblem', 'secretProblem', 'cloudWarnings'],
-    'host-setup': ['scheduleDigest', 'applied', 'stopped'],
+    'host-setup': ['scheduleDigest', 'applied', 'stopped', 'setupOwed'],
     images: ['images', 'image', 'publishAs'],
     builds: ['lastFailure'],
     'image-relation': ['publishUnconfirmed'],
-    peers: ['leaderName'],
-    observability: ['intervalHours', 'metricsPort', 'scheduleStart', 'cosAgentDigest'],
+    peers: ['leaderName', 'pending', 'buildOwed'],
+    observability: ['intervalHours', 'metricsPort', 'scheduleStart', 'cosAgentDigest', 'portProblem'],
   };
   const JUNK: unknown[] = ['x'.repeat(300), 42, -1.5, null, false, [], [1, 'a'], {}, { id: 7 }, { noble: 'img' }, { bases: 'noble', arch: 1 }, { digest: 1, files: 'x' }];
   const HOOKS = [on.stop(), on.remove(), on.updateStatus(), on.configChanged(), on.install(), on.custom('build_success', { OPENSTACK_IMAGE_ID: 'img-f' })];
@@ -139,10 +139,10 @@ describe('unit state', () => {
 
 /** The few junk values that happen to have a field's shape (checked by hand against stored.ts's checks). */
 function acceptable(bag: string, field: string, v: unknown): boolean {
-  if (typeof v === 'string') return ['configProblem', 'scheduleDigest', 'leaderName', 'cosAgentDigest'].includes(field);
+  if (typeof v === 'string') return ['configProblem', 'scheduleDigest', 'leaderName', 'cosAgentDigest', 'portProblem'].includes(field);
   if (Number.isSafeInteger(v)) return ['intervalHours', 'metricsPort', 'scheduleStart'].includes(field);
   if (Array.isArray(v)) return field === 'cloudWarnings' && v.every((x) => typeof x === 'string');
-  if (v && typeof v === 'object' && Object.keys(v).length === 0) return bag === 'images' && field === 'images';
+  if (v && typeof v === 'object' && Object.keys(v).length === 0) return (bag === 'images' && field === 'images') || (bag === 'peers' && field === 'pending');
   return false;
 }
 

@@ -48,7 +48,9 @@ export class Builds extends Component {
    */
   async onBuildSuccess(event: CustomEvent): Promise<void> {
     const id = event.data.OPENSTACK_IMAGE_ID ?? '';
-    const base = this.reportedBase(event, this.images.shape ?? (await this.cloud.target())?.shape);
+    // The applied shape; the configured one only when nothing was applied (target() reads clouds.yaml and the config).
+    const shape = this.images.shape ?? (await this.cloud.target())?.shape;
+    const base = this.reportedBase(event, shape);
     if (!IMAGE_ID.test(id) || !base) return this.recordFailure(this.ofBase(base, 'the builder reported a malformed image id'));
     const answer = await this.cloud.confirm(id, base);
     if ('refused' in answer) return this.recordFailure(`the builder reported image ${id}, but ${answer.refused}`);
@@ -57,7 +59,6 @@ export class Builds extends Component {
     else {
       // Our own build script reported it: served with a warning rather than lost (a peer's report would wait).
       this.log.warning(`image ${id} built, but its details could not be read from the cloud (${answer.unknown}); publishing the id`);
-      const shape = this.images.shape ?? (await this.cloud.target())?.shape;
       if (!shape) return this.recordFailure(`the builder reported image ${id}, but ${answer.unknown}`);
       image = { id, name: imageName({ arch: shape.arch, appName: this.model.appName, base }), createdAt: new Date().toISOString() };
     }

@@ -27,7 +27,6 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 export const is = {
   string: (v: unknown): boolean => typeof v === 'string',
   true: (v: unknown): boolean => v === true,
-  bool: (v: unknown): boolean => typeof v === 'boolean',
   int: (v: unknown): boolean => Number.isSafeInteger(v),
   strings: (v: unknown): boolean => Array.isArray(v) && v.every((x) => typeof x === 'string'),
   /** An object whose listed fields pass their checks (absent ones only where `optional`). */
