@@ -10,6 +10,8 @@ import { Actions } from './components/actions.js';
 import { BuildCloud } from './components/build-cloud.js';
 import { Builds } from './components/builds.js';
 import { CUSTOM_EVENTS, type CharmFramework, type Events } from './components/component.js';
+import { Consumers } from './components/consumers.js';
+import { GoneImages } from './components/gone-images.js';
 import { HostSetup } from './components/host-setup.js';
 import { ImageRelation } from './components/image-relation.js';
 import { Machine, REAL_DEPS, type CharmDeps } from './components/machine.js';
@@ -34,6 +36,8 @@ export class ImageBuilderCharm extends CharmBase<Events, CharmConfigOptions> {
   private readonly peers: Peers;
   private readonly observability: Observability;
   private readonly hostSetup: HostSetup;
+  private readonly consumers: Consumers;
+  private readonly goneImages: GoneImages;
 
   constructor(framework: CharmFramework, deps: CharmDeps = REAL_DEPS) {
     super(framework);
@@ -41,13 +45,15 @@ export class ImageBuilderCharm extends CharmBase<Events, CharmConfigOptions> {
     this.machine = new Machine(framework, deps);
     this.settings = new Settings(this);
     this.images = new ServedImages(this);
-    const relation = new ImageRelation(this, this.images, this.settings, this.machine);
     const buildCloud = new BuildCloud(this.model.appName, this.images, this.settings, this.machine);
+    this.consumers = new Consumers(this, this.images, buildCloud, this.settings, this.machine);
+    const relation = new ImageRelation(this, this.images, this.settings, this.machine, this.consumers);
     this.peers = new Peers(this, this.images, buildCloud, this.machine);
-    this.builds = new Builds(this, this.images, relation, buildCloud);
+    this.builds = new Builds(this, this.images, relation, buildCloud, this.consumers);
+    this.goneImages = new GoneImages(this, this.images, buildCloud, this.consumers, this.machine);
     this.observability = new Observability(this, this.images, this.machine);
     this.hostSetup = new HostSetup(this, this.settings, this.images, relation, this.observability, this.machine);
-    new Actions(this, this.settings, this.peers, this.machine);
+    new Actions(this, this.settings, this.peers, this.consumers, this.machine);
     framework.observe('collect_unit_status', this, this.onCollectStatus);
   }
 
@@ -65,7 +71,7 @@ export class ImageBuilderCharm extends CharmBase<Events, CharmConfigOptions> {
         image: this.images.served(),
         standingBy: leader ? undefined : { leader: this.peers.knownLeader },
         lastFailure: this.builds.lastFailure,
-        cloudWarnings: [...(cloudWarnings ?? []), ...(this.observability.portProblem ? [this.observability.portProblem] : [])],
+        cloudWarnings: [...(cloudWarnings ?? []), ...(this.observability.portProblem ? [this.observability.portProblem] : []), ...this.consumers.statusNotes(), ...this.goneImages.statusNotes()],
         setupOwed: this.hostSetup.setupOwed,
         running: runningBuild(host),
         phase: buildPhase(host),

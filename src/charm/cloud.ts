@@ -3,7 +3,7 @@
 import { CLOUD_NAME_PATTERN, CloudsYamlError, cloudWarnings, parseCloudsYaml, resolveCloud } from '../openstack/clouds.js';
 import { quoteCloudName } from '../openstack/cloud-name.js';
 import type { CloudIdentity } from './build-config.js';
-import type { CloudAccess, ImageInfo } from './cloud-port.js';
+import type { CloudAccess, ImageInfo, PublishedCheck } from './cloud-port.js';
 
 /**
  * The cloud to use and what is unsafe about it (verify: false, plain http to another host), or
@@ -65,4 +65,21 @@ export async function findLatestImages(access: CloudAccess, names: readonly stri
 export async function findImage(access: CloudAccess, id: string): Promise<(ImageInfo & { readonly status: string }) | null> {
   const image = await (await client(access)).getImage(id);
   return image ? { id: image.id, name: image.name, createdAt: image.createdAt, status: image.status } : null;
+}
+
+/** Each published image as the cloud has it, and for one that is gone or not active the newest active image of its name. */
+export async function checkPublished(access: CloudAccess, images: readonly { readonly id: string; readonly name: string }[]): Promise<PublishedCheck[]> {
+  const c = await client(access);
+  const out: PublishedCheck[] = [];
+  for (const { id, name } of images) {
+    const image = await c.getImage(id);
+    const found = image ? { id: image.id, name: image.name, createdAt: image.createdAt, status: image.status } : null;
+    if (found?.status === 'active') {
+      out.push({ id, found });
+      continue;
+    }
+    const latest = await c.getLatestImage(name);
+    out.push({ id, found, latest: latest ? { id: latest.id, name: latest.name, createdAt: latest.createdAt } : null });
+  }
+  return out;
 }

@@ -88,6 +88,7 @@ describe('unit state', () => {
 
   it('migrates the single-class layout into the components’ state: the served image stays served', async () => {
     const m = machine();
+    m.cloud.images.push({ id: 'img-old', name: IMAGE, createdAt: '2030-01-01T00:00:00Z', status: 'active' });
     const r = await charmContext(m).run(on.updateStatus(), state({ leader: true, config, relations: [imageRelation()], stored: legacyState() }));
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.state.stored['image-builder'], 'the old bag is gone').toBeUndefined();

@@ -321,7 +321,7 @@ describe('actions', () => {
     expect(none.actionFailure).toBe(`no active image named ${IMAGE} in cloud testcloud yet; the first build takes a while (log: /var/log/github-runner-image-builder/build.log)`);
     m.cloud.images.push({ id: 'old', name: IMAGE, createdAt: '2030-01-01T00:00:00Z', status: 'active' }, { id: 'new', name: IMAGE, createdAt: '2030-01-02T00:00:00Z', status: 'active' });
     const r = await charmContext(m).run(on.action('get-latest'), s);
-    expect(r.actionResults).toEqual({ id: 'new', name: IMAGE, 'created-at': '2030-01-02T00:00:00Z', images: JSON.stringify([{ base: 'noble', id: 'new', name: IMAGE, 'created-at': '2030-01-02T00:00:00Z' }]) });
+    expect(r.actionResults).toEqual({ id: 'new', name: IMAGE, 'created-at': '2030-01-02T00:00:00Z', images: JSON.stringify([{ cloud: 'testcloud', base: 'noble', id: 'new', name: IMAGE, 'created-at': '2030-01-02T00:00:00Z' }]) });
     m.cloud.fail = Object.assign(new Error('cloud "testcloud": POST http://k/v3/auth/tokens: cannot connect (ECONNREFUSED)'), { kind: 'network' });
     const down = await charmContext(m).run(on.action('get-latest'), s);
     expect(down.actionFailure).toBe('could not get the latest image: cloud "testcloud": POST http://k/v3/auth/tokens: cannot connect (ECONNREFUSED); check that the cloud is up and reachable from this machine (and the model proxy settings), then run the action again');

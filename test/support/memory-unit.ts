@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ImageBuilderCharm, type CharmDeps } from '../../src/charm/charm.js';
-import type { CloudAccess, CloudPort, ImageInfo } from '../../src/charm/cloud-port.js';
+import type { CloudAccess, CloudPort, ImageInfo, PublishedCheck } from '../../src/charm/cloud-port.js';
 import { Host, type Detached, type Programs, type RunOptions, type RunResult } from '../../src/charm/host.js';
 import { BUILD_RUNNING_PATH, BUILDER_BIN } from '../../src/charm/paths.js';
 import { Context } from '../../src/ops/testing/index.js';
@@ -102,25 +102,39 @@ export class ScriptedPrograms implements Programs {
 
 /** Glance in memory: images by name; `fail` makes every request throw it. */
 export class MemoryCloud implements CloudPort {
-  readonly images: (ImageInfo & { status: string })[] = [];
+  readonly images: (ImageInfo & { status: string; cloud?: string })[] = [];
   readonly asked: string[] = [];
   fail: Error | undefined;
 
   async findLatestImages(access: CloudAccess, names: readonly string[]): Promise<(ImageInfo | null)[]> {
     this.asked.push(`latest ${access.cloudName} ${names.join(' ')}`);
     if (this.fail) throw this.fail;
-    return names.map((name) => this.latest(name));
+    return names.map((name) => this.latest(name, access));
   }
 
-  private latest(name: string): ImageInfo | null {
-    const found = this.images.filter((i) => i.name === name && i.status === 'active').sort((a, b) => b.createdAt.localeCompare(a.createdAt))[0];
+  private latest(name: string, access: CloudAccess): ImageInfo | null {
+    const found = this.images.filter((i) => i.name === name && i.status === 'active' && this.inCloud(i, access)).sort((a, b) => b.createdAt.localeCompare(a.createdAt))[0];
     return found ? { id: found.id, name: found.name, createdAt: found.createdAt } : null;
   }
 
   async findImage(access: CloudAccess, id: string): Promise<(ImageInfo & { status: string }) | null> {
     this.asked.push(`image ${access.cloudName} ${id}`);
     if (this.fail) throw this.fail;
-    return this.images.find((i) => i.id === id) ?? null;
+    return this.images.find((i) => i.id === id && this.inCloud(i, access)) ?? null;
+  }
+
+  async checkPublished(access: CloudAccess, images: readonly { id: string; name: string }[]): Promise<PublishedCheck[]> {
+    this.asked.push(`check ${access.cloudName} ${images.map((i) => i.id).join(' ')}`);
+    if (this.fail) throw this.fail;
+    return images.map(({ id, name }) => {
+      const found = this.images.find((i) => i.id === id && this.inCloud(i, access)) ?? null;
+      return found?.status === 'active' ? { id, found } : { id, found, latest: this.latest(name, access) };
+    });
+  }
+
+  /** An image without a `cloud` is in every cloud (the build cloud's tests); one with it only there. */
+  private inCloud(image: { cloud?: string }, access: CloudAccess): boolean {
+    return image.cloud === undefined || image.cloud === access.cloudName;
   }
 }
 

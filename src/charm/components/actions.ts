@@ -6,6 +6,7 @@ import { GetLatestImageError, buildImmediate, getLatestImage, isBuilderInstalled
 import type { ImageInfo } from '../cloud-port.js';
 import { BUILD_LOG_PATH } from '../paths.js';
 import { Component, type Parent } from './component.js';
+import type { Consumers } from './consumers.js';
 import type { Machine } from './machine.js';
 import type { Peers } from './peers.js';
 import type { Settings } from './settings.js';
@@ -15,6 +16,7 @@ export class Actions extends Component {
     parent: Parent,
     private readonly settings: Settings,
     private readonly peers: Peers,
+    private readonly consumers: Consumers,
     private readonly machine: Machine,
   ) {
     super(parent, 'actions');
@@ -52,7 +54,11 @@ export class Actions extends Component {
     });
   }
 
-  /** The newest image of every base: `id`, `name`, `created-at` of the first, `images` (JSON) of all. */
+  /**
+   * The newest image of every base in every cloud: `id`, `name`, `created-at` of the build
+   * cloud's first base, `images` (JSON) `{cloud, base, id, name, created-at}` per cloud and base;
+   * a consumer cloud that cannot be asked is listed with its error, the others still answer.
+   */
   async onGetLatest(event: ActionEvent): Promise<void> {
     const need = await this.settings.need('images', 'cloud');
     if ('problem' in need) return event.fail(`cannot query the cloud: ${need.problem}`);
@@ -68,11 +74,17 @@ export class Actions extends Component {
     const found = cfg.bases.flatMap((base, i) => (latest[i] ? [{ base, image: latest[i]! }] : []));
     const first = found[0];
     if (!first) return event.fail(`no active image named ${names.join(' or ')} in cloud ${cfg.cloudName} yet; the first build takes a while (log: ${BUILD_LOG_PATH})`);
-    event.setResults({
-      id: first.image.id,
-      name: first.image.name,
-      'created-at': first.image.createdAt,
-      images: JSON.stringify(found.map((f) => ({ base: f.base, id: f.image.id, name: f.image.name, 'created-at': f.image.createdAt }))),
-    });
+    const entry = (cloud: string, base: string, image: ImageInfo) => ({ cloud, base, id: image.id, name: image.name, 'created-at': image.createdAt });
+    const all: object[] = found.map((f) => entry(cfg.cloudName, f.base, f.image));
+    const yaml = this.consumers.cloudsYaml();
+    for (const cloud of yaml ? Object.keys(this.consumers.stored.data.identities ?? {}) : []) {
+      try {
+        const there = await this.machine.cloud.findLatestImages(this.machine.access(yaml!, cloud), names);
+        cfg.bases.forEach((base, i) => there[i] && all.push(entry(cloud, base, there[i]!)));
+      } catch (err) {
+        all.push({ cloud, error: (err as Error).message });
+      }
+    }
+    event.setResults({ id: first.image.id, name: first.image.name, 'created-at': first.image.createdAt, images: JSON.stringify(all) });
   }
 }

@@ -1,6 +1,6 @@
 // Builds: what the build script reports through juju-exec. A reported image is published only
-// once the cloud it was built in confirms it is an active image of its base's name; a failure
-// is remembered for the status. Neither needs the options a build does not use: verifying an
+// once the cloud it was built in confirms it is an active image of its base's name (then copied
+// into the consumers' clouds); a failure is remembered for the status. Neither needs the options a build does not use: verifying an
 // image reads the applied build cloud and names, not the schedule.
 import type { CustomEvent } from '../../ops/index.js';
 import { IMAGE_ID, imageName, isBaseImage, type BaseImage } from '../build-config.js';
@@ -8,6 +8,7 @@ import type { ImageInfo } from '../cloud-port.js';
 import { BUILD_LOG_PATH, BUILD_TIMEOUT_EXIT, BUILD_TIMEOUT_SECONDS } from '../paths.js';
 import type { BuildCloud } from './build-cloud.js';
 import { Component, type Parent } from './component.js';
+import type { Consumers } from './consumers.js';
 import type { ImageRelation } from './image-relation.js';
 import type { ServedImages, Shape } from './served-images.js';
 import { checkedState, is } from './stored.js';
@@ -24,6 +25,7 @@ export class Builds extends Component {
     private readonly images: ServedImages,
     private readonly relation: ImageRelation,
     private readonly cloud: BuildCloud,
+    private readonly consumers: Consumers,
   ) {
     super(parent, 'builds');
     this.framework.observe('build_success', this, this.onBuildSuccess);
@@ -64,6 +66,7 @@ export class Builds extends Component {
     }
     this.relation.markUnconfirmed();
     this.images.learn({ [base]: image }, `new ${base} image ${id}`);
+    await this.consumers.requestCopies(`new ${base} image ${id}`);
   }
 
   onBuildFailed(event: CustomEvent): void {

@@ -3,10 +3,12 @@
 import { FrameworkObject, type Framework } from '../../ops/index.js';
 import type { CharmConfigOptions, CharmEventName } from '../generated/charm-types.js';
 
-/** Custom events the build script fires through juju-exec, with the environment they carry. */
+/** Custom events the build script and the copier fire through juju-exec, with the environment they carry. */
 export const CUSTOM_EVENTS = {
   build_success: { env: ['OPENSTACK_IMAGE_ID', 'IMAGE_BASE'] },
   build_failed: { env: ['BUILD_EXIT_CODE', 'BUILD_FAILURE', 'IMAGE_BASE'] },
+  /** The copier finished (its result is in COPY_RESULT_PATH, not in the event). */
+  copies_done: { env: [] },
 } as const;
 export type Events = CharmEventName<keyof typeof CUSTOM_EVENTS>;
 export type CharmFramework = Framework<Events, CharmConfigOptions>;

@@ -1,16 +1,20 @@
-// ImageRelation: publishes the served images to every consumer on the `image` relation
-// (docs/image-relation.md), gives a consumer that joins what this unit knows (or asks the
+// ImageRelation: publishes to every consumer on the `image` relation (docs/image-relation.md)
+// the images it boots from (Consumers says which: the build cloud's, or the copies in its own
+// project), gives a consumer in the build project that joins what this unit knows (or asks the
 // cloud when it knows nothing), and repairs relation data a killed hook left behind.
-import type { RelationEvent } from '../../ops/index.js';
+import type { Relation, RelationEvent } from '../../ops/index.js';
 import { imageNames } from '../build-config.js';
-import type { ImagesByBase } from '../images.js';
+import { imageRelationData, type ImagesByBase } from '../images.js';
 import { Component, type Parent } from './component.js';
+import type { Consumers } from './consumers.js';
 import type { Machine } from './machine.js';
 import type { ServedImages } from './served-images.js';
 import type { Settings } from './settings.js';
 import { checkedState, is } from './stored.js';
 
 export const IMAGE_ENDPOINT = 'image';
+/** The keys this charm writes in its unit databag of an image relation (docs/image-relation.md). */
+const RELATION_KEYS = ['id', 'tags', 'images', 'name', 'created-at'] as const;
 
 type Stored = {
   /**
@@ -29,17 +33,33 @@ export class ImageRelation extends Component {
     private readonly images: ServedImages,
     private readonly settings: Settings,
     private readonly machine: Machine,
+    private readonly consumers: Consumers,
   ) {
     super(parent, 'image-relation');
     this.framework.observe('image_relation_joined', this, this.onJoined);
     images.onChange(() => this.publish());
+    consumers.onChange(() => this.publish());
   }
 
-  /** Every image relation's unit databag gets the served images (nothing while there are none). */
+  /** What a relation's unit databag holds: its consumer's images (empty while it has none). */
+  private dataFor(relation: Relation): Record<string, string> {
+    const shape = this.images.shape;
+    return shape ? imageRelationData(this.consumers.imagesFor(relation), shape.bases, shape.arch) : {};
+  }
+
+  /**
+   * Every image relation's unit databag gets its consumer's images. A relation with none (it
+   * waits for credentials, or its cloud has no image left) loses the keys it had: an id from
+   * another project, or a gone one, would only mislead.
+   */
   publish(): void {
-    const data = this.images.relationData();
-    if (!data.id) return;
-    for (const relation of this.model.relations(IMAGE_ENDPOINT)) relation.updateLocalUnitData(data);
+    for (const relation of this.model.relations(IMAGE_ENDPOINT)) {
+      const data = this.dataFor(relation);
+      if (data.id) relation.updateLocalUnitData(data);
+      else if (relation.localUnitData().id) {
+        relation.updateLocalUnitData(Object.fromEntries(RELATION_KEYS.map((k) => [k, ''])));
+      }
+    }
   }
 
   /** build_success published: the next config-changed checks that the relations hold it. */
@@ -56,8 +76,8 @@ export class ImageRelation extends Component {
   republishIfStale(): void {
     if (!this.stored.data.publishUnconfirmed) return;
     this.stored.set({ publishUnconfirmed: undefined });
-    const want = this.images.relationData();
     for (const relation of this.model.relations(IMAGE_ENDPOINT)) {
+      const want = this.dataFor(relation);
       if (want.id && relation.localUnitData().id !== want.id) {
         this.log.warning(`relation ${relation.ref} was not on image ${want.id} (an interrupted hook?); publishing it again`);
         relation.updateLocalUnitData(want);
@@ -65,10 +85,15 @@ export class ImageRelation extends Component {
     }
   }
 
-  /** A consumer joined: it gets the images this unit knows, or the cloud's newest when it knows none. */
+  /**
+   * A consumer joined: it gets the images this unit knows for it, or, in the build project, the
+   * build cloud's newest when this unit knows none (a consumer with its own project gets its
+   * copies when they are made: Consumers asks for them).
+   */
   async onJoined(event: RelationEvent): Promise<void> {
-    const known = this.images.relationData();
+    const known = this.dataFor(event.relation);
     if (known.id) return event.relation.updateLocalUnitData(known);
+    if (this.consumers.cloudOf(event.relation) !== '') return;
     const need = await this.settings.need('images', 'cloud');
     if ('problem' in need) return;
     const { cfg } = need;

@@ -3,7 +3,7 @@
 // of every change through onChange; nothing here talks to Juju or the cloud.
 import { BASES, IMAGE_ID, isBaseImage, type Arch, type BaseImage } from '../build-config.js';
 import type { ImageInfo } from '../cloud-port.js';
-import { imageRelationData, mergeNewest, sameImages, type ImagesByBase } from '../images.js';
+import { mergeNewest, sameImages, type ImagesByBase } from '../images.js';
 import { Component, type Parent } from './component.js';
 import { checkedState, is } from './stored.js';
 
@@ -57,17 +57,23 @@ export class ServedImages extends Component {
     return base ? images[base] : undefined;
   }
 
-  /** What every image relation's unit databag holds: `id`, `tags`, `images`, `name`, `created-at`. */
-  relationData(): Record<string, string> {
-    const as = this.shape;
-    return as ? imageRelationData(this.known(), as.bases, as.arch) : {};
-  }
-
   /** A reconcile applied a config: true when the bases, their order or the arch changed (relation data changes). */
   applyShape(shape: Shape): boolean {
     const before = this.shape;
     this.stored.set({ publishAs: { bases: [...shape.bases], arch: shape.arch, ...(shape.cloudName ? { cloudName: shape.cloudName } : {}) } });
     return JSON.stringify([before?.bases, before?.arch]) !== JSON.stringify([shape.bases, shape.arch]);
+  }
+
+  /**
+   * The cloud showed a served image gone (or no longer active): it is replaced by `image`, the
+   * newest active one of its name even when older, or dropped when there is none. Listeners hear of it.
+   */
+  replace(base: BaseImage, image: ImageInfo | undefined, why: string): void {
+    const images = { ...this.known(), [base]: image };
+    if (!image) delete images[base];
+    this.stored.set({ images, image: undefined });
+    for (const listener of this.listeners) listener(images, why);
+    this.log.warning(`${why}: ${image ? `now serving ${base} image ${image.id}` : `no ${base} image is served until one is built`}`);
   }
 
   /** Takes in newer images; listeners hear of it when anything changed. */
