@@ -173,3 +173,38 @@ export async function bundleExporter({ entry = path.join(ROOT, 'src/exporter/mai
   if (!metafile) delete result.metafile;
   return result;
 }
+
+/**
+ * The copier (src/copier/main.ts, started detached by the charm to copy images into consumer
+ * clouds): one CommonJS file with only Node built-ins, like the exporter, but with the OpenStack
+ * client, yaml and the proxy agents (their `debug` replaced: see proxyAgentDepsPlugin).
+ */
+export async function bundleCopier({ entry = path.join(ROOT, 'src/copier/main.ts'), outfile, metafile = false }) {
+  const result = await esbuild.build({
+    entryPoints: [entry],
+    outfile,
+    ...NODE_BUNDLE,
+    metafile,
+    plugins: [yamlEsmPlugin(), proxyAgentDepsPlugin(), noExecaPlugin()],
+  });
+  writeFileSync(path.join(path.dirname(path.resolve(outfile)), 'package.json'), DIST_PACKAGE_JSON);
+  if (!metafile) delete result.metafile;
+  return result;
+}
+
+/**
+ * The copier runs no host program: execa (which src/charm/host.ts loads on a host program's
+ * first run, ~100 KiB with its dependencies) is replaced by a module that says so if it is ever loaded.
+ */
+function noExecaPlugin() {
+  return {
+    name: 'no-execa',
+    setup(build) {
+      build.onResolve({ filter: /^execa$/ }, (args) => ({ path: args.path, namespace: 'no-execa' }));
+      build.onLoad({ filter: /.*/, namespace: 'no-execa' }, () => ({
+        contents: "export function execa() { throw new Error('the copier runs no host program (execa is not bundled in it)'); }",
+        loader: 'js',
+      }));
+    },
+  };
+}

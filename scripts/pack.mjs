@@ -8,11 +8,12 @@
 //   --charm-dir DIR     PACK_CHARM_DIR   metadata/config/actions.yaml, README.md, LICENSE (.)
 //   --out-dir DIR       PACK_OUT_DIR     where the .charm goes  (the repository root)
 //   --output FILE       PACK_OUTPUT      the .charm's full path (overrides --out-dir and the name)
-//   --bundle FILE       PACK_BUNDLE      where the build writes the bundle, its chunks and the
-//                                        exporter (exporter.js, from src/exporter/main.ts) next to it
+//   --bundle FILE       PACK_BUNDLE      where the build writes the bundle, its chunks, the
+//                                        exporter (exporter.js, from src/exporter/main.ts) and the
+//                                        copier (copier.js, from src/copier/main.ts) next to it
 //                                        (dist/charm.js for the default entry, else a temporary file)
 //   --no-build          PACK_NO_BUILD=1  pack the existing --bundle (and the chunks it imports) and
-//                                        the exporter.js next to it as is
+//                                        the exporter.js and copier.js next to it as is
 //   --metafile FILE     PACK_METAFILE    also write esbuild's metafile there
 //   --node FILE         PACK_NODE        the Node.js runtime to ship (this node: process.execPath)
 //   --no-strip          PACK_NO_STRIP=1  ship the runtime as is, not a copy stripped of its symbols
@@ -101,7 +102,7 @@ function options() {
   const bundle = abs(values.bundle ?? env.PACK_BUNDLE) ?? (isDefault ? path.join(ROOT, 'dist/charm.js') : undefined);
   const build = !flag(values['no-build'], env.PACK_NO_BUILD);
   if (!build && !bundle) throw new PackError('--no-build with another entry or charm dir needs --bundle FILE');
-  if (bundle && path.basename(bundle) === 'exporter.js') throw new PackError('--bundle must not be named exporter.js: the exporter is written next to it');
+  if (bundle && ['exporter.js', 'copier.js'].includes(path.basename(bundle))) throw new PackError(`--bundle must not be named ${path.basename(bundle)}: the exporter and the copier are written next to it`);
   return {
     entry,
     charmDir,
@@ -145,10 +146,12 @@ function chunksOf(entryFile) {
 
 /** The exporter's bundle: next to the charm's. */
 const exporterOf = (bundle) => path.join(path.dirname(bundle), 'exporter.js');
+/** The copier's bundle: next to the charm's. */
+const copierOf = (bundle) => path.join(path.dirname(bundle), 'copier.js');
 
-/** Builds the bundle and the exporter (what `npm run build` does) and checks that they import only Node built-ins. */
+/** Builds the bundle, the exporter and the copier (what `npm run build` does) and checks that they import only Node built-ins. */
 async function build(opts) {
-  const { bundleCharm, bundleExporter } = await import('./bundle.mjs');
+  const { bundleCharm, bundleCopier, bundleExporter } = await import('./bundle.mjs');
   const result = await bundleCharm({ entry: opts.entry, outfile: opts.bundle, charmDir: opts.charmDir, metafile: true });
   const outputs = Object.entries(result.metafile.outputs);
   const dir = path.dirname(opts.bundle);
@@ -160,8 +163,11 @@ async function build(opts) {
   const exporter = await bundleExporter({ outfile: exporterOf(opts.bundle), metafile: true });
   const exporterOutputs = Object.entries(exporter.metafile.outputs);
   if (exporterOutputs.length !== 1) throw new PackError(`the exporter's build wrote ${exporterOutputs.map(([f]) => f).join(', ')}, not one file`);
+  const copier = await bundleCopier({ outfile: copierOf(opts.bundle), metafile: true });
+  const copierOutputs = Object.entries(copier.metafile.outputs);
+  if (copierOutputs.length !== 1) throw new PackError(`the copier's build wrote ${copierOutputs.map(([f]) => f).join(', ')}, not one file`);
   const builtins = new Set(builtinModules);
-  const foreign = [...outputs, ...exporterOutputs].flatMap(([, o]) => o.imports).filter((i) => i.external && !i.path.startsWith('node:') && !builtins.has(i.path));
+  const foreign = [...outputs, ...exporterOutputs, ...copierOutputs].flatMap(([, o]) => o.imports).filter((i) => i.external && !i.path.startsWith('node:') && !builtins.has(i.path));
   if (foreign.length) throw new PackError(`the bundle imports modules from outside the charm: ${foreign.map((i) => i.path).join(', ')}`);
   if (opts.metafile) writeFileSync(opts.metafile, JSON.stringify(result.metafile, null, 2));
 }
@@ -314,6 +320,8 @@ async function pack(opts) {
     if (!bundle) throw new PackError(`${opts.bundle} does not exist${opts.build ? '' : ' (run the build, or drop --no-build)'}`);
     const exporter = readOptional(exporterOf(opts.bundle));
     if (!exporter) throw new PackError(`${exporterOf(opts.bundle)} does not exist${opts.build ? '' : ' (run the build, or drop --no-build)'}`);
+    const copier = readOptional(copierOf(opts.bundle));
+    if (!copier) throw new PackError(`${copierOf(opts.bundle)} does not exist${opts.build ? '' : ' (run the build, or drop --no-build)'}`);
     const built = performance.now();
 
     // 2. The runtime.
@@ -352,6 +360,7 @@ async function pack(opts) {
       { name: 'dist/charm.js', data: bundle, mode: 0o644 },
       ...chunksOf(opts.bundle).map((c) => ({ name: `dist/${c}`, data: readFileSync(path.join(path.dirname(opts.bundle), c)), mode: 0o644 })),
       { name: 'dist/exporter.js', data: exporter, mode: 0o644 },
+      { name: 'dist/copier.js', data: copier, mode: 0o644 },
       // The bundle's format (scripts/bundle.mjs writes it next to the bundle): node then searches
       // no parent directory for a package.json.
       { name: 'dist/package.json', data: readFileSync(path.join(path.dirname(opts.bundle), 'package.json')), mode: 0o644 },

@@ -14,6 +14,8 @@ export const CLOUDS_YAML_PATH = `${CONFIG_DIR}/clouds.yaml`;
 export const BUILD_ENV_PATH = `${CONFIG_DIR}/build.env`;
 /** The script secret's IMAGE_BUILDER_SECRET_* variables, sourced by the build script for `run` only. */
 export const SCRIPT_SECRETS_ENV_PATH = `${CONFIG_DIR}/script-secrets.env`;
+/** The consumer clouds (clouds.yaml format, root 0600): where the copier puts each consumer's copy. */
+export const CONSUMER_CLOUDS_PATH = `${CONFIG_DIR}/consumer-clouds.yaml`;
 
 /** Root-only (0700): the scripts root runs, the build lock and the build's bookkeeping. */
 export const STATE_DIR = `/var/lib/${APP}`;
@@ -45,6 +47,14 @@ export const INIT_MARKER_PATH = `${STATE_DIR}/builder-init`;
 export const BUILD_PHASE_PATH = `${STATE_DIR}/build-phase`;
 /** The app's stdout of the current `run` (the success line and the image id). */
 export const BUILD_OUTPUT_PATH = `${STATE_DIR}/build-output`;
+/** What the charm asks the copier for (root 0600; src/charm/copies.ts). */
+export const COPY_REQUEST_PATH = `${STATE_DIR}/copy-request.json`;
+/** The request text the copier last served whole: the copier runs again while the request differs. */
+export const COPY_SERVED_PATH = `${STATE_DIR}/copy-request.served`;
+/** What the copier's last run did (root 0600, no secrets). */
+export const COPY_RESULT_PATH = `${STATE_DIR}/copy-result.json`;
+/** The copier's own lock (never the build lock: copies and builds run side by side). */
+export const COPY_LOCK_PATH = `${STATE_DIR}/copy.lock`;
 
 /** Root-owned (0755): the builder application's virtualenv, installed by pipx as root. */
 export const APP_DIR = `/opt/${APP}`;
@@ -57,6 +67,8 @@ export const LOG_DIR = `/var/log/${APP}`;
 export const BUILD_LOG_PATH = `${LOG_DIR}/build.log`;
 /** The builder app's own log (hard-coded in the app: logging.py). */
 export const APP_LOG_PATH = `${LOG_DIR}/info.log`;
+/** The copier's log. */
+export const COPY_LOG_PATH = `${LOG_DIR}/copy.log`;
 export const LOGROTATE_PATH = `/etc/logrotate.d/${APP}`;
 
 export const CRON_PATH = '/etc/cron.d/build-runner-image';

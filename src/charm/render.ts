@@ -23,6 +23,7 @@ import {
   INIT_MARKER_PATH,
   SCRIPT_SECRETS_ENV_PATH,
   CLOUDS_YAML_PATH,
+  COPY_LOG_PATH,
   LOCK_BUSY_EXIT,
   LOCK_WAIT_SECONDS,
   EXPORTER_SOCKET,
@@ -284,7 +285,7 @@ export function renderCron(cfg: BuildConfig, interval: number, unit: RenderConte
 
 export function renderLogrotate(): string {
   return `# Written by the github-runner-image-builder charm; changes are overwritten.
-${BUILD_LOG_PATH} ${APP_LOG_PATH} {
+${BUILD_LOG_PATH} ${APP_LOG_PATH} ${COPY_LOG_PATH} {
   weekly
   rotate 8
   maxsize 100M

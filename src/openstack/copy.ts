@@ -122,6 +122,29 @@ export async function copyToClouds(
   return results;
 }
 
+/**
+ * Whether two images hold the same data, by the hash Glance computed for each: os_hash_value
+ * when both use the same os_hash_algo, else the MD5 checksum; undefined when neither can tell.
+ */
+export function sameData(a: ImageDetails, b: ImageDetails): boolean | undefined {
+  if (a.size !== undefined && b.size !== undefined && a.size !== b.size) return false;
+  if (a.hashAlgo && a.hashValue && b.hashAlgo === a.hashAlgo && b.hashValue) return a.hashValue === b.hashValue;
+  if (a.checksum && b.checksum) return a.checksum === b.checksum;
+  return undefined;
+}
+
+/**
+ * The newest active image of `client`'s project called like `source` that holds the same data
+ * (sameData), or null: a copy that is already there need not move again.
+ */
+export async function findIdenticalImage(client: OpenStackClient, source: ImageDetails): Promise<ImageDetails | null> {
+  for (const candidate of await client.activeImages(source.name)) {
+    const image = await client.getImage(candidate.id);
+    if (image && image.status === 'active' && sameData(source, image) === true) return image;
+  }
+  return null;
+}
+
 /** The source image, which must exist and be active (a copy of anything else would be useless). */
 async function sourceImage(source: OpenStackClient, imageId: string): Promise<ImageDetails> {
   const image = await source.getImage(imageId);

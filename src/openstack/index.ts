@@ -37,6 +37,8 @@ export {
   copiedFields,
   copyImage,
   copyToClouds,
+  findIdenticalImage,
+  sameData,
   type CopiedImage,
   type CopyOptions,
   type CopyResult,

@@ -7,6 +7,8 @@
 //   <dir>/unit.json          UnitFile, the charm, when what it knows changes
 //   <dir>/build-<base>.json  BuildFile, the build script, after each build of <base>
 //   <dir>/running.json       RunningFile, the build script, while a build runs
+//   <dir>/copies-<cloud>.json CopiesFile, the copier after each run (and the charm, on a gone
+//                            image it replaced), per consumer cloud
 //
 // The parsers take a parsed JSON object and give its valid parts and what is wrong with the rest:
 // the exporter exports what it can and counts the rest in state_errors. Nothing here throws.
@@ -162,4 +164,35 @@ export function parseRunningFile(obj: Record<string, unknown>): Parsed<string | 
   const base = obj.base;
   if (typeof base === 'string' && BASE_NAME.test(base)) return { value: base, problems: [] };
   return { value: undefined, problems: ['base is not a valid base name'] };
+}
+
+// ---- copies-<cloud>.json (the copier; the charm bumps gone_replaced) ----
+
+/**
+ * A consumer cloud's name as it may appear in a file name and a label: src/openstack's
+ * CLOUD_NAME_PATTERN (no '/', no leading dot), bounded so the file name stays short.
+ */
+export const COPY_CLOUD_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/;
+export const copiesFileName = (cloud: string): string => `copies-${cloud}.json`;
+/** A copies file's name; the cloud is group 1 (check it with COPY_CLOUD_NAME). */
+export const COPIES_FILE_NAME = /^copies-(.+)\.json$/;
+
+export const COPY_FIELDS = ['succeeded', 'failed', 'last_duration_seconds', 'last_bytes', 'gone_replaced'] as const;
+export type CopyField = (typeof COPY_FIELDS)[number];
+/**
+ * copies-<cloud>.json: copies into the cloud that succeeded (a reused identical image counts) and
+ * failed, the last copy's seconds and bytes moved (0 for a reuse), and how many published images
+ * the charm found gone there and replaced.
+ */
+export type CopiesFile = Readonly<Record<CopyField, number>>;
+export type CopyStats = Partial<Record<CopyField, number>>;
+
+export function parseCopiesFile(obj: Record<string, unknown>): Parsed<CopyStats> {
+  const problems: string[] = [];
+  const value: CopyStats = {};
+  for (const field of COPY_FIELDS) {
+    const v = numberField(obj, field, problems);
+    if (v !== undefined) value[field] = v;
+  }
+  return { value, problems };
 }

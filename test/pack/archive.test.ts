@@ -44,6 +44,7 @@ function expectedFiles(): string[] {
     'dist/charm.js',
     ...chunkFiles().map((c) => `dist/${c}`),
     'dist/exporter.js',
+    'dist/copier.js',
     'dist/package.json',
     'node/bin/node.xz',
     'node/bin/node.id',
@@ -141,11 +142,11 @@ describe('npm run pack', () => {
     }
   });
 
-  it("ships the charm's YAML files unchanged, the bundle, its chunks and the exporter as ESM, this machine's node stripped, and a version", () => {
+  it("ships the charm's YAML files unchanged, the bundle, its chunks, the exporter and the copier as ESM, this machine's node stripped, and a version", () => {
     for (const f of ['metadata.yaml', 'config.yaml', 'actions.yaml']) {
       expect(readFileSync(path.join(dir, f), 'utf8'), f).toBe(readFileSync(path.join(packed.charmDir, f), 'utf8'));
     }
-    for (const f of ['charm.js', ...chunkFiles(), 'exporter.js']) {
+    for (const f of ['charm.js', ...chunkFiles(), 'exporter.js', 'copier.js']) {
       expect(readFileSync(path.join(dir, 'dist', f)).equals(readFileSync(path.join(packed.workDir, f))), f).toBe(true);
     }
     expect(JSON.parse(readFileSync(path.join(dir, 'dist/package.json'), 'utf8'))).toEqual({ type: 'commonjs' });

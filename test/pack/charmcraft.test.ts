@@ -84,7 +84,7 @@ describe("charmcraft.yaml's charm part", () => {
       delete charm.version;
     }
     expect(installed).toEqual(charm);
-    expect(Object.keys(installed)).toEqual(expect.arrayContaining(['dispatch', 'hooks/install', 'dist/charm.js', 'dist/exporter.js', 'dist/package.json', 'node/bin/node.xz', 'node/bin/node.id']));
+    expect(Object.keys(installed)).toEqual(expect.arrayContaining(['dispatch', 'hooks/install', 'dist/charm.js', 'dist/exporter.js', 'dist/copier.js', 'dist/package.json', 'node/bin/node.xz', 'node/bin/node.id']));
     expect(Object.keys(installed)).not.toContain('node/bin/node');
   });
 

@@ -1,0 +1,228 @@
+// src/charm/copies.ts: the copy request and result files (bounds, junk), and startCopies with the
+// real sh loop, real flock and a stand-in copier (a small node script in the charm dir's
+// dist/copier.js) and a stand-in juju-exec that records its arguments.
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import {
+  MAX_COPY_FILE_BYTES,
+  copyRequestText,
+  isCopyRunning,
+  parseCopyRequest,
+  parseCopyResult,
+  readCopyResult,
+  recordGoneImageReplaced,
+  startCopies,
+  updateCopiesFile,
+  type CopierContext,
+  type CopyRequest,
+  type CopyResult,
+} from '../../src/charm/copies.js';
+import { Host } from '../../src/charm/host.js';
+import { COPY_LOCK_PATH, COPY_REQUEST_PATH, COPY_RESULT_PATH, COPY_SERVED_PATH, LOG_DIR, METRICS_DIR, STATE_DIR } from '../../src/charm/paths.js';
+import { eventually } from '../support/eventually.js';
+
+const REQUEST: CopyRequest = {
+  sourceCloud: 'builder',
+  images: [
+    { base: 'noble', id: '0b0e7c6a-1111-4111-8111-000000000001', name: 'ib-noble-x64' },
+    { base: 'jammy', id: '0b0e7c6a-1111-4111-8111-000000000002', name: 'ib-jammy-x64' },
+  ],
+  clouds: ['runners-a_runner-a', 'runners-b_runner-b'],
+  keep: 2,
+  published: { 'runners-a_runner-a': ['0b0e7c6a-2222-4222-8222-000000000001'] },
+};
+
+const RESULT: CopyResult = {
+  finishedAt: '2026-12-06T20:00:00.000Z',
+  outcomes: [
+    { cloud: 'runners-a_runner-a', base: 'noble', sourceId: REQUEST.images[0]!.id, image: { id: 'c0ffee00-0000-4000-8000-000000000001', name: 'ib-noble-x64', createdAt: '2026-12-06T19:59:00Z' }, bytes: 1024, durationMs: 1500 },
+    { cloud: 'runners-b_runner-b', base: 'noble', sourceId: REQUEST.images[0]!.id, error: 'copying failed 3 times', durationMs: 900 },
+    { cloud: 'runners-b_runner-b', base: 'jammy', sourceId: REQUEST.images[1]!.id, image: { id: 'c0ffee00-0000-4000-8000-000000000002', name: 'ib-jammy-x64', createdAt: '2026-12-06T19:59:00Z' }, bytes: 0, durationMs: 40, reused: true },
+  ],
+};
+
+const dirs: string[] = [];
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+/** A host root with the charm's layout, a charm dir and a stand-in juju-exec. */
+function hostRoot(copierJs: string) {
+  const root = mkdtempSync(path.join(tmpdir(), 'copies-'));
+  dirs.push(root);
+  for (const d of [STATE_DIR, LOG_DIR, METRICS_DIR]) mkdirSync(path.join(root, d), { recursive: true });
+  const charmDir = path.join(root, 'charm');
+  mkdirSync(path.join(charmDir, 'dist'), { recursive: true });
+  writeFileSync(path.join(charmDir, 'dist', 'copier.js'), copierJs);
+  const reports = path.join(root, 'reports');
+  const jujuExec = path.join(root, 'juju-exec');
+  // Records each call's arguments, one JSON array a line.
+  writeFileSync(jujuExec, `#!/bin/sh\n"${process.execPath}" -e 'process.stdout.write(JSON.stringify(process.argv.slice(1)) + "\\n")' -- "$@" >> ${JSON.stringify(reports)}\n`);
+  chmodSync(jujuExec, 0o755);
+  const host = new Host({ PATH: process.env.PATH, CHARM_HOST_ROOT: root, JUJU_CONTEXT_ID: 'ib-0-hook-1', JUJU_CHARM_HTTPS_PROXY: 'http://proxy.example:3128' });
+  const ctx: CopierContext = { node: process.execPath, charmDir, unitName: 'ib/0', jujuExec };
+  const unit = { host, warn: () => {} };
+  const reported = (): string[][] => (existsSync(reports) ? readFileSync(reports, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as string[]) : []);
+  return { root, charmDir, host, ctx, unit, reported };
+}
+
+/**
+ * A stand-in copier: records its run (argv, the env names it got, the request it read), waits
+ * while <root>/hold exists, then marks the request it read as served. It does not look at the
+ * request again: a request that changed meanwhile is the loop's to notice.
+ */
+const STAND_IN = `const fs = require('fs'), path = require('path');
+const root = process.env.CHARM_HOST_ROOT;
+const request = fs.readFileSync(path.join(root, ${JSON.stringify(COPY_REQUEST_PATH)}), 'utf8');
+fs.appendFileSync(path.join(root, 'runs'), JSON.stringify({ argv: process.execArgv, env: Object.keys(process.env).sort(), request }) + '\\n');
+const done = () => { fs.writeFileSync(path.join(root, ${JSON.stringify(COPY_SERVED_PATH)}), request); process.exit(0); };
+const wait = () => (fs.existsSync(path.join(root, 'hold')) ? setTimeout(wait, 20) : done());
+wait();
+`;
+
+const runsOf = (root: string): { argv: string[]; env: string[]; request: string }[] =>
+  existsSync(path.join(root, 'runs')) ? readFileSync(path.join(root, 'runs'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { argv: string[]; env: string[]; request: string }) : [];
+
+describe('the copy request', () => {
+  it('round-trips through its text', () => {
+    expect(parseCopyRequest(copyRequestText(REQUEST))).toEqual(REQUEST);
+  });
+
+  it.each<[string, unknown]>([
+    ['not an object', [REQUEST]],
+    ['a source cloud with a slash', { ...REQUEST, sourceCloud: '../etc' }],
+    ['a consumer cloud with a slash', { ...REQUEST, clouds: ['a/b'] }],
+    ['a consumer cloud twice', { ...REQUEST, clouds: ['a', 'a'] }],
+    ['a base twice', { ...REQUEST, images: [REQUEST.images[0], REQUEST.images[0]] }],
+    ['an id with a space', { ...REQUEST, images: [{ ...REQUEST.images[0], id: 'a b' }] }],
+    ['a name with a newline', { ...REQUEST, images: [{ ...REQUEST.images[0], name: 'a\nb' }] }],
+    ['keep 0', { ...REQUEST, keep: 0 }],
+    ['keep 1.5', { ...REQUEST, keep: 1.5 }],
+    ['published ids that are not ids', { ...REQUEST, published: { a: ['$(reboot)'] } }],
+    ['published not an object', { ...REQUEST, published: [] }],
+    ['no clouds list', { ...REQUEST, clouds: 'a' }],
+  ])('refuses %s', (_what, value) => {
+    const parsed = parseCopyRequest(JSON.stringify(value));
+    expect(parsed).toHaveProperty('problems');
+    expect((parsed as { problems: string[] }).problems.length).toBeGreaterThan(0);
+    expect(() => copyRequestText(value as CopyRequest)).toThrow(/invalid copy request/);
+  });
+
+  it('refuses junk and more than 256 KiB, without quoting it', () => {
+    expect(parseCopyRequest('{"sourceCloud": ')).toEqual({ problems: ['the request is not JSON'] });
+    const big = JSON.stringify({ ...REQUEST, pad: 'x'.repeat(MAX_COPY_FILE_BYTES) });
+    expect(parseCopyRequest(big)).toEqual({ problems: [`the request is larger than ${MAX_COPY_FILE_BYTES} bytes`] });
+  });
+});
+
+describe('the copy result', () => {
+  it('is read back as the copier wrote it', () => {
+    const { host, root } = hostRoot('');
+    writeFileSync(path.join(root, COPY_RESULT_PATH), JSON.stringify(RESULT));
+    expect(readCopyResult(host)).toEqual(RESULT);
+  });
+
+  it('is undefined when absent, malformed, larger than 256 KiB or a symlink', () => {
+    const { host, root } = hostRoot('');
+    expect(readCopyResult(host)).toBeUndefined();
+    const write = (value: unknown) => writeFileSync(path.join(root, COPY_RESULT_PATH), typeof value === 'string' ? value : JSON.stringify(value));
+    write('not json');
+    expect(readCopyResult(host)).toBeUndefined();
+    write({ outcomes: RESULT.outcomes });
+    expect(readCopyResult(host)).toBeUndefined();
+    // Both a copy and an error; neither; an id that could be anything.
+    for (const bad of [{ ...RESULT.outcomes[0], error: 'x' }, { ...RESULT.outcomes[1], error: undefined }, { ...RESULT.outcomes[0], image: { ...RESULT.outcomes[0]!.image, id: '../x' } }]) {
+      write({ ...RESULT, outcomes: [bad] });
+      expect(readCopyResult(host), JSON.stringify(bad)).toBeUndefined();
+    }
+    write({ ...RESULT, outcomes: [...RESULT.outcomes, { ...RESULT.outcomes[1], error: 'x'.repeat(MAX_COPY_FILE_BYTES) }] });
+    expect(readCopyResult(host)).toBeUndefined();
+    rmSync(path.join(root, COPY_RESULT_PATH));
+    writeFileSync(path.join(root, 'elsewhere.json'), JSON.stringify(RESULT));
+    symlinkSync(path.join(root, 'elsewhere.json'), path.join(root, COPY_RESULT_PATH));
+    expect(readCopyResult(host)).toBeUndefined();
+    expect(parseCopyResult(JSON.stringify(RESULT))).toEqual(RESULT);
+  });
+});
+
+describe('startCopies and isCopyRunning (real sh loop and flock, stand-in copier and juju-exec)', () => {
+  const holders: ChildProcess[] = [];
+  afterEach(() => {
+    for (const h of holders.splice(0)) h.kill('SIGKILL');
+  });
+
+  it('starts the copier detached, which reports copies_done through juju-exec once the lock is released', async () => {
+    const { root, host, ctx, unit, reported, charmDir } = hostRoot(STAND_IN);
+    expect(await isCopyRunning(host)).toBe(false);
+
+    expect(await startCopies(unit, REQUEST, ctx)).toBe('started');
+
+    const [report] = await eventually('the report', () => (reported().length ? reported() : undefined), 60_000);
+    expect(report).toEqual(['ib/0', `JUJU_DISPATCH_PATH=hooks/copies_done '${charmDir}/dispatch'`]);
+    expect(await isCopyRunning(host)).toBe(false);
+    const request = path.join(root, COPY_REQUEST_PATH);
+    expect(statSync(request).mode & 0o777).toBe(0o600);
+    const runs = runsOf(root);
+    expect(runs).toHaveLength(1);
+    expect(runs[0]!.request).toBe(readFileSync(request, 'utf8'));
+    expect(runs[0]!.argv).toEqual(['--expose-gc']);
+    // No hook context reaches it (juju-exec refuses one); the proxy does, through the environment.
+    expect(runs[0]!.env).not.toContain('JUJU_CONTEXT_ID');
+    expect(runs[0]!.env).toContain('JUJU_CHARM_HTTPS_PROXY');
+  });
+
+  it('queues a request while a copier runs: the running copier serves it next, with one report and no second copier', async () => {
+    const { root, host, ctx, unit, reported } = hostRoot(STAND_IN);
+    writeFileSync(path.join(root, 'hold'), '');
+    expect(await startCopies(unit, REQUEST, ctx)).toBe('started');
+    await eventually('the first run', () => runsOf(root).length === 1, 60_000);
+    expect(await isCopyRunning(host)).toBe(true);
+
+    const newer = { ...REQUEST, clouds: ['runners-a_runner-a'] };
+    expect(await startCopies(unit, newer, ctx)).toBe('queued');
+    rmSync(path.join(root, 'hold'));
+
+    await eventually('the report', () => reported().length > 0, 60_000);
+    const runs = runsOf(root);
+    expect(runs.map((r) => JSON.parse(r.request) as CopyRequest)).toEqual([REQUEST, newer]);
+    expect(readFileSync(path.join(root, COPY_SERVED_PATH), 'utf8')).toBe(copyRequestText(newer));
+    expect(reported()).toHaveLength(1);
+  });
+
+  it("returns 'queued' while another process holds the copy lock, and starts nothing", async () => {
+    const { root, host, ctx, unit } = hostRoot(STAND_IN);
+    writeFileSync(path.join(root, COPY_LOCK_PATH), '');
+    const holder = spawn('flock', [path.join(root, COPY_LOCK_PATH), 'sleep', '600'], { stdio: 'ignore' });
+    holders.push(holder);
+    await eventually('the lock held', () => host.sessionsHolding(COPY_LOCK_PATH).length > 0, 60_000);
+    expect(await isCopyRunning(host)).toBe(true);
+    expect(await startCopies(unit, REQUEST, ctx)).toBe('queued');
+    expect(runsOf(root)).toEqual([]);
+    expect(readFileSync(path.join(root, COPY_REQUEST_PATH), 'utf8')).toBe(copyRequestText(REQUEST));
+  });
+
+  it('refuses an invalid request before writing anything', async () => {
+    const { root, ctx, unit } = hostRoot(STAND_IN);
+    await expect(startCopies(unit, { ...REQUEST, keep: 0 }, ctx)).rejects.toThrow(/keep is not a whole number/);
+    expect(existsSync(path.join(root, COPY_REQUEST_PATH))).toBe(false);
+  });
+});
+
+describe('the copies metrics file', () => {
+  it('counts gone images replaced next to the copier counters, and skips a cloud name unfit for a file name', () => {
+    const { root, host } = hostRoot('');
+    updateCopiesFile(host, 'runners-a_runner-a', (s) => {
+      s.succeeded += 2;
+      s.last_bytes = 1024;
+    });
+    recordGoneImageReplaced(host, 'runners-a_runner-a');
+    recordGoneImageReplaced(host, 'runners-a_runner-a');
+    const file = path.join(root, METRICS_DIR, 'copies-runners-a_runner-a.json');
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({ succeeded: 2, failed: 0, last_duration_seconds: 0, last_bytes: 1024, gone_replaced: 2 });
+    expect(statSync(file).mode & 0o777).toBe(0o644);
+    expect(updateCopiesFile(host, '../x', () => {})).toBe(false);
+  });
+});
