@@ -152,7 +152,7 @@ export class Consumers extends Component {
     const keep = (name: string) => name in identities && !fresh.includes(name);
     const copies = Object.fromEntries(Object.entries(this.copies).filter(([name]) => keep(name)));
     const failures = Object.fromEntries(Object.entries(this.stored.data.failures ?? {}).filter(([name]) => keep(name)));
-    this.stored.set({ relations, identities, copies, failures, waiting: waiting || undefined });
+    this.stored.set({ relations, identities, copies, failures: Object.keys(failures).length ? failures : undefined, waiting: waiting || undefined });
     for (const name of Object.keys(before).filter((n) => !(n in identities))) this.log.info(`consumer cloud ${name} is gone: its credentials were removed from this unit`);
     this.notify();
     if (fresh.length) await this.requestCopies(`new consumer cloud(s) ${fresh.join(', ')}`);

@@ -48,7 +48,8 @@ export class GoneImages extends Component {
     const target = await this.buildCloud.target();
     if (target) {
       const { dropped, changed } = await this.check(this.machine.access(target.cloudsYaml, target.cloudName), this.images.known(), (base, image, why) => this.images.replace(base, image, why));
-      if (dropped.length) (buildNeeded = true), (emptied[target.cloudName] = dropped);
+      if (dropped.length) emptied[target.cloudName] = dropped;
+      buildNeeded = dropped.length > 0;
       copyNeeded ||= changed;
     }
     const yaml = this.consumers.cloudsYaml();
