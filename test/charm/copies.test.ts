@@ -22,6 +22,8 @@ import {
 } from '../../src/charm/copies.js';
 import { Host } from '../../src/charm/host.js';
 import { COPY_LOCK_PATH, COPY_REQUEST_PATH, COPY_RESULT_PATH, COPY_SERVED_PATH, LOG_DIR, METRICS_DIR, STATE_DIR } from '../../src/charm/paths.js';
+import { renderMetrics } from '../../src/exporter/metrics.js';
+import { readState } from '../../src/exporter/state.js';
 import { eventually } from '../support/eventually.js';
 
 const REQUEST: CopyRequest = {
@@ -224,5 +226,11 @@ describe('the copies metrics file', () => {
     expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({ succeeded: 2, failed: 0, last_duration_seconds: 0, last_bytes: 1024, gone_replaced: 2 });
     expect(statSync(file).mode & 0o777).toBe(0o644);
     expect(updateCopiesFile(host, '../x', () => {})).toBe(false);
+    // What the exporter makes of it.
+    const text = renderMetrics(readState(path.join(root, METRICS_DIR)), 0);
+    expect(text).toContain('github_runner_image_builder_copies_succeeded_total{cloud="runners-a_runner-a"} 2\n');
+    expect(text).toContain('github_runner_image_builder_gone_images_replaced_total{cloud="runners-a_runner-a"} 2\n');
+    expect(text).toContain('github_runner_image_builder_last_copy_bytes{cloud="runners-a_runner-a"} 1024\n');
+    expect(text).toContain('github_runner_image_builder_state_errors 0\n');
   });
 });
