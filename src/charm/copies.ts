@@ -4,7 +4,7 @@
 // (the copies_done event), and the charm reads the result here. The copier has its own lock, so
 // copies and builds run side by side, and only one copier runs at a time.
 //
-// The copier runs inside a small sh loop (copierScript): flock -n on COPY_LOCK_PATH, the copier,
+// The copier runs inside a small sh loop (COPIER_SCRIPT): flock -n on COPY_LOCK_PATH, the copier,
 // then, with the lock released, a last look at the request: a request written while the lock was
 // going (its startCopies saw the lock held and said 'queued') is served by another turn. Then the
 // report, in the background and without the lock: the copies_done hook may start copies itself.

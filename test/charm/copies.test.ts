@@ -206,6 +206,15 @@ describe('startCopies and isCopyRunning (real sh loop and flock, stand-in copier
     expect(readFileSync(path.join(root, COPY_REQUEST_PATH), 'utf8')).toBe(copyRequestText(REQUEST));
   });
 
+  it('a copier that fails is reported once and not run again, though the request was not served', async () => {
+    const failing = `require('fs').appendFileSync(require('path').join(process.env.CHARM_HOST_ROOT, 'runs'), JSON.stringify({ argv: [], env: [], request: '' }) + '\\n'); process.exit(1);`;
+    const { root, ctx, unit, reported } = hostRoot(failing);
+    expect(await startCopies(unit, REQUEST, ctx)).toBe('started');
+    await eventually('the report', () => reported().length > 0, 60_000);
+    expect(runsOf(root)).toHaveLength(1);
+    expect(existsSync(path.join(root, COPY_SERVED_PATH))).toBe(false);
+  });
+
   it('refuses an invalid request before writing anything', async () => {
     const { root, ctx, unit } = hostRoot(STAND_IN);
     await expect(startCopies(unit, { ...REQUEST, keep: 0 }, ctx)).rejects.toThrow(/keep is not a whole number/);
