@@ -13,7 +13,7 @@ import { isValidCloudName } from '../openstack/cloud-name.js';
 import { COPY_NODE_FLAGS } from '../openstack/copy.js';
 import { ProcessError } from '../ops/errors.js';
 import { BASE_NAME, COPY_CLOUD_NAME, COPY_FIELDS, copiesFileName, parseCopiesFile, type CopiesFile, type CopyField } from '../shared/metrics-files.js';
-import type { UnitContext } from './builder.js';
+import { endSessions, type UnitContext } from './builder.js';
 import type { Host } from './host.js';
 import { COPY_LOCK_PATH, COPY_LOG_PATH, COPY_REQUEST_PATH, COPY_RESULT_PATH, COPY_SERVED_PATH, LOCK_BUSY_EXIT, METRICS_DIR, SYSTEM_PATH } from './paths.js';
 import { shQuote } from './shell.js';
@@ -269,6 +269,20 @@ export async function startCopies(unit: UnitContext, request: CopyRequest, ctx: 
   }
   child.release();
   return 'started';
+}
+
+/**
+ * Ends a running copier (stop, remove): every process of the sessions holding the copy lock (the
+ * loop, flock, the copier), SIGTERM then SIGKILL after a grace period. A copy cut off leaves its
+ * queued image in the consumer's cloud (the next copier's prune does not touch it: not active).
+ * The request goes too, so a loop between turns has nothing left to serve. Returns the sessions.
+ */
+export async function stopCopies(unit: UnitContext): Promise<number[]> {
+  const host = unit.host;
+  const sessions = host.exists(COPY_LOCK_PATH) ? host.sessionsHolding(COPY_LOCK_PATH) : [];
+  host.remove(COPY_REQUEST_PATH);
+  await endSessions(host, sessions);
+  return sessions;
 }
 
 // ---- metrics: copies-<cloud>.json ----
