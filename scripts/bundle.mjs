@@ -163,11 +163,17 @@ export async function bundleCharm({ entry, outfile, charmDir, metafile = false }
  * only Node built-ins, no chunks and no metadata; it shares the charm's dist/package.json.
  */
 export async function bundleExporter({ entry = path.join(ROOT, 'src/exporter/main.ts'), outfile, metafile = false }) {
+  return bundleProgram({ entry, outfile, metafile, plugins: [] });
+}
+
+/** A program next to the charm: one CommonJS file, no chunks; it shares the charm's dist/package.json. */
+async function bundleProgram({ entry, outfile, metafile, plugins }) {
   const result = await esbuild.build({
     entryPoints: [entry],
     outfile,
     ...NODE_BUNDLE,
     metafile,
+    plugins,
   });
   writeFileSync(path.join(path.dirname(path.resolve(outfile)), 'package.json'), DIST_PACKAGE_JSON);
   if (!metafile) delete result.metafile;
@@ -180,16 +186,7 @@ export async function bundleExporter({ entry = path.join(ROOT, 'src/exporter/mai
  * client, yaml and the proxy agents (their `debug` replaced: see proxyAgentDepsPlugin).
  */
 export async function bundleCopier({ entry = path.join(ROOT, 'src/copier/main.ts'), outfile, metafile = false }) {
-  const result = await esbuild.build({
-    entryPoints: [entry],
-    outfile,
-    ...NODE_BUNDLE,
-    metafile,
-    plugins: [yamlEsmPlugin(), proxyAgentDepsPlugin(), noExecaPlugin()],
-  });
-  writeFileSync(path.join(path.dirname(path.resolve(outfile)), 'package.json'), DIST_PACKAGE_JSON);
-  if (!metafile) delete result.metafile;
-  return result;
+  return bundleProgram({ entry, outfile, metafile, plugins: [yamlEsmPlugin(), proxyAgentDepsPlugin(), noExecaPlugin()] });
 }
 
 /**

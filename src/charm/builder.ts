@@ -411,17 +411,22 @@ async function stopRunningBuild(unit: UnitContext): Promise<RunningBuild | undef
   const sessions = new Set(holders);
   if (record && (holders.includes(record.session) || (await isBuildRunning(host)))) sessions.add(record.session);
   if (sessions.size === 0) return undefined;
+  await endSessions(host, [...sessions]);
+  return record && sessions.has(record.session) ? record : { session: [...sessions][0]!, startedAt: new Date(0), trigger: 'unrecorded' };
+}
+
+/** Ends every process of these sessions: SIGTERM, then SIGKILL to what is left after a grace period. */
+export async function endSessions(host: Host, sessions: readonly number[]): Promise<void> {
+  if (!sessions.length) return;
   const env = programEnv(host);
-  const signal = (sig: string) => Promise.all([...sessions].map((s) => host.run(['pkill', `-${sig}`, '-s', String(s)], { env })));
-  const alive = async () => (await Promise.all([...sessions].map((s) => host.run(['pgrep', '-s', String(s)], { env })))).some((r) => r.exitCode === 0);
+  const signal = (sig: string) => Promise.all(sessions.map((s) => host.run(['pkill', `-${sig}`, '-s', String(s)], { env })));
+  const alive = async () => (await Promise.all(sessions.map((s) => host.run(['pgrep', '-s', String(s)], { env })))).some((r) => r.exitCode === 0);
   await signal('TERM');
-  const build = record && sessions.has(record.session) ? record : { session: [...sessions][0]!, startedAt: new Date(0), trigger: 'unrecorded' };
   for (let waited = 0; waited < STOP_GRACE_MS; waited += 100) {
-    if (!(await alive())) return build;
+    if (!(await alive())) return;
     await sleep(100);
   }
   await signal('KILL');
-  return build;
 }
 
 /**

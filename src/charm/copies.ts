@@ -4,18 +4,17 @@
 // (the copies_done event), and the charm reads the result here. The copier has its own lock, so
 // copies and builds run side by side, and only one copier runs at a time.
 //
-// The copier runs inside a small sh loop (copierScript): flock -n on COPY_LOCK_PATH, the copier,
+// The copier runs inside a small sh loop (COPIER_SCRIPT): flock -n on COPY_LOCK_PATH, the copier,
 // then, with the lock released, a last look at the request: a request written while the lock was
 // going (its startCopies saw the lock held and said 'queued') is served by another turn. Then the
 // report, in the background and without the lock: the copies_done hook may start copies itself.
-import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isValidCloudName } from '../openstack/cloud-name.js';
 import { COPY_NODE_FLAGS } from '../openstack/copy.js';
 import { ProcessError } from '../ops/errors.js';
 import { BASE_NAME, COPY_CLOUD_NAME, COPY_FIELDS, copiesFileName, parseCopiesFile, type CopiesFile, type CopyField } from '../shared/metrics-files.js';
-import type { UnitContext } from './builder.js';
-import { HostFileError, type Host } from './host.js';
+import { endSessions, type UnitContext } from './builder.js';
+import type { Host } from './host.js';
 import { COPY_LOCK_PATH, COPY_LOG_PATH, COPY_REQUEST_PATH, COPY_RESULT_PATH, COPY_SERVED_PATH, LOCK_BUSY_EXIT, METRICS_DIR, SYSTEM_PATH } from './paths.js';
 import { shQuote } from './shell.js';
 
@@ -169,39 +168,9 @@ export function parseCopyResult(text: string): CopyResult | undefined {
 /** An error as the result keeps it: bounded. */
 export const outcomeError = (message: string): string => (message.length > MAX_ERROR_CHARS ? `${message.slice(0, MAX_ERROR_CHARS - 3)}...` : message);
 
-/**
- * A regular file's text, at most `max` bytes (undefined when absent, larger, or not a regular
- * file: a symlink or FIFO put there is neither followed nor opened for reading).
- */
-export function readBounded(host: Host, prodPath: string, max: number): string | undefined {
-  let fd: number;
-  try {
-    fd = openSync(host.path(prodPath), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ELOOP' || code === 'ENXIO') return undefined;
-    throw new HostFileError('read', prodPath, err);
-  }
-  try {
-    const st = fstatSync(fd);
-    if (!st.isFile() || st.size > max) return undefined;
-    const buf = Buffer.alloc(max + 1);
-    let length = 0;
-    for (let n; (n = readSync(fd, buf, length, buf.length - length, null)) > 0; ) {
-      length += n;
-      if (length > max) return undefined;
-    }
-    return buf.toString('utf8', 0, length);
-  } catch (err) {
-    throw new HostFileError('read', prodPath, err);
-  } finally {
-    closeSync(fd);
-  }
-}
-
 /** The copier's last result: validated, at most 256 KiB; undefined when absent or malformed. */
 export function readCopyResult(host: Host): CopyResult | undefined {
-  const text = readBounded(host, COPY_RESULT_PATH, MAX_COPY_FILE_BYTES);
+  const text = host.readText(COPY_RESULT_PATH, MAX_COPY_FILE_BYTES);
   return text === undefined ? undefined : parseCopyResult(text);
 }
 
@@ -302,6 +271,20 @@ export async function startCopies(unit: UnitContext, request: CopyRequest, ctx: 
   return 'started';
 }
 
+/**
+ * Ends a running copier (stop, remove): every process of the sessions holding the copy lock (the
+ * loop, flock, the copier), SIGTERM then SIGKILL after a grace period. A copy cut off leaves its
+ * queued image in the consumer's cloud (the next copier's prune does not touch it: not active).
+ * The request goes too, so a loop between turns has nothing left to serve. Returns the sessions.
+ */
+export async function stopCopies(unit: UnitContext): Promise<number[]> {
+  const host = unit.host;
+  const sessions = host.exists(COPY_LOCK_PATH) ? host.sessionsHolding(COPY_LOCK_PATH) : [];
+  host.remove(COPY_REQUEST_PATH);
+  await endSessions(host, sessions);
+  return sessions;
+}
+
 // ---- metrics: copies-<cloud>.json ----
 
 /** Changes a cloud's copies file (created with zeros); a cloud name unfit for a file name is skipped. */
@@ -309,7 +292,7 @@ export function updateCopiesFile(host: Host, cloud: string, change: (stats: Reco
   if (!COPY_CLOUD_NAME.test(cloud)) return false;
   const file = `${METRICS_DIR}/${copiesFileName(cloud)}`;
   const stats = Object.fromEntries(COPY_FIELDS.map((f) => [f, 0])) as Record<CopyField, number>;
-  const text = readBounded(host, file, MAX_COPY_FILE_BYTES);
+  const text = host.readText(file, MAX_COPY_FILE_BYTES);
   if (text !== undefined) {
     try {
       const obj: unknown = JSON.parse(text);

@@ -121,9 +121,9 @@ export class Host {
   /**
    * The file's text; undefined when it is absent, or is not a regular file (a symlink, FIFO,
    * socket or device someone put there is never followed or opened for reading, so it can
-   * neither redirect root nor block the hook).
+   * neither redirect root nor block the hook), or is larger than `maxBytes` (then not read).
    */
-  readText(prodPath: string): string | undefined {
+  readText(prodPath: string, maxBytes?: number): string | undefined {
     let fd: number;
     try {
       fd = openSync(this.path(prodPath), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
@@ -133,8 +133,11 @@ export class Host {
       throw new HostFileError('read', prodPath, err);
     }
     try {
-      if (!fstatSync(fd).isFile()) return undefined;
-      return readFileSync(fd, 'utf8');
+      const st = fstatSync(fd);
+      if (!st.isFile() || (maxBytes !== undefined && st.size > maxBytes)) return undefined;
+      const text = readFileSync(fd, 'utf8');
+      // It may have grown since the fstat.
+      return maxBytes !== undefined && Buffer.byteLength(text) > maxBytes ? undefined : text;
     } catch (err) {
       throw new HostFileError('read', prodPath, err);
     } finally {

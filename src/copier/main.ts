@@ -21,7 +21,6 @@ import { closeSync, constants, openSync, writeSync } from 'node:fs';
 import {
   outcomeError,
   parseCopyRequest,
-  readBounded,
   updateCopiesFile,
   writeCopyResult,
   MAX_COPY_FILE_BYTES,
@@ -56,7 +55,7 @@ const message = (err: unknown): string => (err instanceof Error ? err.message : 
 
 /** A cloud from a clouds.yaml on the host, or why it cannot be had (the messages name fields, never values). */
 function cloudsFrom(prodPath: string): ((name: string) => CloudConfig) | string {
-  const text = readBounded(host, prodPath, MAX_CLOUDS_YAML_BYTES);
+  const text = host.readText(prodPath, MAX_CLOUDS_YAML_BYTES);
   if (text === undefined) return `${prodPath} is missing (or not a regular file, or larger than ${MAX_CLOUDS_YAML_BYTES} bytes)`;
   try {
     const parsed = parseCloudsYaml(text);
@@ -208,7 +207,7 @@ async function serve(request: CopyRequest): Promise<void> {
 
 async function main(): Promise<number> {
   for (;;) {
-    const text = readBounded(host, COPY_REQUEST_PATH, MAX_COPY_FILE_BYTES);
+    const text = host.readText(COPY_REQUEST_PATH, MAX_COPY_FILE_BYTES);
     if (text === undefined) {
       log(`no request to serve: ${COPY_REQUEST_PATH} is missing, not a regular file or larger than ${MAX_COPY_FILE_BYTES} bytes`);
       return 1;
@@ -220,7 +219,7 @@ async function main(): Promise<number> {
     }
     await serve(request);
     // A request written meanwhile: its startCopies found this copier running and queued it.
-    if (readBounded(host, COPY_REQUEST_PATH, MAX_COPY_FILE_BYTES) !== text) {
+    if (host.readText(COPY_REQUEST_PATH, MAX_COPY_FILE_BYTES) !== text) {
       log('the request changed while copying: serving the new one');
       continue;
     }

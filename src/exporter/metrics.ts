@@ -1,6 +1,6 @@
 // The exporter's metrics, from the state files (./state.ts) at one instant.
 import { renderFamilies, type Family, type Labels, type Sample } from './exposition.js';
-import type { BuildField, State } from './state.js';
+import type { BuildField, CopyField, State } from './state.js';
 
 const PREFIX = 'github_runner_image_builder';
 
@@ -12,6 +12,15 @@ const BUILD_METRICS: readonly { name: string; type: 'counter' | 'gauge'; help: s
   { name: 'consecutive_failures', type: 'gauge', field: 'consecutive_failures', help: 'Builds of the base that failed in a row since its last success.' },
   { name: 'last_build_duration_seconds', type: 'gauge', field: 'last_duration_seconds', help: 'How long the last finished build of the base took.' },
   { name: 'last_success_timestamp_seconds', type: 'gauge', field: 'last_success_timestamp', help: 'When the last successful build of the base ended (unix time; 0 if never).' },
+];
+
+/** Per consumer cloud (label `cloud`), from its copies file (the copier's, and the charm's gone_replaced). */
+const COPY_METRICS: readonly { name: string; type: 'counter' | 'gauge'; help: string; field: CopyField }[] = [
+  { name: 'copies_succeeded_total', type: 'counter', field: 'succeeded', help: 'Image copies into the consumer cloud that succeeded (an identical image found there counts).' },
+  { name: 'copies_failed_total', type: 'counter', field: 'failed', help: 'Image copies into the consumer cloud that failed (after their retries).' },
+  { name: 'last_copy_duration_seconds', type: 'gauge', field: 'last_duration_seconds', help: 'How long the last copy into the consumer cloud took.' },
+  { name: 'last_copy_bytes', type: 'gauge', field: 'last_bytes', help: 'Bytes the last copy into the consumer cloud moved (0 when an identical image was reused).' },
+  { name: 'gone_images_replaced_total', type: 'counter', field: 'gone_replaced', help: 'Published images found gone from the consumer cloud and replaced.' },
 ];
 
 /** The exposition text for this state at `now` (unix seconds). */
@@ -49,6 +58,16 @@ export function renderMetrics(state: State, now: number): string {
     if (image) ages.push({ labels: baseLabels(base), value: Math.round((now - image.createdAt) * 1000) / 1000 });
   }
   family('image_age_seconds', 'gauge', 'Age of the newest image of the base served to the runners (now - its created_at).', ages);
+
+  for (const m of COPY_METRICS) {
+    const samples: Sample[] = [];
+    for (const [cloud, stats] of state.copies) {
+      // An unreadable file or field: nothing (a zero would read as a counter reset).
+      const value = stats === 'invalid' ? undefined : stats[m.field];
+      if (value !== undefined) samples.push({ labels: { cloud }, value });
+    }
+    family(m.name, m.type, m.help, samples);
+  }
 
   const single = (v: number | undefined): Sample[] => (v === undefined ? [] : [{ labels: unitLabels, value: v }]);
   family('schedule_start_timestamp_seconds', 'gauge', 'When the build schedule started (unix time): builds run every interval from then.', single(unit.scheduleStart));

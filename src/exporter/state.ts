@@ -1,4 +1,4 @@
-// Reads the state files the charm and the build script write for the exporter, on every scrape.
+// Reads the state files the charm, the build script and the copier write for the exporter, on every scrape.
 // Their names, shapes and parsers are in src/shared/metrics-files.ts. All are optional and small;
 // whatever is wrong with one (missing fields aside) is reported as an error of that file and only
 // its valid parts are used. Nothing here throws.
@@ -10,20 +10,25 @@ import path from 'node:path';
 import {
   BASE_NAME,
   BUILD_FILE_NAME,
+  COPIES_FILE_NAME,
+  COPY_CLOUD_NAME,
   MAX_STATE_FILE_BYTES,
   RUNNING_FILE,
   UNIT_FILE,
   buildFileName,
+  copiesFileName,
   parseBuildFile,
+  parseCopiesFile,
   parseRunningFile,
   parseUnitFile,
   type BuildStats,
+  type CopyStats,
   type Parsed,
   type UnitInfo,
 } from '../shared/metrics-files.js';
 
 export { MAX_STATE_FILE_BYTES } from '../shared/metrics-files.js';
-export type { BuildField, BuildStats, Image, UnitInfo } from '../shared/metrics-files.js';
+export type { BuildField, BuildStats, CopyField, CopyStats, Image, UnitInfo } from '../shared/metrics-files.js';
 
 export interface StateError {
   /** The file's name in the state dir ('.' for the directory itself). */
@@ -39,6 +44,8 @@ export interface State {
   readonly builds: ReadonlyMap<string, BuildStats | 'missing' | 'invalid'>;
   /** The base being built; null when none; 'invalid' when running.json exists but says nothing usable. */
   readonly running: string | null | 'invalid';
+  /** Per consumer cloud with a copies file (sorted): its valid fields, or 'invalid' (unreadable, not a JSON object). */
+  readonly copies: ReadonlyMap<string, CopyStats | 'invalid'>;
   readonly errors: readonly StateError[];
 }
 
@@ -120,21 +127,33 @@ function readRunning(dir: string, errors: StateError[]): string | null | 'invali
   return r === 'invalid' ? 'invalid' : (r.value ?? 'invalid');
 }
 
-/** The bases that have a build file in the state dir, sorted. */
-function basesOnDisk(dir: string, errors: StateError[]): string[] {
-  let names: string[];
+/** The file names in the state dir (empty when it cannot be listed: that is an error, unless it is missing). */
+function listDir(dir: string, errors: StateError[]): string[] {
   try {
-    names = readdirSync(dir);
+    return readdirSync(dir);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') errors.push({ file: '.', reason: `cannot list the state dir: ${describe(err)}` });
     return [];
   }
-  const bases: string[] = [];
+}
+
+/** What the files of one kind (`pattern`, group 1 checked by `valid`) are for, sorted. */
+function keysOnDisk(names: readonly string[], pattern: RegExp, valid: RegExp): string[] {
+  const keys: string[] = [];
   for (const n of names) {
-    const m = BUILD_FILE_NAME.exec(n);
-    if (m && BASE_NAME.test(m[1]!)) bases.push(m[1]!);
+    const m = pattern.exec(n);
+    if (m && valid.test(m[1]!)) keys.push(m[1]!);
   }
-  return bases.sort();
+  return keys.sort();
+}
+
+function readCopies(dir: string, names: readonly string[], errors: StateError[]): Map<string, CopyStats | 'invalid'> {
+  const copies = new Map<string, CopyStats | 'invalid'>();
+  for (const cloud of keysOnDisk(names, COPIES_FILE_NAME, COPY_CLOUD_NAME)) {
+    const r = readParsed(dir, copiesFileName(cloud), parseCopiesFile, errors);
+    if (r !== 'missing') copies.set(cloud, r === 'invalid' ? r : r.value);
+  }
+  return copies;
 }
 
 /** Everything the state dir says now. */
@@ -146,17 +165,18 @@ export function readState(dir: string): State {
     // Missing: nothing written yet (every configured base then has zero counters).
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') errors.push({ file: '.', reason: `cannot stat the state dir: ${describe(err)}` });
   }
-  if (errors.length) return { unit: { images: new Map() }, bases: [], builds: new Map(), running: null, errors };
+  if (errors.length) return { unit: { images: new Map() }, bases: [], builds: new Map(), running: null, copies: new Map(), errors };
   const unit = readUnit(dir, errors);
   const running = readRunning(dir, errors);
+  const names = listDir(dir, errors);
   let bases: readonly string[];
   if (unit.bases) bases = unit.bases;
   else {
-    const found = basesOnDisk(dir, errors);
+    const found = keysOnDisk(names, BUILD_FILE_NAME, BASE_NAME);
     if (typeof running === 'string' && !found.includes(running)) found.push(running);
     bases = found;
   }
   const builds = new Map<string, BuildStats | 'missing' | 'invalid'>();
   for (const base of bases) builds.set(base, readBuild(dir, base, errors));
-  return { unit, bases, builds, running, errors };
+  return { unit, bases, builds, running, copies: readCopies(dir, names, errors), errors };
 }

@@ -140,14 +140,19 @@ export type BuildFile = Readonly<Record<BuildField, number>>;
 /** A build file's valid fields; a missing or invalid one is absent. */
 export type BuildStats = Partial<Record<BuildField, number>>;
 
-export function parseBuildFile(obj: Record<string, unknown>): Parsed<BuildStats> {
+/** The valid ones of `fields` (non-negative numbers), and a problem per invalid one. */
+function numberFields<F extends string>(obj: Record<string, unknown>, fields: readonly F[]): Parsed<Partial<Record<F, number>>> {
   const problems: string[] = [];
-  const value: BuildStats = {};
-  for (const field of BUILD_FIELDS) {
+  const value: Partial<Record<F, number>> = {};
+  for (const field of fields) {
     const v = numberField(obj, field, problems);
     if (v !== undefined) value[field] = v;
   }
   return { value, problems };
+}
+
+export function parseBuildFile(obj: Record<string, unknown>): Parsed<BuildStats> {
+  return numberFields(obj, BUILD_FIELDS);
 }
 
 // ---- running.json (the build script) ----
@@ -188,11 +193,5 @@ export type CopiesFile = Readonly<Record<CopyField, number>>;
 export type CopyStats = Partial<Record<CopyField, number>>;
 
 export function parseCopiesFile(obj: Record<string, unknown>): Parsed<CopyStats> {
-  const problems: string[] = [];
-  const value: CopyStats = {};
-  for (const field of COPY_FIELDS) {
-    const v = numberField(obj, field, problems);
-    if (v !== undefined) value[field] = v;
-  }
-  return { value, problems };
+  return numberFields(obj, COPY_FIELDS);
 }

@@ -1,7 +1,7 @@
 // src/charm/copies.ts: the copy request and result files (bounds, junk), and startCopies with the
 // real sh loop, real flock and a stand-in copier (a small node script in the charm dir's
 // dist/copier.js) and a stand-in juju-exec that records its arguments.
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -15,6 +15,7 @@ import {
   readCopyResult,
   recordGoneImageReplaced,
   startCopies,
+  stopCopies,
   updateCopiesFile,
   type CopierContext,
   type CopyRequest,
@@ -22,6 +23,8 @@ import {
 } from '../../src/charm/copies.js';
 import { Host } from '../../src/charm/host.js';
 import { COPY_LOCK_PATH, COPY_REQUEST_PATH, COPY_RESULT_PATH, COPY_SERVED_PATH, LOG_DIR, METRICS_DIR, STATE_DIR } from '../../src/charm/paths.js';
+import { renderMetrics } from '../../src/exporter/metrics.js';
+import { readState } from '../../src/exporter/state.js';
 import { eventually } from '../support/eventually.js';
 
 const REQUEST: CopyRequest = {
@@ -82,6 +85,16 @@ const done = () => { fs.writeFileSync(path.join(root, ${JSON.stringify(COPY_SERV
 const wait = () => (fs.existsSync(path.join(root, 'hold')) ? setTimeout(wait, 20) : done());
 wait();
 `;
+
+/** A process's session id (from /proc/<pid>/stat), or undefined when it is gone. */
+function sessionOf(pid: string): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[3]);
+  } catch {
+    return undefined;
+  }
+}
 
 const runsOf = (root: string): { argv: string[]; env: string[]; request: string }[] =>
   existsSync(path.join(root, 'runs')) ? readFileSync(path.join(root, 'runs'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { argv: string[]; env: string[]; request: string }) : [];
@@ -204,6 +217,33 @@ describe('startCopies and isCopyRunning (real sh loop and flock, stand-in copier
     expect(readFileSync(path.join(root, COPY_REQUEST_PATH), 'utf8')).toBe(copyRequestText(REQUEST));
   });
 
+  it('a copier that fails is reported once and not run again, though the request was not served', async () => {
+    const failing = `require('fs').appendFileSync(require('path').join(process.env.CHARM_HOST_ROOT, 'runs'), JSON.stringify({ argv: [], env: [], request: '' }) + '\\n'); process.exit(1);`;
+    const { root, ctx, unit, reported } = hostRoot(failing);
+    expect(await startCopies(unit, REQUEST, ctx)).toBe('started');
+    await eventually('the report', () => reported().length > 0, 60_000);
+    expect(runsOf(root)).toHaveLength(1);
+    expect(existsSync(path.join(root, COPY_SERVED_PATH))).toBe(false);
+  });
+
+  it('stopCopies ends the running copier and its loop (no report) and removes the request', async () => {
+    const { root, host, ctx, unit, reported } = hostRoot(STAND_IN);
+    writeFileSync(path.join(root, 'hold'), '');
+    expect(await startCopies(unit, REQUEST, ctx)).toBe('started');
+    await eventually('the run', () => runsOf(root).length === 1, 60_000);
+    const sessions = host.sessionsHolding(COPY_LOCK_PATH);
+    expect(sessions).toHaveLength(1);
+
+    expect(await stopCopies(unit)).toEqual(sessions);
+
+    expect(await isCopyRunning(host)).toBe(false);
+    const alive = (s: number) => readdirSync('/proc').some((pid) => /^\d+$/.test(pid) && sessionOf(pid) === s);
+    expect(alive(sessions[0]!)).toBe(false);
+    expect(existsSync(path.join(root, COPY_REQUEST_PATH))).toBe(false);
+    expect(reported()).toEqual([]);
+    expect(await stopCopies(unit)).toEqual([]);
+  });
+
   it('refuses an invalid request before writing anything', async () => {
     const { root, ctx, unit } = hostRoot(STAND_IN);
     await expect(startCopies(unit, { ...REQUEST, keep: 0 }, ctx)).rejects.toThrow(/keep is not a whole number/);
@@ -224,5 +264,11 @@ describe('the copies metrics file', () => {
     expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({ succeeded: 2, failed: 0, last_duration_seconds: 0, last_bytes: 1024, gone_replaced: 2 });
     expect(statSync(file).mode & 0o777).toBe(0o644);
     expect(updateCopiesFile(host, '../x', () => {})).toBe(false);
+    // What the exporter makes of it.
+    const text = renderMetrics(readState(path.join(root, METRICS_DIR)), 0);
+    expect(text).toContain('github_runner_image_builder_copies_succeeded_total{cloud="runners-a_runner-a"} 2\n');
+    expect(text).toContain('github_runner_image_builder_gone_images_replaced_total{cloud="runners-a_runner-a"} 2\n');
+    expect(text).toContain('github_runner_image_builder_last_copy_bytes{cloud="runners-a_runner-a"} 1024\n');
+    expect(text).toContain('github_runner_image_builder_state_errors 0\n');
   });
 });

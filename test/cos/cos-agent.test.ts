@@ -86,6 +86,8 @@ describe('cos-agent config', () => {
       'ImageBuilderNoSuccessfulBuild',
       'ImageBuilderConsecutiveFailures',
       'ImageBuilderImageTooOld',
+      'ImageBuilderCopiesFailing',
+      'ImageBuilderPublishedImageGone',
       'ImageBuilderExporterDown',
       'ImageBuilderMetricsAbsent',
       'HostDown',

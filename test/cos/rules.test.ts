@@ -72,13 +72,20 @@ if (guardPromtool('alert rules')) {
       const dir = stage('deployed.test.yaml', { 'sent.rules': stringify(sent), 'deployed.rules': stringify(deployedRules()) });
       const r = promtool(['check', 'rules', 'sent.rules', 'deployed.rules'], dir);
       expect(r.status, r.out).toBe(0);
-      expect(r.out).toContain('SUCCESS: 7 rules found');
+      expect(r.out).toContain('SUCCESS: 9 rules found');
     });
 
     it('fire and stay quiet as rules.test.yaml says (two bases, a non-leader, a leadership change, another application, exporter down)', () => {
       const stripped = Object.fromEntries(Object.entries(sources()).map(([f, text]) => [f, withoutAnnotations(text)]));
       const dir = stage('rules.test.yaml', stripped);
       const r = promtool(['test', 'rules', 'rules.test.yaml'], dir);
+      expect(r.status, r.out).toBe(0);
+      expect(r.out).toContain('SUCCESS');
+    });
+
+    it('fire and stay quiet for copies as copies.test.yaml says (per application and consumer cloud, a counter reset, an hour after)', () => {
+      const dir = stage('copies.test.yaml', { 'image_builder.rules': withoutAnnotations(sources()['image_builder.rules']!) });
+      const r = promtool(['test', 'rules', 'copies.test.yaml'], dir);
       expect(r.status, r.out).toBe(0);
       expect(r.out).toContain('SUCCESS');
     });

@@ -26,6 +26,11 @@ export const METRIC_NAMES = [
   'interval_hours',
   'leader',
   'state_errors',
+  'copies_succeeded_total',
+  'copies_failed_total',
+  'last_copy_duration_seconds',
+  'last_copy_bytes',
+  'gone_images_replaced_total',
 ].map((n) => `github_runner_image_builder_${n}`);
 
 function which(cmd: string): string | undefined {

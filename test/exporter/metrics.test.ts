@@ -200,6 +200,26 @@ ${M}_state_errors 0
     }
   });
 
+  it('copies-<cloud>.json: one series per consumer cloud with a valid file; garbage gives none and counts as an error; unsafe names are not read', () => {
+    writeState(dir, 'unit.json', UNIT);
+    writeState(dir, 'copies-runners-a_runner-a.json', { succeeded: 4, failed: 1, last_duration_seconds: 12.5, last_bytes: 2097152, gone_replaced: 2 });
+    writeState(dir, 'copies-runners-b.json', { succeeded: 1, failed: -3 });
+    writeState(dir, 'copies-broken.json', 'not json');
+    writeState(dir, 'copies-.hidden.json', { succeeded: 9 });
+    const s = samples();
+    expect(s.get(`${M}_copies_succeeded_total{cloud="runners-a_runner-a"}`)).toBe(4);
+    expect(s.get(`${M}_copies_failed_total{cloud="runners-a_runner-a"}`)).toBe(1);
+    expect(s.get(`${M}_last_copy_duration_seconds{cloud="runners-a_runner-a"}`)).toBe(12.5);
+    expect(s.get(`${M}_last_copy_bytes{cloud="runners-a_runner-a"}`)).toBe(2097152);
+    expect(s.get(`${M}_gone_images_replaced_total{cloud="runners-a_runner-a"}`)).toBe(2);
+    // The valid field of a partly invalid file; the invalid one (a zero would read as a reset) left out.
+    expect(s.get(`${M}_copies_succeeded_total{cloud="runners-b"}`)).toBe(1);
+    expect(s.has(`${M}_copies_failed_total{cloud="runners-b"}`)).toBe(false);
+    expect([...s.keys()].filter((k) => k.includes('broken') || k.includes('hidden'))).toEqual([]);
+    expect(errors().map((e) => e.file).sort()).toEqual(['copies-broken.json', 'copies-runners-b.json']);
+    expect(s.get(`${M}_state_errors`)).toBe(2);
+  });
+
   it('escapes an arch with quotes, backslashes and line feeds', () => {
     writeState(dir, 'unit.json', { ...UNIT, arch: 'x"6\\4\n', bases: ['noble'] });
     expect(scrape()).toContain(`${M}_leader{arch="x\\"6\\\\4\\n"} 1\n`);

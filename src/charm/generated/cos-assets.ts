@@ -65,6 +65,28 @@ export const METRICS_ALERT_RULES: RuleFile = {
           }
         },
         {
+          "alert": "ImageBuilderCopiesFailing",
+          "expr": "sum by (juju_model, juju_model_uuid, juju_application, cloud) (\n  increase(github_runner_image_builder_copies_failed_total[1h])\n) > 0",
+          "labels": {
+            "severity": "warning"
+          },
+          "annotations": {
+            "summary": "Image copies into consumer cloud {{ $labels.cloud }} of {{ $labels.juju_application }} are failing",
+            "description": "Image copies (each after 3 tries) from the build cloud into the consumer cloud {{ $labels.cloud }} failed in the last hour, so the runners of that consumer do not get the newest image there. Read /var/log/github-runner-image-builder/copy.log on the units of {{ $labels.juju_application }} for the cause: credentials the consumer sent that its cloud refuses, an unreachable cloud or proxy, a full image quota or store in that project. The charm asks for the copies again; the alert clears an hour after the last failure."
+          }
+        },
+        {
+          "alert": "ImageBuilderPublishedImageGone",
+          "expr": "sum by (juju_model, juju_model_uuid, juju_application, cloud) (\n  increase(github_runner_image_builder_gone_images_replaced_total[1h])\n) > 0",
+          "labels": {
+            "severity": "warning"
+          },
+          "annotations": {
+            "summary": "An image {{ $labels.juju_application }} published in consumer cloud {{ $labels.cloud }} was deleted",
+            "description": "An image that {{ $labels.juju_application }} published to a consumer in cloud {{ $labels.cloud }} disappeared from that cloud in the last hour (the charm has copied it again). Runners of that consumer could not boot the image meanwhile. Find out who deletes images in that project (a cleanup job, an operator, another charm pruning by name) and stop it; copy.log on the units of {{ $labels.juju_application }} shows the replacement copies."
+          }
+        },
+        {
           "alert": "ImageBuilderExporterDown",
           "expr": "up{job=~\".*github.runner.image.builder.*\"} == 0",
           "for": "5m",
