@@ -13,6 +13,7 @@ import { isValidCloudName } from '../openstack/cloud-name.js';
 import { COPY_NODE_FLAGS } from '../openstack/copy.js';
 import { ProcessError } from '../ops/errors.js';
 import { BASE_NAME, COPY_CLOUD_NAME, COPY_FIELDS, copiesFileName, parseCopiesFile, type CopiesFile, type CopyField } from '../shared/metrics-files.js';
+import { IMAGE_ID } from './build-config.js';
 import { endSessions, type UnitContext } from './builder.js';
 import type { Host } from './host.js';
 import { COPY_LOCK_PATH, COPY_LOG_PATH, COPY_REQUEST_PATH, COPY_RESULT_PATH, COPY_SERVED_PATH, LOCK_BUSY_EXIT, METRICS_DIR, SYSTEM_PATH } from './paths.js';
@@ -71,8 +72,6 @@ const MAX_PUBLISHED_PER_CLOUD = 64;
 const MAX_KEEP = 100;
 /** Glance's limit on an image name. */
 const MAX_IMAGE_NAME = 255;
-/** An OpenStack id (a UUID in Glance): what may be published, logged and put in a file. */
-export const IMAGE_ID = /^[A-Za-z0-9-]{1,64}$/;
 /** An error as the result keeps it. */
 const MAX_ERROR_CHARS = 2000;
 /** How long startCopies follows the copier's start before it lets the hook go on. */

@@ -6,8 +6,8 @@
 // the consumer's cloud before they publish them. What each relation is published comes from here.
 import type { Relation } from '../../ops/index.js';
 import { BASES } from '../build-config.js';
-import { consumerClouds, consumerIdentity, consumerOfRelation, renderConsumerClouds, resolveConsumers, type RelationConsumer } from '../consumer-clouds.js';
-import { readCopyResult, startCopies, type CopyRequest } from '../copies.js';
+import type { RelationConsumer } from '../consumer-clouds.js';
+import type { CopyRequest } from '../copies.js';
 import { installFiles } from '../builder.js';
 import { MAX_PEER_VALUE, parseImages, type ImagesByBase } from '../images.js';
 import { CONSUMER_CLOUDS_PATH } from '../paths.js';
@@ -126,6 +126,8 @@ export class Consumers extends Component {
    */
   async onRelationChanged(event: { name: string; relation?: Relation }): Promise<void> {
     const leaving = event.name === 'image_relation_broken' ? event.relation?.ref : undefined;
+    // Loaded by the hooks that need them (yaml's writer among them), not by every hook.
+    const { consumerClouds, consumerIdentity, consumerOfRelation, renderConsumerClouds, resolveConsumers } = await import('../consumer-clouds.js');
     const consumers = new Map<string, RelationConsumer>();
     for (const relation of this.model.relations(IMAGE_ENDPOINT)) {
       if (relation.ref === leaving) continue;
@@ -181,6 +183,7 @@ export class Consumers extends Component {
     };
     const host = this.machine.host;
     const ctx = this.model.context;
+    const { startCopies } = await import('../copies.js');
     const how = await startCopies(this.machine.unit, request, { node: process.execPath, charmDir: ctx.charmDir, unitName: ctx.unitName, jujuExec: host.which('juju-exec') ?? '/usr/bin/juju-exec' });
     this.log.info(`copies into ${clouds.join(', ')} ${how === 'started' ? 'started' : 'queued behind the running copier'} (${why})`);
   }
@@ -191,8 +194,8 @@ export class Consumers extends Component {
   }
 
   /** The copier finished: its verified copies are published, its failures shown until a copy succeeds. */
-  onCopiesDone(): void {
-    const result = readCopyResult(this.machine.host);
+  async onCopiesDone(): Promise<void> {
+    const result = (await import('../copies.js')).readCopyResult(this.machine.host);
     if (!result) return this.log.warning('copies_done, but the copier left no readable result');
     const identities = this.stored.data.identities ?? {};
     const copies = { ...this.copies };

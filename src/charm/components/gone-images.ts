@@ -8,7 +8,6 @@
 import type { BaseImage } from '../build-config.js';
 import { buildImmediate, isBuilderInstalled } from '../builder.js';
 import type { CloudAccess, ImageInfo } from '../cloud-port.js';
-import { recordGoneImageReplaced } from '../copies.js';
 import type { ImagesByBase } from '../images.js';
 import type { BuildCloud } from './build-cloud.js';
 import { Component, type Parent } from './component.js';
@@ -84,6 +83,7 @@ export class GoneImages extends Component {
       this.log.warning(`cloud ${access.cloudName} could not be asked whether its published images still exist (${(err as Error).message}); nothing changed`);
       return none;
     }
+    const { recordGoneImageReplaced } = await import('../copies.js');
     const dropped: string[] = [];
     let changed = false;
     entries.forEach(([base, image], i) => {

@@ -93,7 +93,11 @@ export class HostSetup extends Component {
 
   async onStop(event: EventBase): Promise<void> {
     const { removed, stopped } = await removeBuilder(this.machine.unit);
-    const ended = stopped ? `; ended the running build (session ${stopped.session}, started ${stopped.startedAt.toISOString()})` : '';
+    // A copy ended mid-way leaves a queued or saving image in that consumer's project: Glance's own state, never published.
+    const copies = await (await import('../copies.js')).stopCopies(this.machine.unit);
+    const ended =
+      (stopped ? `; ended the running build (session ${stopped.session}, started ${stopped.startedAt.toISOString()})` : '') +
+      (copies.length ? `; ended the running copier (session ${copies.join(', ')})` : '');
     this.log.info(`${event.name}: scheduled builds stopped${removed.length ? `; removed ${removed.join(', ')}` : ''}${ended}`);
     this.stored.set({ stopped: true });
   }
