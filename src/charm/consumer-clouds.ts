@@ -112,3 +112,27 @@ function isHttpUrl(text: string): boolean {
 }
 
 const relationNumber = (ref: string): number => Number(ref.split(':').pop()) || 0;
+
+/** What the image relations amount to: the consumer clouds, who each one is, and what each relation boots from. */
+export interface ConsumersPlan {
+  readonly clouds: ReadonlyMap<string, ConsumerAuth>;
+  /** Per cloud: consumerIdentity (no password). */
+  readonly identities: Readonly<Record<string, string>>;
+  /** Per relation ref: its consumer cloud, '' for the build cloud's project; absent while it waits. */
+  readonly relations: Readonly<Record<string, string>>;
+  /** Why each waiting relation waits (names relations and keys, never values). */
+  readonly waiting: readonly string[];
+}
+
+/** The plan for every image relation (ref → its units' bags). */
+export function planConsumers(relations: ReadonlyMap<string, ReadonlyMap<string, Readonly<Record<string, string>>>>): ConsumersPlan {
+  const resolved = resolveConsumers(new Map([...relations].map(([ref, bags]) => [ref, consumerOfRelation(bags, ref)])));
+  const clouds = consumerClouds(resolved);
+  const byRelation: Record<string, string> = {};
+  const waiting: string[] = [];
+  for (const [ref, c] of resolved) {
+    if (c.kind === 'waiting') waiting.push(`${c.problem}; no image is published to it until it sends all of ${CONSUMER_AUTH_KEYS.join(', ')}`);
+    else byRelation[ref] = c.kind === 'cloud' ? c.cloud : '';
+  }
+  return { clouds, identities: Object.fromEntries([...clouds].map(([name, auth]) => [name, consumerIdentity(auth)])), relations: byRelation, waiting };
+}

@@ -6,10 +6,9 @@
 // the consumer's cloud before they publish them. What each relation is published comes from here.
 import type { Relation } from '../../ops/index.js';
 import { BASES } from '../build-config.js';
-import type { RelationConsumer } from '../consumer-clouds.js';
 import type { CopyRequest } from '../copies.js';
 import { installFiles } from '../builder.js';
-import { MAX_PEER_VALUE, parseImages, type ImagesByBase } from '../images.js';
+import type { ImagesByBase } from '../images.js';
 import { CONSUMER_CLOUDS_PATH } from '../paths.js';
 import type { BuildCloud } from './build-cloud.js';
 import { Component, type Parent } from './component.js';
@@ -17,11 +16,10 @@ import { IMAGE_ENDPOINT } from './image-relation.js';
 import type { Machine } from './machine.js';
 import { PEER_ENDPOINT } from './peers.js';
 import type { ServedImages } from './served-images.js';
+import { PEER_COPIES, confirmSharedCopies } from './shared-copies.js';
 import type { Settings } from './settings.js';
 import { checkedState, is } from './stored.js';
 
-/** The leader shares the copies it made in the peer app bag under this key. */
-const PEER_COPIES = 'consumer-copies';
 
 type Stored = {
   /** Per relation (`image:<id>`): the consumer cloud it boots from, '' for the build cloud's project; absent while it waits. */
@@ -127,34 +125,25 @@ export class Consumers extends Component {
   async onRelationChanged(event: { name: string; relation?: Relation }): Promise<void> {
     const leaving = event.name === 'image_relation_broken' ? event.relation?.ref : undefined;
     // Loaded by the hooks that need them (yaml's writer among them), not by every hook.
-    const { consumerClouds, consumerIdentity, consumerOfRelation, renderConsumerClouds, resolveConsumers } = await import('../consumer-clouds.js');
-    const consumers = new Map<string, RelationConsumer>();
-    for (const relation of this.model.relations(IMAGE_ENDPOINT)) {
-      if (relation.ref === leaving) continue;
-      const bags = new Map(relation.units.map((unit) => [unit, relation.remoteUnitData(unit)] as const));
-      consumers.set(relation.ref, consumerOfRelation(bags, relation.ref));
-    }
-    const resolved = resolveConsumers(consumers);
-    const clouds = consumerClouds(resolved);
+    const { planConsumers, renderConsumerClouds } = await import('../consumer-clouds.js');
+    const bags = new Map(
+      this.model
+        .relations(IMAGE_ENDPOINT)
+        .filter((relation) => relation.ref !== leaving)
+        .map((relation) => [relation.ref, new Map(relation.units.map((unit) => [unit, relation.remoteUnitData(unit)] as const))] as const),
+    );
+    const { clouds, identities, relations, waiting } = planConsumers(bags);
     const host = this.machine.host;
     if (clouds.size) installFiles([{ path: CONSUMER_CLOUDS_PATH, content: renderConsumerClouds(clouds), mode: 0o600 }], host);
     else host.remove(CONSUMER_CLOUDS_PATH);
+    for (const problem of waiting) this.log.warning(problem);
     const before = this.stored.data.identities ?? {};
-    const identities = Object.fromEntries([...clouds].map(([name, auth]) => [name, consumerIdentity(auth)]));
     const fresh = Object.keys(identities).filter((name) => before[name] !== identities[name]);
-    const relations: Record<string, string> = {};
-    let waiting = 0;
-    for (const [ref, c] of resolved) {
-      if (c.kind === 'waiting') {
-        waiting++;
-        this.log.warning(`${c.problem}; no image is published to it until it sends all of ${'auth_url, username, password, project_name, project_domain_name, user_domain_name'}`);
-      } else relations[ref] = c.kind === 'cloud' ? c.cloud : '';
-    }
     // A cloud that left, or is now another project, has no copies here any more.
     const keep = (name: string) => name in identities && !fresh.includes(name);
     const copies = Object.fromEntries(Object.entries(this.copies).filter(([name]) => keep(name)));
     const failures = Object.fromEntries(Object.entries(this.stored.data.failures ?? {}).filter(([name]) => keep(name)));
-    this.stored.set({ relations, identities, copies, failures: Object.keys(failures).length ? failures : undefined, waiting: waiting || undefined });
+    this.stored.set({ relations: { ...relations }, identities: { ...identities }, copies, failures: Object.keys(failures).length ? failures : undefined, waiting: waiting.length || undefined });
     for (const name of Object.keys(before).filter((n) => !(n in identities))) this.log.info(`consumer cloud ${name} is gone: its credentials were removed from this unit`);
     this.notify();
     if (fresh.length) await this.requestCopies(`new consumer cloud(s) ${fresh.join(', ')}`);
@@ -173,12 +162,14 @@ export class Consumers extends Component {
     const known = this.images.known();
     const images = (target?.shape.bases ?? []).flatMap((base) => (known[base] ? [{ base, id: known[base]!.id, name: known[base]!.name }] : []));
     if (!target || !images.length) return;
+    // The copier prunes each consumer cloud to the revisions kept: without a valid limit, no copy.
     const retention = await this.settings.need('retention');
+    if ('problem' in retention) return this.log.warning(`copies into ${clouds.join(', ')} wait: ${retention.problem}`);
     const request: CopyRequest = {
       sourceCloud: target.cloudName,
       images,
       clouds,
-      keep: 'cfg' in retention ? retention.cfg.revisionHistoryLimit : 5,
+      keep: retention.cfg.revisionHistoryLimit,
       published: Object.fromEntries(Object.entries(this.copies).map(([cloud, byBase]) => [cloud, Object.values(byBase).map((i) => i!.id)])),
     };
     const host = this.machine.host;
@@ -220,32 +211,11 @@ export class Consumers extends Component {
    * its credentials too) before it is published; one the cloud cannot confirm is not taken.
    */
   async onPeersChanged(): Promise<void> {
-    if (this.model.unit.isLeader()) return;
-    const peers = this.model.relations(PEER_ENDPOINT)[0];
-    const text = peers?.localAppData()[PEER_COPIES];
+    const text = this.model.relations(PEER_ENDPOINT)[0]?.localAppData()[PEER_COPIES];
     const yaml = this.cloudsYaml();
-    if (!text || text.length > MAX_PEER_VALUE * 4 || !yaml) return;
-    let shared: Record<string, unknown>;
-    try {
-      shared = JSON.parse(text) as Record<string, unknown>;
-    } catch {
-      return;
-    }
-    const copies = { ...this.copies };
-    for (const cloud of Object.keys(this.stored.data.identities ?? {})) {
-      const claimed = parseImages(JSON.stringify(shared?.[cloud] ?? {}));
-      for (const base of BASES) {
-        const claim = claimed[base];
-        if (!claim || claim.id === copies[cloud]?.[base]?.id) continue;
-        try {
-          const found = await this.machine.cloud.findImage(this.machine.access(yaml, cloud), claim.id);
-          if (found?.status === 'active' && found.name === claim.name) copies[cloud] = { ...copies[cloud], [base]: { id: found.id, name: found.name, createdAt: found.createdAt } };
-          else this.log.warning(`the leader shared ${base} image ${claim.id} for cloud ${cloud}, which that cloud does not have as an active ${claim.name}; not published`);
-        } catch (err) {
-          this.log.warning(`cloud ${cloud} could not confirm the leader's copy ${claim.id} (${(err as Error).message}); the next peer change asks again`);
-        }
-      }
-    }
+    if (this.model.unit.isLeader() || !text || !yaml) return;
+    const clouds = Object.keys(this.stored.data.identities ?? {});
+    const copies = await confirmSharedCopies(this.machine, yaml, clouds, text, this.copies, (m) => this.log.warning(m));
     this.stored.set({ copies });
     this.notify();
   }
