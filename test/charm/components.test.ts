@@ -108,6 +108,8 @@ describe('unit state', () => {
     'image-relation': ['publishUnconfirmed'],
     peers: ['leaderName', 'pending', 'buildOwed'],
     observability: ['intervalHours', 'metricsPort', 'scheduleStart', 'cosAgentDigest', 'portProblem'],
+    consumers: ['relations', 'identities', 'copies', 'failures', 'waiting'],
+    'gone-images': ['emptied'],
   };
   const JUNK: unknown[] = ['x'.repeat(300), 42, -1.5, null, false, [], [1, 'a'], {}, { id: 7 }, { noble: 'img' }, { bases: 'noble', arch: 1 }, { digest: 1, files: 'x' }];
   const HOOKS = [on.stop(), on.remove(), on.updateStatus(), on.configChanged(), on.install(), on.custom('build_success', { OPENSTACK_IMAGE_ID: 'img-f' })];
@@ -141,9 +143,11 @@ describe('unit state', () => {
 /** The few junk values that happen to have a field's shape (checked by hand against stored.ts's checks). */
 function acceptable(bag: string, field: string, v: unknown): boolean {
   if (typeof v === 'string') return ['configProblem', 'scheduleDigest', 'leaderName', 'cosAgentDigest', 'portProblem'].includes(field);
-  if (Number.isSafeInteger(v)) return ['intervalHours', 'metricsPort', 'scheduleStart'].includes(field);
+  if (Number.isSafeInteger(v)) return ['intervalHours', 'metricsPort', 'scheduleStart', 'waiting'].includes(field);
   if (Array.isArray(v)) return field === 'cloudWarnings' && v.every((x) => typeof x === 'string');
-  if (v && typeof v === 'object' && Object.keys(v).length === 0) return (bag === 'images' && field === 'images') || (bag === 'peers' && field === 'pending');
+  if (v && typeof v === 'object' && Object.keys(v).length === 0) return (bag === 'images' && field === 'images') || (bag === 'peers' && field === 'pending') || bag === 'consumers' || bag === 'gone-images';
+  // A map of strings: the consumers' relation map, identities and failures.
+  if (v && typeof v === 'object' && Object.values(v).every((x) => typeof x === 'string')) return bag === 'consumers' && ['relations', 'identities', 'failures'].includes(field);
   return false;
 }
 
