@@ -116,6 +116,32 @@ describe('consumer clouds from the image relation', () => {
     expect(() => statSync(m.hostPath(CONSUMER_CLOUDS_PATH)), 'no consumer cloud, no file').toThrow();
   });
 
+  it('an upgrade from a charm that ignored credentials keeps the id the consumer boots until the copier reports (it reuses an identical image)', async () => {
+    const m = testMachine();
+    m.cloud.images.push(buildImage);
+    const before = { id: 'img-build-1', tags: 'x64,noble', images: JSON.stringify([{ id: 'img-build-1', tags: 'x64,noble' }]), name: IMAGE, 'created-at': buildImage.createdAt };
+    const old = await servingLeader([consumerRel(1, {})], m);
+    // As the charm before consumers left it: the relation on the build id, no consumers bag.
+    const rel = { ...consumerRel(1, creds('runners-a', 'runner-a')), localUnitData: before };
+    const { consumers: _gone, ...stored } = old.s.stored;
+    const up = await charmContext(m).run(on.upgradeCharm(), { ...old.s, stored, relations: [rel] });
+    expect(up.exitCode, up.stderr).toBe(0);
+    expect(up.state.relations[0]!.localUnitData.id, 'no gap for a consumer that booted fine').toBe('img-build-1');
+    expect(copiers(m)).toHaveLength(1);
+    const done = await copiesDone(m, up.state, [{ cloud: 'runners-a_runner-a', base: 'noble', sourceId: 'img-build-1', image: { id: 'img-build-1', name: IMAGE, createdAt: buildImage.createdAt }, reused: true, durationMs: 1 }]);
+    expect(done.state.relations[0]!.localUnitData.id).toBe('img-build-1');
+  });
+
+  it('a consumer that moves to another project loses the old project’s id until its new copy is made', async () => {
+    const { m, s } = await servingLeader([consumerRel(1, creds('runners-a', 'runner-a'))]);
+    const copied = await copiesDone(m, s, [{ cloud: 'runners-a_runner-a', base: 'noble', sourceId: 'img-build-1', image: { id: 'img-copy-a', name: IMAGE, createdAt: '2030-01-01T00:05:00Z' }, durationMs: 1 }]);
+    expect(copied.state.relations[0]!.localUnitData.id).toBe('img-copy-a');
+    const moved = await charmContext(m).run(on.relation('changed', copied.state.relations[0]!), { ...copied.state, relations: [{ ...consumerRel(1, creds('runners-b', 'runner-b')), localUnitData: copied.state.relations[0]!.localUnitData }] });
+    expect(moved.state.relations[0]!.localUnitData.id).toBeUndefined();
+    const done = await copiesDone(m, moved.state, [{ cloud: 'runners-b_runner-b', base: 'noble', sourceId: 'img-build-1', image: { id: 'img-copy-b', name: IMAGE, createdAt: '2030-01-01T00:06:00Z' }, durationMs: 1 }]);
+    expect(done.state.relations[0]!.localUnitData.id).toBe('img-copy-b');
+  });
+
   it('a failed copy is in the status until a copy into that cloud succeeds; the other clouds are published', async () => {
     const { m, s } = await servingLeader([consumerRel(1, creds('runners-a', 'runner-a')), consumerRel(2, creds('runners-b', 'runner-b'))]);
     const r = await copiesDone(m, s, [

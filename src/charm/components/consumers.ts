@@ -72,12 +72,15 @@ export class Consumers extends Component {
 
   /**
    * The images a relation is published: the build cloud's for a consumer in the build project,
-   * its cloud's verified copies for one with its own project, nothing for one that waits.
+   * its cloud's verified copies for one with its own project, nothing for one that waits (or
+   * moved to another project). Undefined while a cloud that is new here has no copies yet: the
+   * relation keeps what it has (nothing for a new consumer; after an upgrade, the id it booted
+   * before, until the copier reports).
    */
-  imagesFor(relation: Relation): ImagesByBase {
+  imagesFor(relation: Relation): ImagesByBase | undefined {
     const cloud = this.cloudOf(relation);
     if (cloud === undefined) return {};
-    return cloud === '' ? this.images.known() : (this.stored.data.copies?.[cloud] ?? {});
+    return cloud === '' ? this.images.known() : this.stored.data.copies?.[cloud];
   }
 
   /**
@@ -139,9 +142,13 @@ export class Consumers extends Component {
     for (const problem of waiting) this.log.warning(problem);
     const before = this.stored.data.identities ?? {};
     const fresh = Object.keys(identities).filter((name) => before[name] !== identities[name]);
-    // A cloud that left, or is now another project, has no copies here any more.
+    // A cloud that left, or is now another project, has no copies here any more; one that moved
+    // publishes nothing until its copy is made (the old project's id would only mislead).
     const keep = (name: string) => name in identities && !fresh.includes(name);
-    const copies = Object.fromEntries(Object.entries(this.copies).filter(([name]) => keep(name)));
+    const copies: Record<string, ImagesByBase> = Object.fromEntries(Object.entries(this.copies).filter(([name]) => keep(name)));
+    for (const name of fresh) if (name in before) copies[name] = {};
+    const was = this.stored.data.relations;
+    for (const [ref, cloud] of Object.entries(relations)) if (cloud && was?.[ref] !== undefined && was[ref] !== cloud) copies[cloud] ??= {};
     const failures = Object.fromEntries(Object.entries(this.stored.data.failures ?? {}).filter(([name]) => keep(name)));
     this.stored.set({ relations: { ...relations }, identities: { ...identities }, copies, failures: Object.keys(failures).length ? failures : undefined, waiting: waiting.length || undefined });
     for (const name of Object.keys(before).filter((n) => !(n in identities))) this.log.info(`consumer cloud ${name} is gone: its credentials were removed from this unit`);

@@ -41,10 +41,12 @@ export class ImageRelation extends Component {
     consumers.onChange(() => this.publish());
   }
 
-  /** What a relation's unit databag holds: its consumer's images (empty while it has none). */
-  private dataFor(relation: Relation): Record<string, string> {
+  /** What a relation's unit databag holds: its consumer's images (empty while it has none; undefined: leave it as it is). */
+  private dataFor(relation: Relation): Record<string, string> | undefined {
     const shape = this.images.shape;
-    return shape ? imageRelationData(this.consumers.imagesFor(relation), shape.bases, shape.arch) : {};
+    const images = this.consumers.imagesFor(relation);
+    if (!images) return undefined;
+    return shape ? imageRelationData(images, shape.bases, shape.arch) : {};
   }
 
   /**
@@ -55,6 +57,7 @@ export class ImageRelation extends Component {
   publish(): void {
     for (const relation of this.model.relations(IMAGE_ENDPOINT)) {
       const data = this.dataFor(relation);
+      if (!data) continue;
       if (data.id) relation.updateLocalUnitData(data);
       else if (relation.localUnitData().id) {
         relation.updateLocalUnitData(Object.fromEntries(RELATION_KEYS.map((k) => [k, ''])));
@@ -78,7 +81,7 @@ export class ImageRelation extends Component {
     this.stored.set({ publishUnconfirmed: undefined });
     for (const relation of this.model.relations(IMAGE_ENDPOINT)) {
       const want = this.dataFor(relation);
-      if (want.id && relation.localUnitData().id !== want.id) {
+      if (want?.id && relation.localUnitData().id !== want.id) {
         this.log.warning(`relation ${relation.ref} was not on image ${want.id} (an interrupted hook?); publishing it again`);
         relation.updateLocalUnitData(want);
       }
@@ -92,7 +95,7 @@ export class ImageRelation extends Component {
    */
   async onJoined(event: RelationEvent): Promise<void> {
     const known = this.dataFor(event.relation);
-    if (known.id) return event.relation.updateLocalUnitData(known);
+    if (known?.id) return event.relation.updateLocalUnitData(known);
     if (this.consumers.cloudOf(event.relation) !== '') return;
     const need = await this.settings.need('images', 'cloud');
     if ('problem' in need) return;
