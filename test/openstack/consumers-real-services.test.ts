@@ -24,7 +24,7 @@ import { buildImageBuilderCharmDir } from '../support/charm-dir.js';
 import { charmUnits } from '../support/charm-units.js';
 import { eventually } from '../support/eventually.js';
 import type { DispatchResult, SimUnit } from '../support/juju.js';
-import { guardOpenStackSuite, openstackSuite, SuiteImages, type SuiteConsumer } from '../support/openstack.js';
+import { consumerCloudsYaml, guardOpenStackSuite, openstackSuite, SuiteImages, type SuiteConsumer } from '../support/openstack.js';
 import { waitIdle } from '../support/unit-processes.js';
 
 const suite = await openstackSuite();
@@ -50,14 +50,12 @@ if (guardOpenStackSuite(suite, 'consumers get copies in their own projects, thro
     const name = imageName({ base: 'noble', appName: app, arch: 'x64' });
     const unitOf = charmUnits({ beforeAll, afterAll }, charmDirWithCopier);
     const [a, b] = suite.consumers as [SuiteConsumer, SuiteConsumer];
-    const sixKeys = (c: SuiteConsumer) => ({
-      auth_url: suite.keystoneUrl,
-      username: c.username,
-      password: c.password,
-      project_name: c.projectName,
-      project_domain_name: 'Default',
-      user_domain_name: 'Default',
-    });
+    // What github-runner sends: the `auth` map of its cloud, here the suite's consumer clouds.
+    const sixKeys = (c: SuiteConsumer) => {
+      const auth = (parse(consumerCloudsYaml(suite, [c])) as { clouds: Record<string, { auth: Record<string, string> }> }).clouds[c.cloudName]!.auth;
+      expect(Object.keys(auth).sort()).toEqual(['auth_url', 'password', 'project_domain_name', 'project_name', 'user_domain_name', 'username']);
+      return auth;
+    };
     const canaries = () => [a.password, b.password];
 
     let u: SimUnit;
