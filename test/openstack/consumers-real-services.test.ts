@@ -155,14 +155,23 @@ if (guardOpenStackSuite(suite, 'consumers get copies in their own projects, thro
       firstCopy[a.cloudName] = idA;
     });
 
-    it('a consumer joining late gets a copy in its own project without a build; the first keeps its copy', async () => {
+    it('a consumer joining late gets a copy in its own project without a build, while a build holds the build lock; the first keeps its copy', async () => {
       const builds = u.builds().length;
+      // A build runs, held at the builder's gate, while runners-b joins: copies have their own lock.
+      u.setHostKnob('build-gate', '');
+      const before = u.hostCalls().length;
+      const started = await u.dispatch({ action: 'build-immediate' });
+      ok(started);
+      expect(started.actionResults).toMatchObject({ status: 'started' });
+      await eventually('the build to reach the builder', () => u.hostCalls().slice(before).some((c) => c.prog === 'github-runner-image-builder' && c.argv.includes('run')));
+
       u.addRelation({ endpoint: 'image', id: 2, app: 'runners-b', units: ['runners-b/0'], remoteUnits: { 'runners-b/0': sixKeys(b) } });
       await join(2);
       const idB = await eventually('runners-b to be published its copy', () => idOf(2));
-      await expectCopyIn(b, idB);
-      await waitIdle(u);
+      // Published while the build still holds its lock: no build finished for it.
+      expect(existsSync(u.hostPath(BUILD_RUNNING_PATH))).toBe(true);
       expect(u.builds()).toHaveLength(builds);
+      await expectCopyIn(b, idB);
       // Each relation is published its own project's copy.
       expect(idOf(1)).toBe(firstCopy[a.cloudName]);
       expect(idOf(3)).toBe(sourceId);
@@ -172,7 +181,16 @@ if (guardOpenStackSuite(suite, 'consumers get copies in their own projects, thro
       const outcomes = copyResult()!.outcomes;
       expect(outcomes.find((o) => o.cloud === a.cloudName)).toMatchObject({ reused: true, image: { id: firstCopy[a.cloudName] } });
       expect(outcomes.find((o) => o.cloud === b.cloudName)).toMatchObject({ image: { id: idB } });
+      expect(outcomes.find((o) => o.cloud === b.cloudName)?.reused).toBeUndefined();
+
+      // The build ends, reporting the image every consumer already has: nothing moves.
+      u.setHostKnob('build-gate', undefined);
+      await eventually('the build to end', () => !existsSync(u.hostPath(BUILD_RUNNING_PATH)));
+      await waitIdle(u);
+      expect(u.builds()).toHaveLength(builds + 1);
+      expect([idOf(1), idOf(2), idOf(3)]).toEqual([firstCopy[a.cloudName], idB, sourceId]);
       expect((await mine.get(a.cloudName)!.named(name)).map((i) => i.id)).toEqual([firstCopy[a.cloudName]]);
+      expect((await mine.get(b.cloudName)!.named(name)).map((i) => i.id)).toEqual([idB]);
       firstCopy[b.cloudName] = idB;
     });
 
