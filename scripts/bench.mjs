@@ -12,7 +12,8 @@
 //   --out FILE      where the table goes (bench/results.md); --no-write to skip
 //   --rows A,B      only these rows (keys: node harness empty load install cc-same cc-change
 //                   update-status joined build get-latest curl cli copy); the floors always run;
-//                   copy is the image-copy section (scripts/bench-copy.mjs, its own options there)
+//                   copy is the image-copy section (scripts/bench-copy.mjs, its own options there);
+//                   late the late joiner's wait for an id (scripts/bench-late-joiner.mjs)
 //   --cpu-prof DIR  probe runs also write V8 CPU profiles to DIR/<row>/ (slower; for digging)
 //   --keep          keep the temp dir and the simulated units (printed)
 //
@@ -683,6 +684,13 @@ await main();
 if (!opt.rows || opt.rows.split(',').includes('copy')) {
   const { copyBench, writeSection } = await import('./bench-copy.mjs');
   const section = await copyBench();
+  console.log(section);
+  if (!opt['no-write']) writeSection(opt.out, section);
+}
+// A late consumer with its own project: image-relation-changed to its databag's id (issue 20).
+if (!opt.rows || opt.rows.split(',').includes('late')) {
+  const { lateJoinerBench, writeSection } = await import('./bench-late-joiner.mjs');
+  const section = await lateJoinerBench();
   console.log(section);
   if (!opt['no-write']) writeSection(opt.out, section);
 }

@@ -5,15 +5,21 @@
 // Glance when they run (each build gets a fresh image there); else a simulated Keystone v3 +
 // Glance v2 served from this process on 127.0.0.1 (test/support/fake-cloud.ts), where each
 // build of the stand-in builder lands as a new active image, so get-latest finds the last one.
+// A github-runner deployment with its own project joins with its credentials (the suite's
+// runners-a project, or a second project of the simulated cloud; none with CLOUDS_YAML): the run
+// ends by checking that its relation's id is a verified copy of the last build in that project.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { stringify } from 'yaml';
 import { cloudsYaml as placeholderClouds } from '../test/support/clouds.js';
 import { startFakeCloud, type FakeCloud } from '../test/support/fake-cloud.js';
-import { createUnit, type DispatchEvent, type SimUnit } from '../test/support/juju.js';
+import { createUnit, type DispatchEvent, type DispatchOptions, type SimUnit } from '../test/support/juju.js';
 import { openstackSuite, SuiteImages } from '../test/support/openstack.js';
 import { imageName } from '../src/charm/build-config.js';
-import { BUILD_RUNNING_PATH, CLOUDS_YAML_PATH, CRON_PATH } from '../src/charm/paths.js';
+import { parseCopyResult } from '../src/charm/copies.js';
+import { BUILD_RUNNING_PATH, CLOUDS_YAML_PATH, CONSUMER_CLOUDS_PATH, COPY_RESULT_PATH, CRON_PATH } from '../src/charm/paths.js';
+import { OpenStackClient, parseCloudsYaml, resolveCloud } from '../src/openstack/index.js';
 
 const repo = path.resolve(import.meta.dirname, '..');
 const CRON = CRON_PATH;
@@ -24,9 +30,9 @@ function packed(): string {
   return (JSON.parse(out.trim().split('\n').at(-1)!) as { path: string }).path;
 }
 
-async function step(u: SimUnit, label: string, event: DispatchEvent) {
+async function step(u: SimUnit, label: string, event: DispatchEvent, opts?: DispatchOptions) {
   const t = performance.now();
-  const r = await u.dispatch(event);
+  const r = await u.dispatch(event, opts);
   const ms = (performance.now() - t).toFixed(0);
   const status = r.statusHistory.at(-1) ?? u.unitStatus();
   console.log(`\n▶ ${label}: exit ${r.code} in ${ms} ms, ${r.calls.length} hook-tool calls`);
@@ -36,8 +42,8 @@ async function step(u: SimUnit, label: string, event: DispatchEvent) {
   return r;
 }
 
-async function until(what: string, check: () => boolean) {
-  for (let i = 0; i < 300 && !check(); i++) await new Promise((r) => setTimeout(r, 50));
+async function until(what: string, check: () => boolean, seconds = 15) {
+  for (let i = 0; i < seconds * 20 && !check(); i++) await new Promise((r) => setTimeout(r, 50));
   console.log(check() ? `  … ${what}` : `  … still waiting for ${what}`);
 }
 
@@ -61,6 +67,30 @@ console.log(
   }`,
 );
 
+// The consumer with its own project: the six keys github-runner sends (never printed).
+const consumerKeys = (authUrl: string, project: string, user: string, password: string) => ({
+  auth_url: authUrl,
+  username: user,
+  password,
+  project_name: project,
+  project_domain_name: 'Default',
+  user_domain_name: 'Default',
+});
+const suiteConsumer = images ? suite.consumers[0] : undefined;
+const consumer = suiteConsumer
+  ? consumerKeys(suite.keystoneUrl, suiteConsumer.projectName, suiteConsumer.username, suiteConsumer.password)
+  : fake
+    ? consumerKeys(fake.authUrl, fake.addProject('runners', 'runner', 'runner-Pa55w0rd-simulated').name, 'runner', 'runner-Pa55w0rd-simulated')
+    : undefined;
+const CONSUMER_APP = 'github-runner-own-project';
+const buildCloudName = given ? undefined : images ? suite.cloudName : 'simulated';
+const clientOf = (yaml: string, name: string) => new OpenStackClient(resolveCloud(parseCloudsYaml(yaml), name));
+const consumerCloud = consumer ? `${consumer.project_name}_${consumer.username}` : '';
+const consumerClient = () => clientOf(stringify({ clouds: { [consumerCloud]: { auth: consumer } } }), consumerCloud);
+const appImageName = imageName({ base: 'noble', appName: 'github-runner-image-builder', arch: process.arch === 'arm64' ? 'arm64' : 'x64' });
+// In the suite's Glance, what this run copies into the consumer's project goes at the end.
+const consumerHad = consumer ? new Set((await consumerClient().activeImages(appImageName)).map((i) => i.id)) : new Set<string>();
+
 const u = createUnit({
   charmDir,
   config: { 'openstack-clouds-yaml': clouds, 'cloud-name': '', interval: 6, 'base-image': 'noble', 'revision-history-limit': 5 },
@@ -77,7 +107,10 @@ const nextCreatedAt = () => {
   return (lastCreated = t);
 };
 const land = (id: string, name: string | undefined) => {
-  if (fake && id && name && !fake.images.some((i) => i.id === id)) fake.images.push({ id, name, status: 'active', created_at: nextCreatedAt() });
+  if (fake && id && name && !fake.images.some((i) => i.id === id)) {
+    fake.images.push({ id, name, status: 'queued', created_at: nextCreatedAt(), disk_format: 'raw', container_format: 'bare' });
+    fake.putData(id, Buffer.from(`simulated ${name} image ${id}\n`)); // what the consumer's copy must hold too
+  }
 };
 if (fake) {
   fake.beforeRequest = () => {
@@ -92,7 +125,7 @@ if (fake) {
 const prepareNext = async () => {
   if (!images) return;
   await new Promise((r) => setTimeout(r, 1050 - (Date.now() % 1000)));
-  u.setHostKnob('next-image-id', (await images.createActive(imageName({ base: 'noble', appName: u.unitName.split('/')[0]!, arch: process.arch === 'arm64' ? 'arm64' : 'x64' }))).id);
+  u.setHostKnob('next-image-id', (await images.createActive(appImageName)).id);
 };
 const relationId = () => u.relations()['image:1']!['local-unit'].id;
 
@@ -101,6 +134,22 @@ await step(u, 'install', 'install');
 // A build holds the lock until it has reported its image: the next step waits for that too.
 const idle = () => !existsSync(u.hostPath(BUILD_RUNNING_PATH));
 await until('first build reported back by the build script (build_success)', () => u.builds().length >= 1 && relationId() === u.builds()[0]!.id && idle());
+const consumerId = () => u.relations()['image:2']?.['local-unit'].id;
+/** The copier's last result holds a copy of `source` for the consumer, and the relation publishes it. */
+const copied = (source: string | undefined) => {
+  const outcome = parseCopyResult(u.readHostFile(COPY_RESULT_PATH) ?? '')?.outcomes.find((o) => o.cloud === consumerCloud && o.sourceId === source);
+  return outcome?.image !== undefined && consumerId() === outcome.image.id;
+};
+if (consumer) {
+  // A github-runner deployment with its own OpenStack project joins late, with its credentials:
+  // the charm copies the image it already has into that project (no build), in the background.
+  u.addRelation({ endpoint: 'image', id: 2, app: CONSUMER_APP, units: [`${CONSUMER_APP}/0`], remoteUnits: { [`${CONSUMER_APP}/0`]: consumer } });
+  console.log(`\n${CONSUMER_APP} joins from project ${consumer.project_name} (user ${consumer.username}), sending its six credential keys`);
+  await step(u, `image-relation-joined (${CONSUMER_APP})`, 'image-relation-joined', { relation: { id: 2 } });
+  await step(u, `image-relation-changed (${CONSUMER_APP}: its credentials)`, 'image-relation-changed', { relation: { id: 2 } });
+  console.log(`  consumer clouds: ${u.hostPath(CONSUMER_CLOUDS_PATH)} mode ${(statSync(u.hostPath(CONSUMER_CLOUDS_PATH)).mode & 0o777).toString(8)}`);
+  await until(`the copy in ${consumer.project_name}, published to ${CONSUMER_APP} (copies_done), with no build`, () => copied(u.builds()[0]?.id), 120);
+}
 await prepareNext();
 await step(u, 'config-changed (nothing changed)', 'config-changed');
 u.setConfig({ interval: 12 });
@@ -111,6 +160,8 @@ await step(u, 'build-immediate', { action: 'build-immediate' });
 await until('build finished', () => u.builds().length >= 3 && idle());
 const latest = await step(u, 'get-latest', { action: 'get-latest' });
 await step(u, 'image-relation-joined', 'image-relation-joined');
+const lastBuilt = u.builds().at(-1)?.id;
+if (consumer) await until(`${CONSUMER_APP}'s copy of the last build`, () => copied(lastBuilt), 120);
 
 const cronJob = u.readHostFile(CRON)?.split('\n').find((l) => l && !l.startsWith('#'));
 console.log(`\nclouds.yaml: ${u.hostPath(CLOUDS)} mode ${(statSync(u.hostPath(CLOUDS)).mode & 0o777).toString(8)}`);
@@ -118,11 +169,28 @@ console.log(`cron entry (${u.hostPath(CRON)}):\n  ${cronJob}`);
 console.log(`image relation data: ${JSON.stringify(u.relations()['image:1']!['local-unit'])}`);
 const builds = u.builds();
 console.log(`builds: ${builds.map((b) => b.id).join(', ')}`);
-if (fake) console.log(`simulated cloud's images: ${fake.images.map((i) => `${i.id} (${i.status} ${i.name})`).join(', ')}`);
+if (fake) console.log(`simulated cloud's images: ${fake.images.map((i) => `${i.id} (${i.status} ${i.name}${i.owner ? `, project ${i.owner}` : ''})`).join(', ')}`);
 const latestId = JSON.stringify(latest.actionResults ?? {}).match(/"id":"([^"]+)"/)?.[1];
 const lastBuild = builds.at(-1)?.id;
 console.log(latestId && latestId === lastBuild ? `get-latest: ${latestId}, the last build's image ✓` : `get-latest: ${latestId ?? 'no id'}, but the last build made ${lastBuild ?? 'nothing'} ✗`);
+let consumerOk = true;
+if (consumer) {
+  // As the consumer sees its own project: the id it was given is active there, owned by it, with the build's data.
+  const id = consumerId();
+  const client = consumerClient();
+  const [me, copy, source] = await Promise.all([client.whoami(), id ? client.getImage(id) : null, lastBuilt ? clientOf(clouds, buildCloudName!).getImage(lastBuilt) : null]);
+  consumerOk = !!copy && !!source && id !== lastBuilt && copy.status === 'active' && copy.owner === me.projectId && copy.name === source.name && !!source.hashValue && copy.hashAlgo === source.hashAlgo && copy.hashValue === source.hashValue;
+  console.log(`${CONSUMER_APP}'s relation data: ${JSON.stringify(u.relations()['image:2']!['local-unit'])}`);
+  console.log(
+    consumerOk
+      ? `${CONSUMER_APP}: ${id}, a verified copy of ${lastBuilt} in its project ${consumer.project_name} (owner ${me.projectId}, ${copy!.hashAlgo} matches) ✓`
+      : `${CONSUMER_APP}: ${id ?? 'no id'} is not a verified copy of ${lastBuilt ?? 'the last build'} in its project ${consumer.project_name} (${copy ? `${copy.status}, owner ${copy.owner}, ${copy.hashAlgo} ${copy.hashValue === source?.hashValue ? 'matches' : 'differs'}` : 'not there'}) ✗`,
+  );
+  if (images) {
+    for (const image of await client.activeImages(appImageName)) if (!consumerHad.has(image.id)) await client.deleteImage(image.id);
+  }
+} else console.log(`no consumer with its own project: ${given ? 'CLOUDS_YAML names one cloud' : 'the suite has no consumer project'}`);
 console.log(`\nEverything is left in place:\n  charm dir ${charmDir}\n  simulated unit ${u.dir} (hook-tool calls: ${path.join(u.jujuDir, 'calls.jsonl')}, host root: ${u.hostRoot})`);
 await images?.cleanup(); // the images this run put in the suite's Glance
 await fake?.close();
-if (!existsSync(u.hostPath(CLOUDS)) || (!given && latestId !== lastBuild)) process.exitCode = 1;
+if (!existsSync(u.hostPath(CLOUDS)) || (!given && latestId !== lastBuild) || !consumerOk) process.exitCode = 1;
