@@ -37,7 +37,7 @@ export class GoneImages extends Component {
 
   /** Clouds that lost a base's image with none left there. */
   statusNotes(): string[] {
-    return Object.entries(this.stored.data.emptied ?? {}).map(([cloud, bases]) => `cloud ${cloud} no longer has the ${bases.join(', ')} image(s) it was published; none is published there until a new one is made`);
+    return Object.entries(this.stored.data.emptied ?? {}).map(([cloud, bases]) => `cloud ${cloud} no longer has the ${bases.join(', ')} image(s) it was published; none is published there until the copy (or build) the leader asked for lands`);
   }
 
   async onUpdateStatus(): Promise<void> {
