@@ -12,7 +12,8 @@ import { charmUnits } from '../support/charm-units.js';
 import { diffTrees, snapshotTree } from '../support/host.js';
 import { HOST_BIN_DIR, type SimUnit } from '../support/juju.js';
 import { CANARY, cloudsYaml } from '../support/clouds.js';
-import { guardOpenStackSuite, newerSecondThan, openstackSuite, suiteImagesFor } from '../support/openstack.js';
+import { newerSecondThan, openstackSuite, suiteImagesFor } from '../support/openstack.js';
+import { guardOpenStackSuite } from '../support/openstack-guard.js';
 import { startLoopbackProxy } from '../openstack/loopback-proxy.js';
 import { eventually } from '../support/eventually.js';
 

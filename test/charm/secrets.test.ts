@@ -11,7 +11,8 @@ import { CANARY, cloudsYaml } from '../support/clouds.js';
 import { eventually } from '../support/eventually.js';
 import { diffTrees, snapshotTree } from '../support/host.js';
 import { type SimUnit } from '../support/juju.js';
-import { guardOpenStackSuite, openstackSuite, suiteImagesFor } from '../support/openstack.js';
+import { openstackSuite, suiteImagesFor } from '../support/openstack.js';
+import { guardOpenStackSuite } from '../support/openstack-guard.js';
 
 const APP = 'github-runner-image-builder';
 const withoutPassword = (text: string) => text.replace(/ *password:.*\n/, '');

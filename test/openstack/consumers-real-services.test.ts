@@ -24,7 +24,8 @@ import { buildImageBuilderCharmDir } from '../support/charm-dir.js';
 import { charmUnits } from '../support/charm-units.js';
 import { eventually } from '../support/eventually.js';
 import type { DispatchResult, SimUnit } from '../support/juju.js';
-import { consumerCloudsYaml, guardOpenStackSuite, openstackSuite, SuiteImages, type SuiteConsumer } from '../support/openstack.js';
+import { consumerCloudsYaml, openstackSuite, SuiteImages, type SuiteConsumer } from '../support/openstack.js';
+import { guardOpenStackSuite } from '../support/openstack-guard.js';
 import { waitIdle } from '../support/unit-processes.js';
 
 const suite = await openstackSuite();

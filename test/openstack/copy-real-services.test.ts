@@ -18,7 +18,8 @@ import {
   type CopyResult,
 } from '../../src/openstack/index.js';
 import { allText, rejection } from '../support/error-text.js';
-import { SuiteImages, consumerCloudsYaml, guardOpenStackSuite, openstackSuite, type CreatedImage, type SuiteConsumer } from '../support/openstack.js';
+import { SuiteImages, consumerCloudsYaml, openstackSuite, type CreatedImage, type SuiteConsumer } from '../support/openstack.js';
+import { guardOpenStackSuite } from '../support/openstack-guard.js';
 import { startLoopbackProxy, type Forwarded, type LoopbackProxy } from './loopback-proxy.js';
 
 const suite = await openstackSuite();

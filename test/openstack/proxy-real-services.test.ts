@@ -7,7 +7,8 @@ import { createServer, type AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { getLatestImage, parseCloudsYaml, resolveCloud, type CloudConfig, type ProxySettings } from '../../src/openstack/index.js';
 import { allText, rejection } from '../support/error-text.js';
-import { SuiteImages, guardOpenStackSuite, openstackSuite, type CreatedImage } from '../support/openstack.js';
+import { SuiteImages, openstackSuite, type CreatedImage } from '../support/openstack.js';
+import { guardOpenStackSuite } from '../support/openstack-guard.js';
 import { startLoopbackProxy, type LoopbackProxy } from './loopback-proxy.js';
 
 const suite = await openstackSuite();

@@ -15,11 +15,11 @@ import {
 import {
   SuiteImages,
   createApplicationCredential,
-  guardOpenStackSuite,
   newerSecondThan,
   openstackSuite,
   type CreatedImage,
 } from '../support/openstack.js';
+import { guardOpenStackSuite } from '../support/openstack-guard.js';
 
 const suite = await openstackSuite();
 

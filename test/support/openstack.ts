@@ -3,16 +3,15 @@
 // plain REST, independently of the client under test.
 //
 //   const suite = await openstackSuite();
-//   if (guardOpenStackSuite(suite, 'getLatestImage')) { describe(...) }  // or describe.skipIf(!suite.up)
+//   if (guardOpenStackSuite(suite, 'getLatestImage')) { describe(...) }  // guardOpenStackSuite: ./openstack-guard.ts
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, it } from 'vitest';
 import { eventually } from './eventually.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CANARY_PASSWORD = 'canary-Pa55w0rd-do-not-leak';
-const HOW_TO_START =
+export const HOW_TO_START =
   'start them with `bash scripts/openstack/start.sh` (after `bash scripts/openstack/install.sh`), ' +
   'or run the tests through `npm run test:openstack` (the OpenStack tier) or `npm run test:all` (every tier)';
 
@@ -144,28 +143,6 @@ export function consumerCloudsYaml(suite: OpenStackSuite, consumers: readonly Su
   return `clouds:\n${clouds.join('')}`;
 }
 
-/**
- * Call at the top level of a test file. When the services are up, returns true. When not: in
- * CI (process.env.CI set) registers a failing test saying the services are not running; on a
- * developer's machine warns on stderr and registers a skipped test whose name says the
- * OpenStack suite was NOT RUN. Returns false then.
- */
-export function guardOpenStackSuite(suite: OpenStackSuite, what: string): boolean {
-  if (suite.up) return true;
-  if (process.env.CI) {
-    describe(`OpenStack suite (${what})`, () => {
-      it('needs Keystone + Glance running', () => {
-        throw new Error(`OpenStack services are not running: ${suite.reason}`);
-      });
-    });
-  } else {
-    console.warn(`\n*** OpenStack suite NOT RUN (${what}): ${suite.reason}\n`);
-    describe(`OpenStack suite (${what})`, () => {
-      it.skip(`NOT RUN: Keystone + Glance are not running; ${HOW_TO_START}`, () => {});
-    });
-  }
-  return false;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Plain REST helpers (not the client under test).
