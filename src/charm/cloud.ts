@@ -50,13 +50,16 @@ async function client(access: CloudAccess) {
   return new OpenStackClient(resolveCloud(parseCloudsYaml(access.cloudsYaml), access.cloudName), { proxy: access.proxy });
 }
 
+/** What the charm keeps of a Glance image. */
+const info = (image: { id: string; name: string; createdAt: string }): ImageInfo => ({ id: image.id, name: image.name, createdAt: image.createdAt });
+
 /** The newest active image of each name (null where none), with one authentication. */
 export async function findLatestImages(access: CloudAccess, names: readonly string[]): Promise<(ImageInfo | null)[]> {
   const c = await client(access);
   const out: (ImageInfo | null)[] = [];
   for (const name of names) {
     const image = await c.getLatestImage(name);
-    out.push(image ? { id: image.id, name: image.name, createdAt: image.createdAt } : null);
+    out.push(image ? info(image) : null);
   }
   return out;
 }
@@ -64,7 +67,7 @@ export async function findLatestImages(access: CloudAccess, names: readonly stri
 /** One image by id with its Glance status, or null when the cloud does not have it. */
 export async function findImage(access: CloudAccess, id: string): Promise<(ImageInfo & { readonly status: string }) | null> {
   const image = await (await client(access)).getImage(id);
-  return image ? { id: image.id, name: image.name, createdAt: image.createdAt, status: image.status } : null;
+  return image ? { ...info(image), status: image.status } : null;
 }
 
 /** Each published image as the cloud has it, and for one that is gone or not active the newest active image of its name. */
@@ -73,13 +76,13 @@ export async function checkPublished(access: CloudAccess, images: readonly { rea
   const out: PublishedCheck[] = [];
   for (const { id, name } of images) {
     const image = await c.getImage(id);
-    const found = image ? { id: image.id, name: image.name, createdAt: image.createdAt, status: image.status } : null;
+    const found = image ? { ...info(image), status: image.status } : null;
     if (found?.status === 'active') {
       out.push({ id, found });
       continue;
     }
     const latest = await c.getLatestImage(name);
-    out.push({ id, found, latest: latest ? { id: latest.id, name: latest.name, createdAt: latest.createdAt } : null });
+    out.push({ id, found, latest: latest ? info(latest) : null });
   }
   return out;
 }

@@ -77,7 +77,7 @@ export class Actions extends Component {
     const entry = (cloud: string, base: string, image: ImageInfo) => ({ cloud, base, id: image.id, name: image.name, 'created-at': image.createdAt });
     const all: object[] = found.map((f) => entry(cfg.cloudName, f.base, f.image));
     const yaml = this.consumers.cloudsYaml();
-    for (const cloud of yaml ? Object.keys(this.consumers.stored.data.identities ?? {}) : []) {
+    for (const cloud of yaml ? this.consumers.clouds : []) {
       try {
         const there = await this.machine.cloud.findLatestImages(this.machine.access(yaml!, cloud), names);
         cfg.bases.forEach((base, i) => there[i] && all.push(entry(cloud, base, there[i]!)));

@@ -6,6 +6,7 @@
 // the consumer's cloud before they publish them. What each relation is published comes from here.
 import type { Relation } from '../../ops/index.js';
 import { BASES } from '../build-config.js';
+import type { ImageInfo } from '../cloud-port.js';
 import type { CopyRequest } from '../copies.js';
 import { installFiles } from '../builder.js';
 import type { ImagesByBase } from '../images.js';
@@ -93,6 +94,11 @@ export class Consumers extends Component {
     return relations ? relations[relation.ref] : '';
   }
 
+  /** The consumer clouds this unit knows (from the relations' credentials). */
+  get clouds(): string[] {
+    return Object.keys(this.stored.data.identities ?? {});
+  }
+
   /** Consumer cloud names with their published copies (for get-latest and the gone-image check). */
   get copies(): Readonly<Record<string, ImagesByBase>> {
     return this.stored.data.copies ?? {};
@@ -104,7 +110,7 @@ export class Consumers extends Component {
   }
 
   /** Takes a copy the cloud showed gone, or its replacement, into what is published (leader, update-status). */
-  setCopy(cloud: string, base: string, image: ImagesByBase[keyof ImagesByBase] | undefined): void {
+  setCopy(cloud: string, base: string, image: ImageInfo | undefined): void {
     const copies = { ...this.copies, [cloud]: { ...this.copies[cloud], [base]: image } };
     if (!image) delete copies[cloud]![base as keyof ImagesByBase];
     this.stored.set({ copies });
@@ -163,7 +169,7 @@ export class Consumers extends Component {
    * the next build covers the consumers.
    */
   async requestCopies(why: string): Promise<void> {
-    const clouds = Object.keys(this.stored.data.identities ?? {});
+    const clouds = this.clouds;
     if (!clouds.length || !this.model.unit.isLeader()) return;
     const target = await this.buildCloud.target();
     const known = this.images.known();
@@ -195,11 +201,10 @@ export class Consumers extends Component {
   async onCopiesDone(): Promise<void> {
     const result = (await import('../copies.js')).readCopyResult(this.machine.host);
     if (!result) return this.log.warning('copies_done, but the copier left no readable result');
-    const identities = this.stored.data.identities ?? {};
     const copies = { ...this.copies };
     const failures = { ...this.stored.data.failures };
     for (const o of result.outcomes) {
-      if (!(o.cloud in identities) || !BASES.includes(o.base as never)) continue;
+      if (!this.clouds.includes(o.cloud) || !BASES.includes(o.base as never)) continue;
       if (o.image) {
         copies[o.cloud] = { ...copies[o.cloud], [o.base]: o.image };
         delete failures[o.cloud];
@@ -221,8 +226,7 @@ export class Consumers extends Component {
     const text = this.model.relations(PEER_ENDPOINT)[0]?.localAppData()[PEER_COPIES];
     const yaml = this.cloudsYaml();
     if (this.model.unit.isLeader() || !text || !yaml) return;
-    const clouds = Object.keys(this.stored.data.identities ?? {});
-    const copies = await confirmSharedCopies(this.machine, yaml, clouds, text, this.copies, (m) => this.log.warning(m));
+    const copies = await confirmSharedCopies(this.machine, yaml, this.clouds, text, this.copies, (m) => this.log.warning(m));
     this.stored.set({ copies });
     this.notify();
   }

@@ -83,20 +83,19 @@ export class GoneImages extends Component {
       this.log.warning(`cloud ${access.cloudName} could not be asked whether its published images still exist (${(err as Error).message}); nothing changed`);
       return none;
     }
+    const gone = entries.flatMap(([base, image], i) => (checks[i] && checks[i].found?.status !== 'active' ? [{ base, image, check: checks[i] }] : []));
+    if (!gone.length) return none;
+    // Loaded only when something was gone: a steady update-status does not pay for it.
     const { recordGoneImageReplaced } = await import('../copies.js');
     const dropped: string[] = [];
-    let changed = false;
-    entries.forEach(([base, image], i) => {
-      const check = checks[i];
-      if (!check || check.found?.status === 'active') return;
+    for (const { base, image, check } of gone) {
       const state = check.found ? `is ${check.found.status}` : 'is gone';
       const replacement = check.latest && check.latest.id !== image.id ? check.latest : undefined;
-      changed = true;
       if (!replacement) dropped.push(base);
       recordGoneImageReplaced(this.machine.host, access.cloudName);
       apply(base, replacement, `published ${base} image ${image.id} ${state} in cloud ${access.cloudName}`);
-    });
-    return { dropped, changed };
+    }
+    return { dropped, changed: true };
   }
 
   /** Emptied bases that still have no image published (the others got one since). */
