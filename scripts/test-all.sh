@@ -20,16 +20,31 @@ tiers=(
   "test:pack|$vitest run --project pack"
   "test:openstack|$vitest run --project openstack"
 )
+# Each tier's output is also kept in .tmp/test-all/<tier>.log, and a failed tier's failures are
+# printed again at the end: CI shows only the tail of a long run, and that tail must say what
+# failed, not only that something did.
+logs=.tmp/test-all
+rm -rf "$logs" && mkdir -p "$logs"
 summary=()
-failed=0
+failed_tiers=()
 for tier in "${tiers[@]}"; do
   name=${tier%%|*}
   cmd=${tier#*|}
   echo "=== $name: $cmd"
   start=$SECONDS
-  if $cmd; then result=passed; else result=FAILED; failed=1; fi
+  if $cmd 2>&1 | tee "$logs/$name.log"; then result=passed; else result=FAILED; failed_tiers+=("$name"); fi
   summary+=("$(printf '%-15s %-6s %4d s' "$name" "$result" $((SECONDS - start)))")
+done
+for name in "${failed_tiers[@]}"; do
+  echo "=== $name FAILED: its failures again (whole output in $logs/$name.log)"
+  # vitest's own failure block when it got that far; else (typecheck, lint, build) the last lines.
+  plain=$(sed 's/\x1b\[[0-9;]*m//g' "$logs/$name.log")
+  if grep -q 'Failed Tests' <<<"$plain"; then
+    sed -n '/Failed Tests/,/Test Files/p' <<<"$plain" | head -n 150
+  else
+    tail -n 60 <<<"$plain"
+  fi
 done
 echo "=== test:all"
 printf '  %s\n' "${summary[@]}"
-exit "$failed"
+[ "${#failed_tiers[@]}" -eq 0 ]
