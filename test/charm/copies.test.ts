@@ -173,7 +173,7 @@ describe('startCopies and isCopyRunning (real sh loop and flock, stand-in copier
 
     expect(await startCopies(unit, REQUEST, ctx)).toBe('started');
 
-    const [report] = await eventually('the report', () => (reported().length ? reported() : undefined), 60_000);
+    const [report] = await eventually('the report', () => (reported().length ? reported() : undefined));
     expect(report).toEqual(['ib/0', `JUJU_DISPATCH_PATH=hooks/copies_done '${charmDir}/dispatch'`]);
     expect(await isCopyRunning(host)).toBe(false);
     const request = path.join(root, COPY_REQUEST_PATH);
@@ -191,14 +191,14 @@ describe('startCopies and isCopyRunning (real sh loop and flock, stand-in copier
     const { root, host, ctx, unit, reported } = hostRoot(STAND_IN);
     writeFileSync(path.join(root, 'hold'), '');
     expect(await startCopies(unit, REQUEST, ctx)).toBe('started');
-    await eventually('the first run', () => runsOf(root).length === 1, 60_000);
+    await eventually('the first run', () => runsOf(root).length === 1);
     expect(await isCopyRunning(host)).toBe(true);
 
     const newer = { ...REQUEST, clouds: ['runners-a_runner-a'] };
     expect(await startCopies(unit, newer, ctx)).toBe('queued');
     rmSync(path.join(root, 'hold'));
 
-    await eventually('the report', () => reported().length > 0, 60_000);
+    await eventually('the report', () => reported().length > 0);
     const runs = runsOf(root);
     expect(runs.map((r) => JSON.parse(r.request) as CopyRequest)).toEqual([REQUEST, newer]);
     expect(readFileSync(path.join(root, COPY_SERVED_PATH), 'utf8')).toBe(copyRequestText(newer));
@@ -210,7 +210,7 @@ describe('startCopies and isCopyRunning (real sh loop and flock, stand-in copier
     writeFileSync(path.join(root, COPY_LOCK_PATH), '');
     const holder = spawn('flock', [path.join(root, COPY_LOCK_PATH), 'sleep', '600'], { stdio: 'ignore' });
     holders.push(holder);
-    await eventually('the lock held', () => host.sessionsHolding(COPY_LOCK_PATH).length > 0, 60_000);
+    await eventually('the lock held', () => host.sessionsHolding(COPY_LOCK_PATH).length > 0);
     expect(await isCopyRunning(host)).toBe(true);
     expect(await startCopies(unit, REQUEST, ctx)).toBe('queued');
     expect(runsOf(root)).toEqual([]);
@@ -221,7 +221,7 @@ describe('startCopies and isCopyRunning (real sh loop and flock, stand-in copier
     const failing = `require('fs').appendFileSync(require('path').join(process.env.CHARM_HOST_ROOT, 'runs'), JSON.stringify({ argv: [], env: [], request: '' }) + '\\n'); process.exit(1);`;
     const { root, ctx, unit, reported } = hostRoot(failing);
     expect(await startCopies(unit, REQUEST, ctx)).toBe('started');
-    await eventually('the report', () => reported().length > 0, 60_000);
+    await eventually('the report', () => reported().length > 0);
     expect(runsOf(root)).toHaveLength(1);
     expect(existsSync(path.join(root, COPY_SERVED_PATH))).toBe(false);
   });
@@ -230,7 +230,7 @@ describe('startCopies and isCopyRunning (real sh loop and flock, stand-in copier
     const { root, host, ctx, unit, reported } = hostRoot(STAND_IN);
     writeFileSync(path.join(root, 'hold'), '');
     expect(await startCopies(unit, REQUEST, ctx)).toBe('started');
-    await eventually('the run', () => runsOf(root).length === 1, 60_000);
+    await eventually('the run', () => runsOf(root).length === 1);
     const sessions = host.sessionsHolding(COPY_LOCK_PATH);
     expect(sessions).toHaveLength(1);
 

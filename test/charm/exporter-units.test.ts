@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { EXPORTER_SERVICE, EXPORTER_SOCKET, METRICS_DIR } from '../../src/charm/paths.js';
+import { HANG_MS } from '../support/eventually.js';
 import { EXPORTER_NODE_FLAGS, renderExporterUnits, systemdCommandLine, type RenderContext } from '../../src/charm/render.js';
 
 const ANALYZE = '/usr/bin/systemd-analyze';
@@ -34,7 +35,7 @@ function verify(units: Record<string, string>): { status: number | null; stderr:
   mkdirSync(dir, { recursive: true });
   for (const [name, text] of Object.entries(units)) writeFileSync(path.join(dir, name), text);
   const files = Object.keys(units).map((n) => path.join(dir, n));
-  const run = (level: string) => spawnSync(ANALYZE, ['verify', ...files], { encoding: 'utf8', env: { PATH: process.env.PATH, SYSTEMD_LOG_LEVEL: level }, timeout: 60_000 });
+  const run = (level: string) => spawnSync(ANALYZE, ['verify', ...files], { encoding: 'utf8', env: { PATH: process.env.PATH, SYSTEMD_LOG_LEVEL: level }, timeout: HANG_MS });
   const checked = run('notice');
   // At debug level the dump (stdout) shows each command line once the specifiers are resolved, as quoted words.
   const dump = run('debug').stdout;

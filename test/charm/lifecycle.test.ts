@@ -132,7 +132,7 @@ describe('charm lifecycle through dispatch', () => {
     const second = await u.dispatch({ action: 'build-now' });
     expect(second.actionResults).toMatchObject({ status: 'already-running' });
     u.setHostKnob('build-seconds', undefined);
-    await eventually('the running build to finish', () => u.builds().length === 1, 15_000);
+    await eventually('the running build to finish', () => u.builds().length === 1);
     // Every build records its `run` when it starts: only one ever started.
     expect(u.hostCalls().filter((c) => c.prog === 'github-runner-image-builder' && c.argv[2] === 'run')).toHaveLength(1);
   });

@@ -8,6 +8,7 @@ import type { Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { bundleExporter } from '../../scripts/bundle.mjs';
+import { HANG_MS } from '../support/eventually.js';
 
 export const REPO = path.resolve(import.meta.dirname, '../..');
 
@@ -58,7 +59,7 @@ export function listeningFd(server: Server): number {
 }
 
 /**
- * Starts `node <file> --port 0 --state-dir <dir> [args]` and waits (at most 10 s) until it listens;
+ * Starts `node <file> --port 0 --state-dir <dir> [args]` and waits until it listens (HANG_MS at most);
  * with `socket`, hands it that listening socket as systemd's socket activation does.
  */
 export async function startExporter(file: string, stateDir: string, args: string[] = [], opts: { socket?: Server } = {}): Promise<RunningExporter> {
@@ -74,7 +75,7 @@ export async function startExporter(file: string, stateDir: string, args: string
   let done = false;
   void exited.then(() => (done = true));
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the exporter did not listen within 60 s: ${out}${err}`)), 60_000);
+    const timer = setTimeout(() => reject(new Error(`the exporter did not listen within ${HANG_MS} ms: ${out}${err}`)), HANG_MS);
     const check = () => {
       const m = /listening on http:\/\/[^\s]+:(\d+)\/metrics/.exec(out);
       if (m) {
@@ -97,7 +98,7 @@ export async function startExporter(file: string, stateDir: string, args: string
     stdout: () => out,
     stderr: () => err,
     waitForStderr: async (text) => {
-      const end = Date.now() + 60_000;
+      const end = Date.now() + HANG_MS;
       while (!err.includes(text)) {
         if (Date.now() > end) throw new Error(`the exporter's stderr has no ${JSON.stringify(text)}: ${err}`);
         await new Promise((r) => setTimeout(r, 20));
@@ -106,7 +107,7 @@ export async function startExporter(file: string, stateDir: string, args: string
     alive: () => !done && proc.exitCode === null && proc.signalCode === null,
     get: (pathname = '/metrics', init = {}) =>
       new Promise((resolve, reject) => {
-        const req = http.request({ host, port, path: pathname, method: init.method ?? 'GET', agent: false, timeout: 60_000 }, (res) => {
+        const req = http.request({ host, port, path: pathname, method: init.method ?? 'GET', agent: false, timeout: HANG_MS }, (res) => {
           let body = '';
           res.setEncoding('utf8').on('data', (d: string) => (body += d));
           res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_HOST, DEFAULT_STATE_DIR } from '../../src/exporter/cli.js';
 import { LIMITS } from '../../src/exporter/server.js';
 import { buildExporter, parseExposition, removeState, startExporter, stopAllExporters, tempDir, writeState, type RunningExporter } from './exporter.js';
+import { HANG_MS } from '../support/eventually.js';
 
 const M = 'github_runner_image_builder';
 let file: string;
@@ -28,17 +29,17 @@ afterAll(async () => {
   for (const d of [buildDir, stateDir]) if (d) rmSync(d, { recursive: true, force: true });
 });
 
-const run = (args: string[]) => spawnSync(process.execPath, [file, ...args], { encoding: 'utf8', timeout: 120_000 });
+const run = (args: string[]) => spawnSync(process.execPath, [file, ...args], { encoding: 'utf8', timeout: HANG_MS });
 
-/** Sends raw bytes on a new connection; resolves with what came back when the server closes it (or after 60 s: a hang). */
+/** Sends raw bytes on a new connection; resolves with what came back when the server closes it (every request here ends with the server closing). */
 function raw(port: number, data: string | Buffer, opts: { end?: boolean } = {}): Promise<string> {
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
     const s = net.connect(port, '127.0.0.1');
     let got = '';
     const timer = setTimeout(() => {
       s.destroy();
-      resolve(got);
-    }, 60_000);
+      reject(new Error(`the exporter kept the connection open for ${HANG_MS} ms after ${JSON.stringify(String(data).slice(0, 80))}; it answered: ${got.slice(0, 200)}`));
+    }, HANG_MS);
     s.setEncoding('latin1');
     s.on('data', (d: string) => (got += d));
     s.on('error', () => {});
@@ -211,7 +212,7 @@ describe('input that must not kill the exporter', () => {
     // None is held for long: pushed out, or closed at the headers timeout (LIMITS.headersTimeoutMs).
     await Promise.all(idle.map((c) => c.closed));
     await stillServing();
-  }, 60_000);
+  });
 
   it('state files that are a directory, a FIFO, a symlink to /dev/zero, 10 MiB of garbage: state_errors, logged once, still serving', async () => {
     const dir = tempDir('exporter-hostile');

@@ -105,7 +105,7 @@ describe('socket activation', () => {
     } finally {
       process.kill(-supervisor.pid!, 'SIGKILL');
     }
-  }, 60_000);
+  });
 
   it('takes the socket only when LISTEN_PID is its own and LISTEN_FDS is 1', () => {
     expect(socketActivation({}, 42)).toEqual({ kind: 'none' });
