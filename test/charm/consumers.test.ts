@@ -223,9 +223,10 @@ describe('get-latest and other units', () => {
 
   it('a non-leader publishes the leader’s copies once the consumer cloud confirms them', async () => {
     const m = testMachine();
-    m.cloud.images.push(buildImage, { id: 'img-copy-a', name: IMAGE, createdAt: '2026-01-01T00:05:00Z', status: 'active', cloud: 'runners-a_runner-a' });
-    const shared = JSON.stringify({ 'runners-a_runner-a': { noble: { id: 'img-copy-a', name: IMAGE, createdAt: '2026-01-01T00:05:00Z' } } });
-    const ghost = JSON.stringify({ 'runners-a_runner-a': { noble: { id: 'img-ghost', name: IMAGE, createdAt: '2026-01-01T00:05:00Z' } } });
+    // Peer data's created-at must not lie in the future (images.ts, timeProblem): a time in the past on any machine's clock.
+    m.cloud.images.push(buildImage, { id: 'img-copy-a', name: IMAGE, createdAt: '2020-01-01T00:05:00Z', status: 'active', cloud: 'runners-a_runner-a' });
+    const shared = JSON.stringify({ 'runners-a_runner-a': { noble: { id: 'img-copy-a', name: IMAGE, createdAt: '2020-01-01T00:05:00Z' } } });
+    const ghost = JSON.stringify({ 'runners-a_runner-a': { noble: { id: 'img-ghost', name: IMAGE, createdAt: '2020-01-01T00:05:00Z' } } });
     const peers = (copies: string) => relation('builder-peers', { id: 9, remoteApp: APP, remoteUnits: [`${APP}/1`], localAppData: { leader: `${APP}/1`, 'consumer-copies': copies } });
     const installed = await charmContext(m).run(on.install(), state({ leader: false, config, relations: [consumerRel(1, creds('runners-a', 'runner-a')), peers(ghost)] }));
     const joined = await charmContext(m).run(on.relation('changed', installed.state.relations[0]!), installed.state);
