@@ -20,7 +20,7 @@ tiers=(
   "test:pack|$vitest run --project pack"
   "test:openstack|$vitest run --project openstack"
 )
-# Each tier's output is also kept in .tmp/test-all/<tier>.log, and a failed tier's failures are
+# Each tier's output is also kept in .tmp/test-all/<tier>.log (npm-test.log, test:process.log, ...), and a failed tier's failures are
 # printed again at the end: CI shows only the tail of a long run, and that tail must say what
 # failed, not only that something did.
 logs=.tmp/test-all
@@ -32,13 +32,14 @@ for tier in "${tiers[@]}"; do
   cmd=${tier#*|}
   echo "=== $name: $cmd"
   start=$SECONDS
-  if $cmd 2>&1 | tee "$logs/$name.log"; then result=passed; else result=FAILED; failed_tiers+=("$name"); fi
+  if $cmd 2>&1 | tee "$logs/${name// /-}.log"; then result=passed; else result=FAILED; failed_tiers+=("$name"); fi
   summary+=("$(printf '%-15s %-6s %4d s' "$name" "$result" $((SECONDS - start)))")
 done
 for name in "${failed_tiers[@]}"; do
-  echo "=== $name FAILED: its failures again (whole output in $logs/$name.log)"
+  log="$logs/${name// /-}.log"
+  echo "=== $name FAILED: its failures again (whole output in $log)"
   # vitest's own failure block when it got that far; else (typecheck, lint, build) the last lines.
-  plain=$(sed 's/\x1b\[[0-9;]*m//g' "$logs/$name.log")
+  plain=$(sed 's/\x1b\[[0-9;]*m//g' "$log")
   if grep -q 'Failed Tests' <<<"$plain"; then
     sed -n '/Failed Tests/,/Test Files/p' <<<"$plain" | head -n 150
   else
