@@ -360,6 +360,18 @@ describe('build_success, build_failed and the image relation', () => {
     expect(r.logs.map((l) => l.message)).toContainEqual(expect.stringMatching(/^image img-2 built, but its details could not be read from the cloud/));
   });
 
+  it('publishes the id the cloud cannot be asked about even when the cloud clock runs ahead of the unit', async () => {
+    const { m, s } = await installed();
+    // The served image carries Glance's created-at, three minutes ahead of this machine's clock.
+    const ahead = new Date(Date.now() + 3 * 60_000).toISOString();
+    m.cloud.images.push({ id: 'img-1', name: IMAGE, createdAt: ahead, status: 'active' });
+    const first = await charmContext(m).run(on.custom('build_success', { OPENSTACK_IMAGE_ID: 'img-1' }), s);
+    m.cloud.fail = new Error('cloud "testcloud": GET http://g/v2/images/img-2 returned HTTP 500');
+    const r = await charmContext(m).run(on.custom('build_success', { OPENSTACK_IMAGE_ID: 'img-2' }), first.state);
+    expect(r.state.relations[0]!.localUnitData.id).toBe('img-2');
+    expect(Date.parse(r.state.relations[0]!.localUnitData['created-at']!)).toBeGreaterThan(Date.parse(ahead));
+  });
+
   it('records failures: a malformed id, an exit code, a timeout', async () => {
     const { m, s } = await installed();
     const ctx = charmContext(m);

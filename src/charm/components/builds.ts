@@ -62,11 +62,22 @@ export class Builds extends Component {
       // Our own build script reported it: served with a warning rather than lost (a peer's report would wait).
       this.log.warning(`image ${id} built, but its details could not be read from the cloud (${answer.unknown}); publishing the id`);
       if (!shape) return this.recordFailure(`the builder reported image ${id}, but ${answer.unknown}`);
-      image = { id, name: imageName({ arch: shape.arch, appName: this.model.appName, base }), createdAt: new Date().toISOString() };
+      image = { id, name: imageName({ arch: shape.arch, appName: this.model.appName, base }), createdAt: this.builtAt(base) };
     }
     this.relation.markUnconfirmed();
     this.images.learn({ [base]: image }, `new ${base} image ${id}`);
     await this.consumers.requestCopies(`new ${base} image ${id}`);
+  }
+
+  /**
+   * A time for an image just built whose created-at the cloud could not tell: now, or just after
+   * the served image when that one is dated later. The served one carries the cloud's clock,
+   * which may run ahead of this machine's, and the image just built is newer than it whatever
+   * the clocks say.
+   */
+  private builtAt(base: BaseImage): string {
+    const served = Date.parse(this.images.known()[base]?.createdAt ?? '');
+    return new Date(Number.isNaN(served) ? Date.now() : Math.max(Date.now(), served + 1000)).toISOString();
   }
 
   onBuildFailed(event: CustomEvent): void {
