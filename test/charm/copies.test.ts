@@ -26,6 +26,7 @@ import { COPY_LOCK_PATH, COPY_REQUEST_PATH, COPY_RESULT_PATH, COPY_SERVED_PATH, 
 import { renderMetrics } from '../../src/exporter/metrics.js';
 import { readState } from '../../src/exporter/state.js';
 import { eventually } from '../support/eventually.js';
+import { readJsonLines } from '../support/jsonl.js';
 
 const REQUEST: CopyRequest = {
   sourceCloud: 'builder',
@@ -68,7 +69,7 @@ function hostRoot(copierJs: string) {
   const host = new Host({ PATH: process.env.PATH, CHARM_HOST_ROOT: root, JUJU_CONTEXT_ID: 'ib-0-hook-1', JUJU_CHARM_HTTPS_PROXY: 'http://proxy.example:3128' });
   const ctx: CopierContext = { node: process.execPath, charmDir, unitName: 'ib/0', jujuExec };
   const unit = { host, warn: () => {} };
-  const reported = (): string[][] => (existsSync(reports) ? readFileSync(reports, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as string[]) : []);
+  const reported = (): string[][] => readJsonLines<string[]>(reports);
   return { root, charmDir, host, ctx, unit, reported };
 }
 
@@ -96,8 +97,7 @@ function sessionOf(pid: string): number | undefined {
   }
 }
 
-const runsOf = (root: string): { argv: string[]; env: string[]; request: string }[] =>
-  existsSync(path.join(root, 'runs')) ? readFileSync(path.join(root, 'runs'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { argv: string[]; env: string[]; request: string }) : [];
+const runsOf = (root: string) => readJsonLines<{ argv: string[]; env: string[]; request: string }>(path.join(root, 'runs'));
 
 describe('the copy request', () => {
   it('round-trips through its text', () => {

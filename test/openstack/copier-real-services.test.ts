@@ -5,7 +5,7 @@
 // juju-exec of test/fakes (host-bin), which records it. Outside CI, when the services are not
 // running, this file reports NOT RUN; in CI it fails.
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -14,6 +14,7 @@ import { readCopyResult, startCopies, type CopierContext, type CopyRequest, type
 import { Host } from '../../src/charm/host.js';
 import { CLOUDS_YAML_PATH, CONFIG_DIR, CONSUMER_CLOUDS_PATH, COPY_LOG_PATH, COPY_REQUEST_PATH, COPY_RESULT_PATH, COPY_SERVED_PATH, LOG_DIR, METRICS_DIR, STATE_DIR } from '../../src/charm/paths.js';
 import { eventually } from '../support/eventually.js';
+import { readJsonLines } from '../support/jsonl.js';
 import { SuiteImages, consumerCloudsYaml, newerSecondThan, openstackSuite, type CreatedImage, type SuiteConsumer } from '../support/openstack.js';
 import { guardOpenStackSuite } from '../support/openstack-guard.js';
 import { startLoopbackProxy, type Forwarded, type LoopbackProxy } from './loopback-proxy.js';
@@ -57,14 +58,9 @@ if (guardOpenStackSuite(suite, 'the copier process')) {
     });
     /** The juju-exec calls recorded so far (whole lines: the stand-in may be writing one). */
     const reports = (): string[][] =>
-      existsSync(path.join(fakeHost, 'calls.jsonl'))
-        ? readFileSync(path.join(fakeHost, 'calls.jsonl'), 'utf8')
-            .split('\n')
-            .slice(0, -1)
-            .map((l) => JSON.parse(l) as { prog: string; argv: string[] })
-            .filter((c) => c.prog === 'juju-exec')
-            .map((c) => c.argv)
-        : [];
+      readJsonLines<{ prog: string; argv: string[] }>(path.join(fakeHost, 'calls.jsonl'))
+        .filter((c) => c.prog === 'juju-exec')
+        .map((c) => c.argv);
 
     /** Starts the copier as the charm does and waits for its report; its result. */
     async function copy(req: CopyRequest, via?: LoopbackProxy, whileRunning?: () => Promise<void>): Promise<CopyResult> {

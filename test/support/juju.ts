@@ -11,6 +11,7 @@ import { latestRevision, newSecretId, parseSecretUri, type Databag, type SimRela
 import { simSecrets } from '../../src/ops/testing/memory-backend.js';
 import { ensureHookTools } from '../fakes/lib/build-hook-tools.js';
 import { killUnitProcesses } from './unit-processes.js';
+import { readJsonLines } from './jsonl.js';
 
 const FAKES = path.resolve(import.meta.dirname, '../fakes');
 export const HOOK_TOOLS_DIR = path.join(FAKES, 'hook-tools');
@@ -223,14 +224,6 @@ const RELATION_EVENT = /^(.+)-relation-(created|joined|changed|departed|broken)$
 const SECRET_EVENT = /^secret-(changed|rotate|remove|expired)$/;
 
 const shQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-
-function readJsonl<T>(file: string): T[] {
-  if (!existsSync(file)) return [];
-  return readFileSync(file, 'utf8')
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .map((l) => JSON.parse(l) as T);
-}
 
 function readJson<T>(file: string, fallback: T): T {
   return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as T) : fallback;
@@ -445,10 +438,10 @@ export class SimUnit {
       contextId,
       calls: ours(this.allCalls()),
       hostCalls: this.hostCalls().slice(hostBefore),
-      statusHistory: ours(readJsonl<StatusEntry>(path.join(this.jujuDir, 'status-history.jsonl'))),
-      logs: ours(readJsonl<LogEntry>(path.join(this.jujuDir, 'juju-log.jsonl'))),
+      statusHistory: ours(readJsonLines<StatusEntry>(path.join(this.jujuDir, 'status-history.jsonl'))),
+      logs: ours(readJsonLines<LogEntry>(path.join(this.jujuDir, 'juju-log.jsonl'))),
       actionResults: isAction ? readJson<Record<string, unknown>>(path.join(actionDir, 'results.json'), {}) : undefined,
-      actionLogs: isAction ? ours(readJsonl<{ message: string; context: string }>(path.join(actionDir, 'logs.jsonl'))).map((l) => l.message) : [],
+      actionLogs: isAction ? ours(readJsonLines<{ message: string; context: string }>(path.join(actionDir, 'logs.jsonl'))).map((l) => l.message) : [],
       actionFailed: isAction && existsSync(path.join(actionDir, 'failed')) ? readFileSync(path.join(actionDir, 'failed'), 'utf8') : undefined,
     };
   }
@@ -629,30 +622,30 @@ export class SimUnit {
 
   /** Every hook-tool call of every context so far. */
   allCalls(): ToolCall[] {
-    return readJsonl(path.join(this.jujuDir, 'calls.jsonl'));
+    return readJsonLines(path.join(this.jujuDir, 'calls.jsonl'));
   }
 
   allLogs(): LogEntry[] {
-    return readJsonl(path.join(this.jujuDir, 'juju-log.jsonl'));
+    return readJsonLines(path.join(this.jujuDir, 'juju-log.jsonl'));
   }
 
   statusHistory(): StatusEntry[] {
-    return readJsonl(path.join(this.jujuDir, 'status-history.jsonl'));
+    return readJsonLines(path.join(this.jujuDir, 'status-history.jsonl'));
   }
 
   /** Every host-program call so far. */
   hostCalls(): HostCall[] {
-    return readJsonl(path.join(this.hostDir, 'calls.jsonl'));
+    return readJsonLines(path.join(this.hostDir, 'calls.jsonl'));
   }
 
   /** Builds the builder stand-in finished (builds.jsonl). */
   builds(): BuildRecord[] {
-    return readJsonl(path.join(this.hostDir, 'builds.jsonl'));
+    return readJsonLines(path.join(this.hostDir, 'builds.jsonl'));
   }
 
   /** Private keys the builder stand-in wrote (keys.jsonl). */
   builderKeys(): KeyRecord[] {
-    return readJsonl(path.join(this.hostDir, 'keys.jsonl'));
+    return readJsonLines(path.join(this.hostDir, 'keys.jsonl'));
   }
 
   /** Where a production path lives on the simulated host. */
