@@ -20,9 +20,9 @@ tiers=(
   "test:pack|$vitest run --project pack"
   "test:openstack|$vitest run --project openstack"
 )
-# Each tier's output is also kept in .tmp/test-all/<tier>.log (npm-test.log, test:process.log, ...), and a failed tier's failures are
-# printed again at the end: CI shows only the tail of a long run, and that tail must say what
-# failed, not only that something did.
+# Each tier's output is also kept in .tmp/test-all/<tier>.log (npm-test.log, test:process.log,
+# ...), and a failed tier's failures are printed again at the end: CI shows only the tail of a
+# long run, and that tail must say what failed, not only that something did.
 logs=.tmp/test-all
 rm -rf "$logs" && mkdir -p "$logs"
 summary=()
