@@ -26,7 +26,7 @@ import { COPY_LOCK_PATH, COPY_REQUEST_PATH, COPY_RESULT_PATH, COPY_SERVED_PATH, 
 import { renderMetrics } from '../../src/exporter/metrics.js';
 import { readState } from '../../src/exporter/state.js';
 import { eventually } from '../support/eventually.js';
-import { readJsonLines } from '../support/jsonl.js';
+import { readJsonLines } from '../support/files.js';
 
 const REQUEST: CopyRequest = {
   sourceCloud: 'builder',

@@ -198,7 +198,7 @@ describe.skipIf(!canSwitchUid)('hardening: a local user cannot become root (need
     const u = await newUnit({ proxy });
     u.setHostKnob('build-seconds', '2');
     expect((await u.dispatch('install')).code).toBe(0);
-    const build = await eventually('the build to run', () => (existsSync(u.hostPath(BUILD_RUNNING_PATH)) ? readFileSync(u.hostPath(BUILD_RUNNING_PATH), 'utf8').split(' ')[0] : undefined));
+    const build = await eventually('the build to run', () => u.readHostFile(BUILD_RUNNING_PATH)?.split(' ')[0]);
     const argv = spawnSync('ps', ['-s', build!, '-o', 'args='], { encoding: 'utf8' }).stdout;
     expect(argv).toContain('github-runner-image-builder');
     expect(argv).not.toContain(secret);
@@ -225,7 +225,7 @@ describe.skipIf(!canSwitchUid)('hardening: a local user cannot become root (need
     const u = await settledUnit({ proxy: { http: 'http://user:pw@squid:3128' } });
     u.setHostKnob('build-seconds', '60');
     await u.dispatch({ action: 'build-immediate' });
-    const session = await eventually('the build to run', () => (existsSync(u.hostPath(BUILD_RUNNING_PATH)) ? readFileSync(u.hostPath(BUILD_RUNNING_PATH), 'utf8').split(' ')[0] : undefined));
+    const session = await eventually('the build to run', () => u.readHostFile(BUILD_RUNNING_PATH)?.split(' ')[0]);
     expect(spawnSync('pgrep', ['-s', session!]).status).toBe(0);
     const r = await u.dispatch('stop');
     expect(r.code).toBe(0);

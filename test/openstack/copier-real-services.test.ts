@@ -14,7 +14,7 @@ import { readCopyResult, startCopies, type CopierContext, type CopyRequest, type
 import { Host } from '../../src/charm/host.js';
 import { CLOUDS_YAML_PATH, CONFIG_DIR, CONSUMER_CLOUDS_PATH, COPY_LOG_PATH, COPY_REQUEST_PATH, COPY_RESULT_PATH, COPY_SERVED_PATH, LOG_DIR, METRICS_DIR, STATE_DIR } from '../../src/charm/paths.js';
 import { eventually } from '../support/eventually.js';
-import { readJsonLines } from '../support/jsonl.js';
+import { readJsonLines } from '../support/files.js';
 import { SuiteImages, consumerCloudsYaml, newerSecondThan, openstackSuite, type CreatedImage, type SuiteConsumer } from '../support/openstack.js';
 import { guardOpenStackSuite } from '../support/openstack-guard.js';
 import { startLoopbackProxy, type Forwarded, type LoopbackProxy } from './loopback-proxy.js';

@@ -4,14 +4,14 @@
 // and knobs: test/fakes/README.md.
 import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { latestRevision, newSecretId, parseSecretUri, type Databag, type SimRelation, type SimSecret } from '../../src/ops/testing/juju-sim.js';
 import { simSecrets } from '../../src/ops/testing/memory-backend.js';
 import { ensureHookTools } from '../fakes/lib/build-hook-tools.js';
 import { killUnitProcesses } from './unit-processes.js';
-import { readJsonLines } from './jsonl.js';
+import { readIfPresent, readJsonLines } from './files.js';
 
 const FAKES = path.resolve(import.meta.dirname, '../fakes');
 export const HOOK_TOOLS_DIR = path.join(FAKES, 'hook-tools');
@@ -226,7 +226,8 @@ const SECRET_EVENT = /^secret-(changed|rotate|remove|expired)$/;
 const shQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 function readJson<T>(file: string, fallback: T): T {
-  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as T) : fallback;
+  const text = readIfPresent(file);
+  return text === undefined ? fallback : (JSON.parse(text) as T);
 }
 
 function writeJson(file: string, value: unknown): void {
@@ -442,7 +443,7 @@ export class SimUnit {
       logs: ours(readJsonLines<LogEntry>(path.join(this.jujuDir, 'juju-log.jsonl'))),
       actionResults: isAction ? readJson<Record<string, unknown>>(path.join(actionDir, 'results.json'), {}) : undefined,
       actionLogs: isAction ? ours(readJsonLines<{ message: string; context: string }>(path.join(actionDir, 'logs.jsonl'))).map((l) => l.message) : [],
-      actionFailed: isAction && existsSync(path.join(actionDir, 'failed')) ? readFileSync(path.join(actionDir, 'failed'), 'utf8') : undefined,
+      actionFailed: isAction ? readIfPresent(path.join(actionDir, 'failed')) : undefined,
     };
   }
 
@@ -608,7 +609,7 @@ export class SimUnit {
   }
 
   workloadVersion(): string {
-    return existsSync(this.statePath('workload-version')) ? readFileSync(this.statePath('workload-version'), 'utf8') : '';
+    return readIfPresent(this.statePath('workload-version')) ?? '';
   }
 
   /** Committed charm state (state-set), and opened ports ("80/tcp" → endpoints). */
@@ -655,8 +656,7 @@ export class SimUnit {
 
   /** A file at a production path (/etc/cron.d/x), or undefined when absent. */
   readHostFile(prodPath: string): string | undefined {
-    const p = this.hostPath(prodPath);
-    return existsSync(p) ? readFileSync(p, 'utf8') : undefined;
+    return readIfPresent(this.hostPath(prodPath));
   }
 
   writeHostFile(prodPath: string, content: string, mode = 0o644): void {
