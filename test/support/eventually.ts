@@ -10,15 +10,30 @@
 export const HANG_MS = 300_000;
 
 /**
+ * A check that read a file another process is still writing or has not written yet (gone,
+ * half a JSON text): not yet, rather than a failure. Any other error fails at once.
+ */
+function notYet(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException)?.code === 'ENOENT' || err instanceof SyntaxError;
+}
+
+/**
  * Resolves with `check`'s first truthy value; fails naming `what` after `timeoutMs` (default: a
- * hang, see HANG_MS).
+ * hang, see HANG_MS), with the last error the check threw while the files it reads were not
+ * ready (see notYet).
  */
 export async function eventually<T>(what: string, check: () => T | undefined | false, timeoutMs = HANG_MS): Promise<T> {
   const start = Date.now();
+  let last: unknown;
   for (;;) {
-    const value = check();
-    if (value) return value;
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    try {
+      const value = check();
+      if (value) return value;
+    } catch (err) {
+      if (!notYet(err)) throw err;
+      last = err;
+    }
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last: ${(last as Error).message})` : ''}`, { cause: last });
     await new Promise((r) => setTimeout(r, 40));
   }
 }
