@@ -54,6 +54,8 @@ export const APT_DEPENDENCIES = ['pipx', 'python3-dev', 'gcc', 'git'] as const;
 
 /** How long stop gives a build to end after SIGTERM before it is killed. */
 const STOP_GRACE_MS = 10_000;
+/** After SIGKILL, how long stop waits for the processes to be gone (they cannot refuse; only a stuck kernel call delays them). */
+const KILL_WAIT_MS = 5_000;
 
 /** The host the builder runs on, and where to report problems that do not stop a step. */
 export interface UnitContext {
@@ -415,7 +417,7 @@ async function stopRunningBuild(unit: UnitContext): Promise<RunningBuild | undef
   return record && sessions.has(record.session) ? record : { session: [...sessions][0]!, startedAt: new Date(0), trigger: 'unrecorded' };
 }
 
-/** Ends every process of these sessions: SIGTERM, then SIGKILL to what is left after a grace period. */
+/** Ends every process of these sessions: SIGTERM, then SIGKILL to what is left after a grace period; returns once they are gone. */
 export async function endSessions(host: Host, sessions: readonly number[]): Promise<void> {
   if (!sessions.length) return;
   const env = programEnv(host);
@@ -427,6 +429,9 @@ export async function endSessions(host: Host, sessions: readonly number[]): Prom
     await sleep(100);
   }
   await signal('KILL');
+  // SIGKILL is not instant either: wait until they are gone, so that what the hook removes next
+  // (the request, the scripts) is written by none of them afterwards.
+  for (let waited = 0; waited < KILL_WAIT_MS && (await alive()); waited += 100) await sleep(100);
 }
 
 /**

@@ -244,6 +244,20 @@ describe('startCopies and isCopyRunning (real sh loop and flock, stand-in copier
     expect(await stopCopies(unit)).toEqual([]);
   });
 
+  it('stopCopies kills a copier that ignores SIGTERM after the grace period, and returns only once it is gone', async () => {
+    const stubborn = `process.on('SIGTERM', () => {}); require('fs').appendFileSync(require('path').join(process.env.CHARM_HOST_ROOT, 'runs'), JSON.stringify({ argv: [], env: [], request: '' }) + '\\n'); setInterval(() => {}, 1000);`;
+    const { root, host, ctx, unit } = hostRoot(stubborn);
+    expect(await startCopies(unit, REQUEST, ctx)).toBe('started');
+    await eventually('the run', () => runsOf(root).length === 1);
+    const sessions = host.sessionsHolding(COPY_LOCK_PATH);
+    expect(sessions).toHaveLength(1);
+
+    expect(await stopCopies(unit)).toEqual(sessions);
+
+    const left = readdirSync('/proc').filter((pid) => /^\d+$/.test(pid) && sessionOf(pid) === sessions[0]);
+    expect(left, 'processes of the copier session left when stopCopies returned').toEqual([]);
+  });
+
   it('refuses an invalid request before writing anything', async () => {
     const { root, ctx, unit } = hostRoot(STAND_IN);
     await expect(startCopies(unit, { ...REQUEST, keep: 0 }, ctx)).rejects.toThrow(/keep is not a whole number/);
