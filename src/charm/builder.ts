@@ -423,15 +423,19 @@ export async function endSessions(host: Host, sessions: readonly number[]): Prom
   const env = programEnv(host);
   const signal = (sig: string) => Promise.all(sessions.map((s) => host.run(['pkill', `-${sig}`, '-s', String(s)], { env })));
   const alive = async () => (await Promise.all(sessions.map((s) => host.run(['pgrep', '-s', String(s)], { env })))).some((r) => r.exitCode === 0);
+  const goneWithin = async (ms: number) => {
+    for (let waited = 0; waited < ms; waited += 100) {
+      if (!(await alive())) return true;
+      await sleep(100);
+    }
+    return false;
+  };
   await signal('TERM');
-  for (let waited = 0; waited < STOP_GRACE_MS; waited += 100) {
-    if (!(await alive())) return;
-    await sleep(100);
-  }
+  if (await goneWithin(STOP_GRACE_MS)) return;
   await signal('KILL');
   // SIGKILL is not instant either: wait until they are gone, so that what the hook removes next
   // (the request, the scripts) is written by none of them afterwards.
-  for (let waited = 0; waited < KILL_WAIT_MS && (await alive()); waited += 100) await sleep(100);
+  await goneWithin(KILL_WAIT_MS);
 }
 
 /**

@@ -9,6 +9,7 @@ import { BUILD_RUNNING_PATH, CLOUDS_YAML_PATH, CRON_PATH } from '../../src/charm
 import { charmUnits } from '../support/charm-units.js';
 import { CANARY, cloudsYaml } from '../support/clouds.js';
 import { eventually } from '../support/eventually.js';
+import { readIfPresent } from '../support/files.js';
 import { diffTrees, snapshotTree } from '../support/host.js';
 import { type SimUnit } from '../support/juju.js';
 import { openstackSuite, suiteImagesFor } from '../support/openstack.js';
@@ -41,12 +42,8 @@ describe('credentials in a Juju secret, through the real dispatch', () => {
     const pids = spawnSync('pgrep', ['-s', session], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean);
     // The gate's own `sleep 0.05` come and go: a process that ended since pgrep has no environment left to leak.
     const environs = pids.flatMap((pid) => {
-      try {
-        return [[pid, readFileSync(`/proc/${pid}/environ`, 'latin1')] as const];
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ESRCH') return [];
-        throw err;
-      }
+      const environ = readIfPresent(`/proc/${pid}/environ`);
+      return environ === undefined ? [] : [[pid, environ] as const];
     });
     expect(environs.length, 'the build session has processes').toBeGreaterThan(0);
     for (const [pid, environ] of environs) expect(environ, `environment of ${pid}`).not.toContain(CANARY);
