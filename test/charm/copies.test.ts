@@ -164,7 +164,8 @@ describe('the copy result', () => {
 describe('startCopies and isCopyRunning (real sh loop and flock, stand-in copier and juju-exec)', () => {
   const holders: ChildProcess[] = [];
   afterEach(() => {
-    for (const h of holders.splice(0)) h.kill('SIGKILL');
+    // Each holder leads its own process group: end flock and the sleep it runs.
+    for (const h of holders.splice(0)) process.kill(-h.pid!, 'SIGKILL');
   });
 
   it('starts the copier detached, which reports copies_done through juju-exec once the lock is released', async () => {
@@ -208,7 +209,9 @@ describe('startCopies and isCopyRunning (real sh loop and flock, stand-in copier
   it("returns 'queued' while another process holds the copy lock, and starts nothing", async () => {
     const { root, host, ctx, unit } = hostRoot(STAND_IN);
     writeFileSync(path.join(root, COPY_LOCK_PATH), '');
-    const holder = spawn('flock', [path.join(root, COPY_LOCK_PATH), 'sleep', '600'], { stdio: 'ignore' });
+    // In its own session, as every copier is: the test runner's may be 0 (a container's PID
+    // namespace), which is never counted as a holder.
+    const holder = spawn('flock', [path.join(root, COPY_LOCK_PATH), 'sleep', '600'], { stdio: 'ignore', detached: true });
     holders.push(holder);
     await eventually('the lock held', () => host.sessionsHolding(COPY_LOCK_PATH).length > 0);
     expect(await isCopyRunning(host)).toBe(true);

@@ -2,12 +2,16 @@
 // write, append to or remove while a test polls them: read without a check-then-read race.
 import { readFileSync } from 'node:fs';
 
-/** A file's text, or undefined when it is not there (also when it went between a check and the read). */
+/**
+ * A file's text, or undefined when it is not there (also when it went between a check and the
+ * read, or, for a /proc/<pid> file, when the process ended: ESRCH).
+ */
 export function readIfPresent(file: string): string | undefined {
   try {
     return readFileSync(file, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ESRCH') return undefined;
     throw err;
   }
 }
