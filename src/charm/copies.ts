@@ -12,7 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { isValidCloudName } from '../openstack/cloud-name.js';
 import { COPY_NODE_FLAGS } from '../openstack/copy.js';
 import { ProcessError } from '../ops/errors.js';
-import { BASE_NAME, COPY_CLOUD_NAME, COPY_FIELDS, copiesFileName, parseCopiesFile, type CopiesFile, type CopyField } from '../shared/metrics-files.js';
+import { BASE_NAME, COPIER_FIELDS, COPY_CLOUD_NAME, GONE_FIELDS, copiesFileName, goneFileName, parseCopiesFile, parseGoneFile } from '../shared/metrics-files.js';
 import { IMAGE_ID } from './build-config.js';
 import { endSessions, type UnitContext } from './builder.js';
 import type { Host } from './host.js';
@@ -284,30 +284,43 @@ export async function stopCopies(unit: UnitContext): Promise<number[]> {
   return sessions;
 }
 
-// ---- metrics: copies-<cloud>.json ----
+// ---- metrics: copies-<cloud>.json (the copier's) and gone-<cloud>.json (the charm's) ----
 
-/** Changes a cloud's copies file (created with zeros); a cloud name unfit for a file name is skipped. */
-export function updateCopiesFile(host: Host, cloud: string, change: (stats: Record<CopyField, number>) => void): boolean {
-  if (!COPY_CLOUD_NAME.test(cloud)) return false;
-  const file = `${METRICS_DIR}/${copiesFileName(cloud)}`;
-  const stats = Object.fromEntries(COPY_FIELDS.map((f) => [f, 0])) as Record<CopyField, number>;
+/**
+ * Changes one cloud's numbers in a metrics file that only this process kind writes (fields
+ * created at zero); a cloud name unfit for a file name is skipped.
+ */
+function updateCloudFile<F extends string>(
+  host: Host,
+  file: string,
+  fields: readonly F[],
+  parse: (obj: Record<string, unknown>) => { value: Partial<Record<string, number>> },
+  change: (stats: Record<F, number>) => void,
+): boolean {
+  const stats = Object.fromEntries(fields.map((f) => [f, 0])) as Record<F, number>;
   const text = host.readText(file, MAX_COPY_FILE_BYTES);
   if (text !== undefined) {
     try {
       const obj: unknown = JSON.parse(text);
-      if (isObject(obj)) Object.assign(stats, parseCopiesFile(obj).value);
+      if (isObject(obj)) for (const f of fields) stats[f] = parse(obj).value[f] ?? 0;
     } catch {
       // An unreadable file starts again from zero (the exporter showed it as an error meanwhile).
     }
   }
   change(stats);
-  const out: CopiesFile = stats;
-  return host.writeIfChanged(file, `${JSON.stringify(out)}\n`, { mode: 0o644, uid: 0, gid: 0 });
+  return host.writeIfChanged(file, `${JSON.stringify(stats)}\n`, { mode: 0o644, uid: 0, gid: 0 });
+}
+
+/** The copier changes a cloud's copies file. */
+export function updateCopiesFile(host: Host, cloud: string, change: (stats: Record<(typeof COPIER_FIELDS)[number], number>) => void): boolean {
+  if (!COPY_CLOUD_NAME.test(cloud)) return false;
+  return updateCloudFile(host, `${METRICS_DIR}/${copiesFileName(cloud)}`, COPIER_FIELDS, parseCopiesFile, change);
 }
 
 /** The charm found an image it published in `cloud` gone and replaced it: counted for the alert. */
 export function recordGoneImageReplaced(host: Host, cloud: string): void {
-  updateCopiesFile(host, cloud, (s) => {
+  if (!COPY_CLOUD_NAME.test(cloud)) return;
+  updateCloudFile(host, `${METRICS_DIR}/${goneFileName(cloud)}`, GONE_FIELDS, parseGoneFile, (s) => {
     s.gone_replaced += 1;
   });
 }

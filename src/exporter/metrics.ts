@@ -14,7 +14,7 @@ const BUILD_METRICS: readonly { name: string; type: 'counter' | 'gauge'; help: s
   { name: 'last_success_timestamp_seconds', type: 'gauge', field: 'last_success_timestamp', help: 'When the last successful build of the base ended (unix time; 0 if never).' },
 ];
 
-/** Per consumer cloud (label `cloud`), from its copies file (the copier's, and the charm's gone_replaced). */
+/** Per consumer cloud (label `cloud`), from its copies file (the copier's) and its gone file (the charm's). */
 const COPY_METRICS: readonly { name: string; type: 'counter' | 'gauge'; help: string; field: CopyField }[] = [
   { name: 'copies_succeeded_total', type: 'counter', field: 'succeeded', help: 'Image copies into the consumer cloud that succeeded (an identical image found there counts).' },
   { name: 'copies_failed_total', type: 'counter', field: 'failed', help: 'Image copies into the consumer cloud that failed (after their retries).' },

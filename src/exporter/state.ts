@@ -12,13 +12,16 @@ import {
   BUILD_FILE_NAME,
   COPIES_FILE_NAME,
   COPY_CLOUD_NAME,
+  GONE_FILE_NAME,
   MAX_STATE_FILE_BYTES,
   RUNNING_FILE,
   UNIT_FILE,
   buildFileName,
   copiesFileName,
+  goneFileName,
   parseBuildFile,
   parseCopiesFile,
+  parseGoneFile,
   parseRunningFile,
   parseUnitFile,
   type BuildStats,
@@ -44,7 +47,7 @@ export interface State {
   readonly builds: ReadonlyMap<string, BuildStats | 'missing' | 'invalid'>;
   /** The base being built; null when none; 'invalid' when running.json exists but says nothing usable. */
   readonly running: string | null | 'invalid';
-  /** Per consumer cloud with a copies file (sorted): its valid fields, or 'invalid' (unreadable, not a JSON object). */
+  /** Per consumer cloud with a copies or gone file (sorted): their valid fields, or 'invalid' (none readable as a JSON object). */
   readonly copies: ReadonlyMap<string, CopyStats | 'invalid'>;
   readonly errors: readonly StateError[];
 }
@@ -147,11 +150,22 @@ function keysOnDisk(names: readonly string[], pattern: RegExp, valid: RegExp): s
   return keys.sort();
 }
 
+/**
+ * Per consumer cloud: the copier's copies file and the charm's gone file, merged (each has its own
+ * writer). A cloud whose files are all unreadable is 'invalid'; one unreadable file of two leaves
+ * the other's fields.
+ */
 function readCopies(dir: string, names: readonly string[], errors: StateError[]): Map<string, CopyStats | 'invalid'> {
   const copies = new Map<string, CopyStats | 'invalid'>();
-  for (const cloud of keysOnDisk(names, COPIES_FILE_NAME, COPY_CLOUD_NAME)) {
-    const r = readParsed(dir, copiesFileName(cloud), parseCopiesFile, errors);
-    if (r !== 'missing') copies.set(cloud, r === 'invalid' ? r : r.value);
+  const kinds = [
+    { pattern: COPIES_FILE_NAME, file: copiesFileName, parse: parseCopiesFile },
+    { pattern: GONE_FILE_NAME, file: goneFileName, parse: parseGoneFile },
+  ];
+  const clouds = [...new Set(kinds.flatMap((k) => keysOnDisk(names, k.pattern, COPY_CLOUD_NAME)))].sort();
+  for (const cloud of clouds) {
+    const read = kinds.map((k) => readParsed(dir, k.file(cloud), k.parse, errors)).filter((r) => r !== 'missing');
+    const valid = read.filter((r) => r !== 'invalid');
+    if (read.length) copies.set(cloud, valid.length ? Object.assign({}, ...valid.map((r) => r.value)) : 'invalid');
   }
   return copies;
 }

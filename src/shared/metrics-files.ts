@@ -7,8 +7,11 @@
 //   <dir>/unit.json          UnitFile, the charm, when what it knows changes
 //   <dir>/build-<base>.json  BuildFile, the build script, after each build of <base>
 //   <dir>/running.json       RunningFile, the build script, while a build runs
-//   <dir>/copies-<cloud>.json CopiesFile, the copier after each run (and the charm, on a gone
-//                            image it replaced), per consumer cloud
+//   <dir>/copies-<cloud>.json CopiesFile, the copier after each run, per consumer cloud
+//   <dir>/gone-<cloud>.json  GoneFile, the charm, when it replaced a published image found gone
+//
+// Each file has one writer, so no read-modify-write of one can lose another's update (the copier
+// runs beside hooks; hooks run one at a time).
 //
 // The parsers take a parsed JSON object and give its valid parts and what is wrong with the rest:
 // the exporter exports what it can and counts the rest in state_errors. Nothing here throws.
@@ -171,7 +174,7 @@ export function parseRunningFile(obj: Record<string, unknown>): Parsed<string | 
   return { value: undefined, problems: ['base is not a valid base name'] };
 }
 
-// ---- copies-<cloud>.json (the copier; the charm bumps gone_replaced) ----
+// ---- copies-<cloud>.json (the copier) and gone-<cloud>.json (the charm) ----
 
 /**
  * A consumer cloud's name as it may appear in a file name and a label: src/openstack's
@@ -181,17 +184,30 @@ export const COPY_CLOUD_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/;
 export const copiesFileName = (cloud: string): string => `copies-${cloud}.json`;
 /** A copies file's name; the cloud is group 1 (check it with COPY_CLOUD_NAME). */
 export const COPIES_FILE_NAME = /^copies-(.+)\.json$/;
+export const goneFileName = (cloud: string): string => `gone-${cloud}.json`;
+/** A gone file's name; the cloud is group 1 (check it with COPY_CLOUD_NAME). */
+export const GONE_FILE_NAME = /^gone-(.+)\.json$/;
 
-export const COPY_FIELDS = ['succeeded', 'failed', 'last_duration_seconds', 'last_bytes', 'gone_replaced'] as const;
+/** The copier's fields (copies-<cloud>.json). */
+export const COPIER_FIELDS = ['succeeded', 'failed', 'last_duration_seconds', 'last_bytes'] as const;
+/** The charm's fields (gone-<cloud>.json). */
+export const GONE_FIELDS = ['gone_replaced'] as const;
+/** Every per-cloud field the exporter shows. */
+export const COPY_FIELDS = [...COPIER_FIELDS, ...GONE_FIELDS] as const;
 export type CopyField = (typeof COPY_FIELDS)[number];
 /**
  * copies-<cloud>.json: copies into the cloud that succeeded (a reused identical image counts) and
- * failed, the last copy's seconds and bytes moved (0 for a reuse), and how many published images
- * the charm found gone there and replaced.
+ * failed, the last copy's seconds and bytes moved (0 for a reuse).
  */
-export type CopiesFile = Readonly<Record<CopyField, number>>;
+export type CopiesFile = Readonly<Record<(typeof COPIER_FIELDS)[number], number>>;
+/** gone-<cloud>.json: how many published images the charm found gone there and replaced. */
+export type GoneFile = Readonly<Record<(typeof GONE_FIELDS)[number], number>>;
 export type CopyStats = Partial<Record<CopyField, number>>;
 
 export function parseCopiesFile(obj: Record<string, unknown>): Parsed<CopyStats> {
-  return numberFields(obj, COPY_FIELDS);
+  return numberFields(obj, COPIER_FIELDS);
+}
+
+export function parseGoneFile(obj: Record<string, unknown>): Parsed<CopyStats> {
+  return numberFields(obj, GONE_FIELDS);
 }

@@ -174,7 +174,7 @@ describe('never a dead id (update-status)', () => {
     const r = await charmContext(m).run(on.updateStatus(), s);
     expect(r.state.relations[0]!.localUnitData.id).toBe('img-copy-older');
     expect(copiers(m)).toHaveLength(before + 1);
-    expect(JSON.parse(readFileSync(m.hostPath(`${METRICS_DIR}/copies-runners-a_runner-a.json`), 'utf8'))).toMatchObject({ gone_replaced: 1 });
+    expect(JSON.parse(readFileSync(m.hostPath(`${METRICS_DIR}/gone-runners-a_runner-a.json`), 'utf8'))).toMatchObject({ gone_replaced: 1 });
     const again = await charmContext(m).run(on.updateStatus(), r.state);
     expect(copiers(m), 'nothing gone: nothing asked').toHaveLength(before + 1);
     expect(again.state.relations[0]!.localUnitData.id).toBe('img-copy-older');

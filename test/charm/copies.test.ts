@@ -268,8 +268,8 @@ describe('startCopies and isCopyRunning (real sh loop and flock, stand-in copier
   });
 });
 
-describe('the copies metrics file', () => {
-  it('counts gone images replaced next to the copier counters, and skips a cloud name unfit for a file name', () => {
+describe('the per-cloud metrics files', () => {
+  it('the copier counts copies in copies-<cloud>.json, the charm gone images in gone-<cloud>.json; the exporter shows both; a cloud name unfit for a file name is skipped', () => {
     const { root, host } = hostRoot('');
     updateCopiesFile(host, 'runners-a_runner-a', (s) => {
       s.succeeded += 2;
@@ -277,15 +277,32 @@ describe('the copies metrics file', () => {
     });
     recordGoneImageReplaced(host, 'runners-a_runner-a');
     recordGoneImageReplaced(host, 'runners-a_runner-a');
-    const file = path.join(root, METRICS_DIR, 'copies-runners-a_runner-a.json');
-    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({ succeeded: 2, failed: 0, last_duration_seconds: 0, last_bytes: 1024, gone_replaced: 2 });
-    expect(statSync(file).mode & 0o777).toBe(0o644);
+    const copies = path.join(root, METRICS_DIR, 'copies-runners-a_runner-a.json');
+    const gone = path.join(root, METRICS_DIR, 'gone-runners-a_runner-a.json');
+    expect(JSON.parse(readFileSync(copies, 'utf8'))).toEqual({ succeeded: 2, failed: 0, last_duration_seconds: 0, last_bytes: 1024 });
+    expect(JSON.parse(readFileSync(gone, 'utf8'))).toEqual({ gone_replaced: 2 });
+    for (const f of [copies, gone]) expect(statSync(f).mode & 0o777).toBe(0o644);
     expect(updateCopiesFile(host, '../x', () => {})).toBe(false);
-    // What the exporter makes of it.
+    recordGoneImageReplaced(host, '../x');
+    expect(readdirSync(path.join(root, METRICS_DIR)).sort()).toEqual(['copies-runners-a_runner-a.json', 'gone-runners-a_runner-a.json']);
+    // What the exporter makes of them.
     const text = renderMetrics(readState(path.join(root, METRICS_DIR)), 0);
     expect(text).toContain('github_runner_image_builder_copies_succeeded_total{cloud="runners-a_runner-a"} 2\n');
     expect(text).toContain('github_runner_image_builder_gone_images_replaced_total{cloud="runners-a_runner-a"} 2\n');
     expect(text).toContain('github_runner_image_builder_last_copy_bytes{cloud="runners-a_runner-a"} 1024\n');
     expect(text).toContain('github_runner_image_builder_state_errors 0\n');
+  });
+
+  it('a gone image the charm counts while the copier is between reading and writing its numbers is not lost', () => {
+    const { root, host } = hostRoot('');
+    recordGoneImageReplaced(host, 'runners-a_runner-a');
+    updateCopiesFile(host, 'runners-a_runner-a', (s) => {
+      // The copier has read its file; an update-status counts a gone image now.
+      recordGoneImageReplaced(host, 'runners-a_runner-a');
+      s.succeeded += 1;
+    });
+    const text = renderMetrics(readState(path.join(root, METRICS_DIR)), 0);
+    expect(text).toContain('github_runner_image_builder_gone_images_replaced_total{cloud="runners-a_runner-a"} 2\n');
+    expect(text).toContain('github_runner_image_builder_copies_succeeded_total{cloud="runners-a_runner-a"} 1\n');
   });
 });

@@ -200,9 +200,12 @@ ${M}_state_errors 0
     }
   });
 
-  it('copies-<cloud>.json: one series per consumer cloud with a valid file; garbage gives none and counts as an error; unsafe names are not read', () => {
+  it('copies-<cloud>.json and gone-<cloud>.json: one series per consumer cloud with a valid file; garbage gives none and counts as an error; unsafe names are not read', () => {
     writeState(dir, 'unit.json', UNIT);
-    writeState(dir, 'copies-runners-a_runner-a.json', { succeeded: 4, failed: 1, last_duration_seconds: 12.5, last_bytes: 2097152, gone_replaced: 2 });
+    writeState(dir, 'copies-runners-a_runner-a.json', { succeeded: 4, failed: 1, last_duration_seconds: 12.5, last_bytes: 2097152 });
+    writeState(dir, 'gone-runners-a_runner-a.json', { gone_replaced: 2 });
+    writeState(dir, 'gone-runners-c.json', { gone_replaced: 1 });
+    writeState(dir, 'gone-broken.json', '[]');
     writeState(dir, 'copies-runners-b.json', { succeeded: 1, failed: -3 });
     writeState(dir, 'copies-broken.json', 'not json');
     writeState(dir, 'copies-.hidden.json', { succeeded: 9 });
@@ -215,9 +218,12 @@ ${M}_state_errors 0
     // The valid field of a partly invalid file; the invalid one (a zero would read as a reset) left out.
     expect(s.get(`${M}_copies_succeeded_total{cloud="runners-b"}`)).toBe(1);
     expect(s.has(`${M}_copies_failed_total{cloud="runners-b"}`)).toBe(false);
+    // A cloud with only the charm's file: its gone count, and no copy series.
+    expect(s.get(`${M}_gone_images_replaced_total{cloud="runners-c"}`)).toBe(1);
+    expect([...s.keys()].filter((k) => k.includes('runners-c') && !k.includes('gone'))).toEqual([]);
     expect([...s.keys()].filter((k) => k.includes('broken') || k.includes('hidden'))).toEqual([]);
-    expect(errors().map((e) => e.file).sort()).toEqual(['copies-broken.json', 'copies-runners-b.json']);
-    expect(s.get(`${M}_state_errors`)).toBe(2);
+    expect(errors().map((e) => e.file).sort()).toEqual(['copies-broken.json', 'copies-runners-b.json', 'gone-broken.json']);
+    expect(s.get(`${M}_state_errors`)).toBe(3);
   });
 
   it('escapes an arch with quotes, backslashes and line feeds', () => {

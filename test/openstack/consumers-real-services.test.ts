@@ -214,7 +214,7 @@ if (guardOpenStackSuite(suite, 'consumers get copies in their own projects, thro
       expect(idOf(2)).toBe(firstCopy[b.cloudName]);
       expect(idOf(3)).toBe(sourceId);
       // Counted for the alert: a published image was found gone in runners-a's cloud.
-      const metrics = JSON.parse(u.readHostFile(`${METRICS_DIR}/copies-${a.cloudName}.json`)!) as Record<string, number>;
+      const metrics = JSON.parse(u.readHostFile(`${METRICS_DIR}/gone-${a.cloudName}.json`)!) as Record<string, number>;
       expect(metrics.gone_replaced).toBe(1);
       firstCopy[a.cloudName] = again;
     });
