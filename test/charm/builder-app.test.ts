@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUILDER_SOURCE } from '../../src/charm/builder.js';
 import { CHROOT_BUILDER_SOURCE } from '../../src/charm/builder-app.js';
 import { BUILD_LOG_PATH, BUILD_PHASE_PATH, BUILD_RUNNING_PATH, BUILDER_BIN, BUILDER_HOME, BUILDER_SSH_DIR, BUILDER_WORK_DIR, INIT_MARKER_PATH, INSTALLED_MARKER_PATH, LEGACY_CALLBACK_SCRIPT_PATH, SCRIPT_SECRETS_ENV_PATH } from '../../src/charm/paths.js';
-import { charmUnits } from '../support/charm-units.js';
+import { buildsDone, charmUnits } from '../support/charm-units.js';
 import { cloudsYaml } from '../support/clouds.js';
 import { eventually } from '../support/eventually.js';
 import { diffTrees, snapshotTree } from '../support/host.js';
@@ -28,7 +28,6 @@ function newUnit(config: Record<string, unknown> = {}, proxy?: { http?: string; 
 
 /** The builder app's calls: its argv after the program. */
 const appCalls = (calls: readonly HostCall[]) => calls.filter((c) => c.prog === APP).map((c) => c.argv);
-const buildsDone = (u: SimUnit) => eventually('the build to end', () => !existsSync(u.hostPath(BUILD_RUNNING_PATH)));
 const imageId = (u: SimUnit) => u.relations()['image:1']?.['local-unit'].id;
 const init = (arch: string) => ['--os-cloud', 'testcloud', 'init', '--arch', arch, '--prefix', APP];
 const run = (base: string, arch: string, extra: string[] = []) => ['--os-cloud', 'testcloud', 'run', `${base}-${APP}-${arch}`, '--arch', arch, '--base-image', base, '--keep-revisions', '5', '--prefix', APP, ...extra];

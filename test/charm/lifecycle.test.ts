@@ -4,11 +4,11 @@
 // Per-handler behaviour is tested in memory (handlers.test.ts); this suite keeps what needs
 // real processes: cron running the build script, the build's report through juju-exec, the lock.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUILDER_SOURCE } from '../../src/charm/builder.js';
-import { BUILD_ENV_PATH, BUILD_LOG_PATH, BUILD_RUNNING_PATH, BUILD_SCRIPT_PATH, BUILDER_SSH_DIR, BUILDER_WORK_DIR, CLOUDS_YAML_PATH, CONFIG_DIR, CRON_PATH, PIPX_BIN_DIR, PIPX_HOME, SCRIPT_SECRETS_ENV_PATH } from '../../src/charm/paths.js';
-import { charmUnits } from '../support/charm-units.js';
+import { BUILD_ENV_PATH, BUILD_LOG_PATH, BUILD_SCRIPT_PATH, BUILDER_SSH_DIR, BUILDER_WORK_DIR, CLOUDS_YAML_PATH, CONFIG_DIR, CRON_PATH, PIPX_BIN_DIR, PIPX_HOME, SCRIPT_SECRETS_ENV_PATH } from '../../src/charm/paths.js';
+import { buildsDone, charmUnits } from '../support/charm-units.js';
 import { diffTrees, snapshotTree } from '../support/host.js';
 import { HOST_BIN_DIR, type SimUnit } from '../support/juju.js';
 import { CANARY, cloudsYaml } from '../support/clouds.js';
@@ -34,7 +34,6 @@ function newUnit(opts: { config?: Record<string, unknown>; env?: Record<string, 
 }
 
 /** Waits until no build holds the lock (the build script's last log lines come after its report). */
-const buildsDone = (u: SimUnit) => eventually('the build to end', () => !existsSync(u.hostPath(BUILD_RUNNING_PATH)));
 
 /** The command of the cron entry, as cron would give it to sh (\% is a literal %). */
 function cronCommand(u: SimUnit): string {

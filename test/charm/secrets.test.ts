@@ -6,7 +6,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { BUILD_RUNNING_PATH, CLOUDS_YAML_PATH, CRON_PATH } from '../../src/charm/paths.js';
-import { charmUnits } from '../support/charm-units.js';
+import { buildsDone, charmUnits } from '../support/charm-units.js';
 import { CANARY, cloudsYaml } from '../support/clouds.js';
 import { eventually } from '../support/eventually.js';
 import { readIfPresent } from '../support/files.js';
@@ -25,7 +25,6 @@ function newUnit(config: Record<string, unknown>, unitName = `${APP}/0`): SimUni
 }
 
 const cloudsAuth = (u: SimUnit) => (parse(u.readHostFile(CLOUDS_YAML_PATH)!) as { clouds: Record<string, { auth: Record<string, string> }> }).clouds.testcloud!.auth;
-const buildsDone = (u: SimUnit) => eventually('the build to end', () => !u.readHostFile(BUILD_RUNNING_PATH));
 
 describe('credentials in a Juju secret, through the real dispatch', () => {
   it('deploys with the secret, follows a rotation without a rebuild, blocks on revoke with the grant command, recovers on update-status after the grant', async () => {

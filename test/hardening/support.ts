@@ -8,8 +8,6 @@ import path from 'node:path';
 import { buildImageBuilderCharmDir, copyCharmDir } from '../support/charm-dir.js';
 import { cloudsYaml } from '../support/clouds.js';
 import { createUnit, type CreateUnitOptions, type SimUnit } from '../support/juju.js';
-import { BUILD_RUNNING_PATH } from '../../src/charm/paths.js';
-import { existsSync } from 'node:fs';
 export { eventually } from '../support/eventually.js';
 import { eventually } from '../support/eventually.js';
 
@@ -50,7 +48,9 @@ export async function newUnit(opts: Partial<CreateUnitOptions> = {}): Promise<Si
 export const imageId = (u: SimUnit) => u.relations()['image:1']?.['local-unit'].id;
 
 /** Waits until no build holds the lock (its last log lines come after the callback). */
-export const buildsDone = (u: SimUnit) => eventually('the build to end', () => !existsSync(u.hostPath(BUILD_RUNNING_PATH)));
+import { buildsDone } from '../support/charm-units.js';
+
+export { buildsDone };
 
 /** Install, then the first build served and finished. */
 export async function settledUnit(opts: Partial<CreateUnitOptions> = {}): Promise<SimUnit> {

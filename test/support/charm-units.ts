@@ -2,8 +2,13 @@
 // dir is built once before the file's tests, each unit runs from its own copy (its own unit
 // state), and every unit, its processes (background builds) and the copies go after them.
 import { rmSync } from 'node:fs';
+import { BUILD_RUNNING_PATH } from '../../src/charm/paths.js';
 import { buildImageBuilderCharmDir, copyCharmDir } from './charm-dir.js';
+import { eventually } from './eventually.js';
 import { createUnit, type CreateUnitOptions, type SimUnit } from './juju.js';
+
+/** Waits until the unit's background build has ended (its running record is gone). */
+export const buildsDone = (u: SimUnit): Promise<true> => eventually('the build to end', () => !u.readHostFile(BUILD_RUNNING_PATH));
 
 type Hook = (fn: () => Promise<void> | void) => void;
 
