@@ -13,6 +13,11 @@
 // the request changed meanwhile; the request it served goes to COPY_SERVED_PATH. The report to
 // the charm (juju-exec, copies_done) is made by the loop around it, once the lock is released.
 //
+// SIGTERM (stop and remove: stopCopies) stops it: the copies under way break off and delete their
+// unfinished images in the consumer clouds, nothing new starts, nothing is pruned, and no result
+// or metrics are written (a stop is not a failed copy). It exits 1 once that is done, well within
+// the grace period before SIGKILL.
+//
 // Files are under CHARM_HOST_ROOT when it is set (tests). Nothing secret is written or logged:
 // OpenStack errors are scrubbed of passwords and tokens where they are made (src/openstack).
 // Exit codes: 0 the request was served (copies may have failed: the result says), 1 it was not
@@ -37,6 +42,7 @@ import { pruneImages } from '../openstack/prune.js';
 import type { ImageDetails } from '../openstack/glance.js';
 
 const host = new Host(process.env);
+const stop = new AbortController();
 
 /** One line in the copy log, with a timestamp; a log that cannot be written loses the line, not the copy. */
 function log(line: string): void {
@@ -115,12 +121,15 @@ async function serveBase(
       outcomes.set(d.cloud, failed(d.cloud, message(err), performance.now() - t0));
     }
   });
-  if (toCopy.length) {
+  if (toCopy.length && !stop.signal.aborted) {
     const results = await copyToClouds(
       source,
       sourceId,
       toCopy.map((d) => d.client),
-      { onRetry: (cloud, attempt, err) => log(`${base}: copying ${sourceId} into ${cloud}: try ${attempt} failed, trying again: ${err.message}`) },
+      {
+        onRetry: (cloud, attempt, err) => log(`${base}: copying ${sourceId} into ${cloud}: try ${attempt} failed, trying again: ${err.message}`),
+        signal: stop.signal,
+      },
     ).catch((err: unknown) => toCopy.map((d) => ({ cloud: d.cloud, ok: false as const, error: err as Error, durationMs: 0 })));
     for (const [i, r] of results.entries()) {
       const cloud = toCopy[i]!.cloud;
@@ -142,7 +151,7 @@ async function serveBase(
   // Prune where the cloud now has the image: never the one just made or reused, nor a published one.
   for (const d of destinations) {
     const outcome = outcomes.get(d.cloud);
-    if (!outcome?.image || 'error' in d) continue;
+    if (!outcome?.image || 'error' in d || stop.signal.aborted) continue;
     try {
       const pruned = await pruneImages(d.client, image.name, request.keep, [outcome.image.id, ...(request.published[d.cloud] ?? [])]);
       if (pruned.deleted.length) log(`${base}: pruned ${image.name} in ${d.cloud} to ${request.keep}: deleted ${pruned.deleted.join(', ')}`);
@@ -150,11 +159,12 @@ async function serveBase(
       log(`${base}: pruning ${image.name} in ${d.cloud} failed (the copy stands): ${message(err)}`);
     }
   }
-  return destinations.map((d) => outcomes.get(d.cloud)!);
+  // Every cloud has its outcome, but after a stop (copies not started have none; serve drops all).
+  return destinations.flatMap((d) => outcomes.get(d.cloud) ?? []);
 }
 
-/** Serves one request: every base into every cloud; the result and the metrics written. */
-async function serve(request: CopyRequest): Promise<void> {
+/** Serves one request: every base into every cloud; the result and the metrics written. False when it was stopped. */
+async function serve(request: CopyRequest): Promise<boolean> {
   const proxy = clientProxy(process.env);
   const sources = cloudsFrom(CLOUDS_YAML_PATH);
   const consumers = cloudsFrom(CONSUMER_CLOUDS_PATH);
@@ -175,6 +185,7 @@ async function serve(request: CopyRequest): Promise<void> {
   log(`copying ${request.images.map((i) => `${i.base} (${i.id})`).join(', ') || 'no image'} into ${request.clouds.join(', ') || 'no cloud'}`);
   const outcomes: CopyOutcome[] = [];
   for (const image of request.images) {
+    if (stop.signal.aborted) break;
     if (typeof source === 'string') {
       const error = outcomeError(source);
       outcomes.push(...request.clouds.map((cloud) => ({ cloud, base: image.base, sourceId: image.id, error, durationMs: 0 })));
@@ -182,6 +193,11 @@ async function serve(request: CopyRequest): Promise<void> {
       continue;
     }
     outcomes.push(...(await serveBase(request, image, source, destinations)));
+  }
+  if (stop.signal.aborted) {
+    const ended = outcomes.filter((o) => o.error !== undefined && /the copy was stopped/.test(o.error)).length;
+    log(`stopped: ${ended} cop${ended === 1 ? 'y' : 'ies'} under way ended (their unfinished images deleted unless a line above says otherwise); no result or metrics written`);
+    return false;
   }
   writeCopyResult(host, { finishedAt: new Date().toISOString(), outcomes });
   for (const cloud of request.clouds) {
@@ -203,6 +219,7 @@ async function serve(request: CopyRequest): Promise<void> {
   }
   const failures = outcomes.filter((o) => o.error !== undefined).length;
   log(`done: ${outcomes.length - failures} of ${outcomes.length} copies in place${failures ? `, ${failures} failed` : ''}`);
+  return true;
 }
 
 async function main(): Promise<number> {
@@ -217,7 +234,7 @@ async function main(): Promise<number> {
       log(`the request in ${COPY_REQUEST_PATH} is refused: ${request.problems.join('; ')}`);
       return 1;
     }
-    await serve(request);
+    if (!(await serve(request))) return 1;
     // A request written meanwhile: its startCopies found this copier running and queued it.
     if (host.readText(COPY_REQUEST_PATH, MAX_COPY_FILE_BYTES) !== text) {
       log('the request changed while copying: serving the new one');
@@ -227,6 +244,11 @@ async function main(): Promise<number> {
     return 0;
   }
 }
+
+process.on('SIGTERM', () => {
+  log('SIGTERM: stopping; the copies under way end and their unfinished images are deleted');
+  stop.abort();
+});
 
 main().then(
   (code) => process.exit(code),

@@ -176,12 +176,13 @@ export class OpenStackClient {
 
   /**
    * Uploads an image's data (PUT /v2/images/<id>/file) from `body`, read as fast as Glance takes
-   * it; resolves when Glance has answered. `size` (when known) goes as content-length.
+   * it; resolves when Glance has answered. `size` (when known) goes as content-length. An abort
+   * of `signal` ends the request, also once the body has gone whole and the answer is awaited.
    */
-  async uploadImage(id: string, body: Readable, size: number | undefined, progress?: () => number): Promise<void> {
+  async uploadImage(id: string, body: Readable, size: number | undefined, progress?: () => number, signal?: AbortSignal): Promise<void> {
     const token = await this.#auth();
     const url = `${imageUrl(await this.#root(), id)}/file`;
-    await requestData(await this.#ctx(), { method: 'PUT', url, token: token.token, body, size, idleTimeoutMs: this.#idleMs(), progress });
+    await requestData(await this.#ctx(), { method: 'PUT', url, token: token.token, body, size, idleTimeoutMs: this.#idleMs(), progress, signal });
   }
 
   #idleMs(): number {

@@ -2,7 +2,8 @@
 // from GET /v2/images/<id>/file into PUT /v2/images/<new>/file with backpressure, so memory stays
 // at a few stream windows whatever the image's size, and nothing touches the disk. A copy is
 // accepted only when Glance's hash of what it stored equals the source's; anything else is
-// deleted and tried again.
+// deleted and tried again. A copy that is stopped (its signal aborted) deletes its unfinished
+// image too, and tries nothing more.
 import { Transform, type TransformCallback } from 'node:stream';
 import type { OpenStackClient } from './client.js';
 import { OpenStackError } from './errors.js';
@@ -36,6 +37,11 @@ export interface CopyOptions {
   readonly attempts?: number;
   /** Told about each failed try that is retried (for logs); the error is safe to show. */
   readonly onRetry?: (cloud: string, attempt: number, error: OpenStackError) => void;
+  /**
+   * Stops the copy when aborted: the try under way ends and its unfinished image is deleted, and
+   * no other try (nor, in copyToClouds, destination) starts. The copy then fails as "stopped".
+   */
+  readonly signal?: AbortSignal;
 }
 
 export interface CopyToCloudsOptions extends CopyOptions {
@@ -163,12 +169,15 @@ async function copyVerified(source: OpenStackClient, image: ImageDetails, destin
   if (!Number.isInteger(attempts) || attempts < 1) throw new RangeError('attempts must be a positive integer');
   const t0 = performance.now();
   const failures: string[] = [];
+  const { signal } = options;
   for (let attempt = 1; attempt <= attempts; attempt++) {
+    if (signal?.aborted) throw stoppedError(destination.cloudName, failures);
     try {
-      const { id, bytes } = await copyOnce(source, image, destination);
+      const { id, bytes } = await copyOnce(source, image, destination, signal);
       return { cloud: destination.cloudName, id, name: image.name, bytes, durationMs: performance.now() - t0, attempts: attempt };
     } catch (err) {
       const error = asCopyError(err, destination.cloudName);
+      if (signal?.aborted) throw stoppedError(destination.cloudName, [...failures, `try ${attempt}: ${error.message}`]);
       failures.push(`try ${attempt}: ${error.message}`);
       if (FINAL_KINDS.has(error.kind)) break;
       if (attempt < attempts) options.onRetry?.(destination.cloudName, attempt, error);
@@ -182,11 +191,17 @@ async function copyVerified(source: OpenStackClient, image: ImageDetails, destin
   });
 }
 
-/** One try: create, stream, verify; on any failure the new image is deleted before the error goes on. */
-async function copyOnce(source: OpenStackClient, image: ImageDetails, destination: OpenStackClient): Promise<{ id: string; bytes: number }> {
+/** A copy stopped through its signal; `tries` says what the tries under way came to (its unfinished image deleted, or not). */
+function stoppedError(cloud: string, tries: readonly string[]): OpenStackError {
+  return new OpenStackError({ kind: 'copy', cloud, detail: `the copy was stopped${tries.length ? ` (${tries.join('; ')})` : ''}` });
+}
+
+/** One try: create, stream, verify; on any failure (a stop included) the new image is deleted before the error goes on. */
+async function copyOnce(source: OpenStackClient, image: ImageDetails, destination: OpenStackClient, signal: AbortSignal | undefined): Promise<{ id: string; bytes: number }> {
   const created = await destination.createImage(copiedFields(image));
   try {
-    const bytes = await streamData(source, image, destination, created.id);
+    if (signal?.aborted) throw new Error('stopped before its data was sent');
+    const bytes = await streamData(source, image, destination, created.id, signal);
     await verify(image, destination, created.id, bytes);
     return { id: created.id, bytes };
   } catch (err) {
@@ -201,10 +216,16 @@ async function copyOnce(source: OpenStackClient, image: ImageDetails, destinatio
   }
 }
 
-/** Pipes the source's data into the new image; returns the bytes moved. */
-async function streamData(source: OpenStackClient, image: ImageDetails, destination: OpenStackClient, id: string): Promise<number> {
+/** Pipes the source's data into the new image; returns the bytes moved. An abort of `signal` breaks both streams off. */
+async function streamData(source: OpenStackClient, image: ImageDetails, destination: OpenStackClient, id: string, signal: AbortSignal | undefined): Promise<number> {
   const counter = new ByteCounter(image.size, source.cloudName);
   const download = await source.downloadImage(image.id, () => counter.bytes);
+  const stop = () => {
+    download.body.destroy();
+    counter.destroy(new Error(`stopped after ${counter.bytes} bytes`));
+  };
+  if (signal?.aborted) stop();
+  signal?.addEventListener('abort', stop, { once: true });
   // pipe(), not pipeline(): a failing upload must not destroy the download with its own error,
   // so that an 'error' here is always the source's.
   let sourceError: Error | undefined;
@@ -214,10 +235,12 @@ async function streamData(source: OpenStackClient, image: ImageDetails, destinat
   });
   download.body.pipe(counter);
   try {
-    await destination.uploadImage(id, counter, image.size ?? download.size, () => counter.bytes);
+    // The signal ends the PUT itself too: a body already sent whole waits on Glance's answer.
+    await destination.uploadImage(id, counter, image.size ?? download.size, () => counter.bytes, signal);
   } catch (err) {
     download.body.destroy();
     if (counter.overflow) throw counter.overflow;
+    if (signal?.aborted) throw new Error(`stopped after ${counter.bytes} bytes`, { cause: err });
     if (sourceError) {
       throw new OpenStackError({
         kind: 'network',
@@ -226,6 +249,8 @@ async function streamData(source: OpenStackClient, image: ImageDetails, destinat
       });
     }
     throw err;
+  } finally {
+    signal?.removeEventListener('abort', stop);
   }
   return counter.bytes;
 }

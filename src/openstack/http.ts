@@ -101,6 +101,8 @@ export interface DataRequest {
   readonly idleTimeoutMs: number;
   /** Bytes moved so far, for saying where a broken transfer stopped. */
   readonly progress?: () => number;
+  /** Ends this transfer when aborted (the client's own signal ends it too). */
+  readonly signal?: AbortSignal | undefined;
 }
 
 /**
@@ -119,7 +121,7 @@ export async function requestData(ctx: HttpContext, req: DataRequest): Promise<N
       method: req.method,
       headers,
       body: req.body,
-      signal: ctx.signal,
+      signal: ctx.signal && req.signal ? AbortSignal.any([ctx.signal, req.signal]) : (req.signal ?? ctx.signal),
       redirect: 'error',
       streamResponse: req.method === 'GET',
       idleTimeoutMs: req.idleTimeoutMs,

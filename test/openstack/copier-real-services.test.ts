@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { bundleCopier } from '../../scripts/bundle.mjs';
-import { readCopyResult, startCopies, type CopierContext, type CopyRequest, type CopyResult } from '../../src/charm/copies.js';
+import { readCopyResult, startCopies, stopCopies, type CopierContext, type CopyRequest, type CopyResult } from '../../src/charm/copies.js';
 import { Host } from '../../src/charm/host.js';
 import { CLOUDS_YAML_PATH, CONFIG_DIR, CONSUMER_CLOUDS_PATH, COPY_LOG_PATH, COPY_REQUEST_PATH, COPY_RESULT_PATH, COPY_SERVED_PATH, LOG_DIR, METRICS_DIR, STATE_DIR } from '../../src/charm/paths.js';
 import { eventually } from '../support/eventually.js';
@@ -32,7 +32,7 @@ if (guardOpenStackSuite(suite, 'the copier process')) {
   describe('the copier process, against real Keystone + Glance', () => {
     const run = `k${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
     const [a, b] = suite.consumers as [SuiteConsumer, SuiteConsumer];
-    const names = { noble: `${run}-noble-x64`, jammy: `${run}-jammy-x64` };
+    const names = { noble: `${run}-noble-x64`, jammy: `${run}-jammy-x64`, stopped: `${run}-stopped-x64` };
     const root = mkdtempSync(path.join(tmpdir(), 'copier-'));
     const fakeHost = path.join(root, 'fake-host');
     const charmDir = path.join(root, 'charm');
@@ -62,9 +62,12 @@ if (guardOpenStackSuite(suite, 'the copier process')) {
         .filter((c) => c.prog === 'juju-exec')
         .map((c) => c.argv);
 
+    /** The unit's host as a hook sees it (the model proxy set when one is given). */
+    const hostFor = (via?: LoopbackProxy) =>
+      new Host({ PATH: process.env.PATH, CHARM_HOST_ROOT: root, FAKE_HOST_DIR: fakeHost, JUJU_CONTEXT_ID: 'ib-0-update-status-1', ...(via ? { JUJU_CHARM_HTTP_PROXY: via.url } : {}) });
     /** Starts the copier as the charm does and waits for its report; its result. */
     async function copy(req: CopyRequest, via?: LoopbackProxy, whileRunning?: () => Promise<void>): Promise<CopyResult> {
-      const host = new Host({ PATH: process.env.PATH, CHARM_HOST_ROOT: root, FAKE_HOST_DIR: fakeHost, JUJU_CONTEXT_ID: 'ib-0-update-status-1', ...(via ? { JUJU_CHARM_HTTP_PROXY: via.url } : {}) });
+      const host = hostFor(via);
       const before = reports().length;
       expect(await startCopies({ host, warn: () => {} }, req, ctx)).toBe('started');
       await whileRunning?.();
@@ -157,7 +160,7 @@ if (guardOpenStackSuite(suite, 'the copier process')) {
           expect(o.image!.createdAt).toBe(stored.created_at);
           expect(o.bytes).toBe(stored.size);
         }
-        expect(metrics(c)).toMatchObject({ succeeded: 2, failed: 0, gone_replaced: 0 });
+        expect(metrics(c)).toMatchObject({ succeeded: 2, failed: 0 });
       }
       expect(reports()[0]).toEqual(['ib/0', `JUJU_DISPATCH_PATH=hooks/copies_done '${charmDir}/dispatch'`]);
       expect(log()).toMatch(new RegExp(`noble: copied ${sources.noble.image.id} into ${a.cloudName} as `));
@@ -245,6 +248,42 @@ if (guardOpenStackSuite(suite, 'the copier process')) {
       const texts = [COPY_LOG_PATH, COPY_RESULT_PATH, COPY_REQUEST_PATH, COPY_SERVED_PATH, ...readdirSync(file(METRICS_DIR)).map((f) => `${METRICS_DIR}/${f}`)].map((p) => readFileSync(file(p), 'utf8'));
       expect(tokens.size).toBeGreaterThan(0);
       for (const text of texts) for (const secret of [...canaries, ...tokens]) expect(text).not.toContain(secret);
+    });
+
+    // Last: stopCopies removes the request the test above reads.
+    it('stopCopies during an upload: the copier deletes its unfinished image in the consumer project, writes no result or metrics, makes no report', async () => {
+      const newer = await demo.createQueued(names.stopped, { disk_format: 'qcow2' });
+      await demo.upload(newer.id, randomBytes(1024 * 1024 + 7));
+      const held: (() => void)[] = [];
+      proxy = await startLoopbackProxy({
+        gate: async (r) => {
+          if (isUpload(r)) await new Promise<void>((resolve) => held.push(resolve));
+        },
+      });
+      const via = proxy;
+      const host = hostFor(via);
+      const reportsBefore = reports().length;
+      const resultBefore = readFileSync(file(COPY_RESULT_PATH), 'utf8');
+      const metricsBefore = metrics(a);
+
+      expect(await startCopies({ host, warn: () => {} }, request({ images: [{ base: 'noble', id: newer.id, name: names.stopped }], clouds: [a.cloudName] }), ctx)).toBe('started');
+      // Glance has the copy's image (queued), and its upload is held at the proxy.
+      await eventually('the upload to be held', () => held.length === 1);
+      const sessions = await stopCopies({ host, warn: () => {} });
+
+      expect(sessions).toHaveLength(1);
+      expect(processesOfThisRoot()).toEqual([]);
+      expect(via.seen.filter(isCreate)).toHaveLength(1);
+      expect((await admin.named(names.stopped)).map((i) => i.id)).toEqual([newer.id]);
+      expect(log()).toContain('SIGTERM: stopping');
+      expect(log()).toMatch(/stopped: 1 copy under way ended/);
+      expect(log()).not.toMatch(/could not be deleted/);
+      expect(reports()).toHaveLength(reportsBefore);
+      expect(readFileSync(file(COPY_RESULT_PATH), 'utf8')).toBe(resultBefore);
+      expect(metrics(a)).toEqual(metricsBefore);
+      for (const r of via.seen) if (r.token) tokens.add(r.token);
+      for (const secret of [...canaries, ...tokens]) expect(log()).not.toContain(secret);
+      for (const go of held.splice(0)) go();
     });
   });
 }

@@ -162,6 +162,44 @@ if (guardOpenStackSuite(suite, 'image copies between projects')) {
       for (const secret of [...canaries, ...tokens]) expect(text).not.toContain(secret);
     });
 
+    // A stop while the data is on the way (the upload held at the proxy), and once Glance has all
+    // of it (its answer held): the second is a PUT whose body went whole, which only the signal
+    // ends. The client waits 10 minutes for a silent connection, so a stop it missed would hang.
+    for (const [when, hold] of [
+      ['its upload is on the way', 'gate'],
+      ['Glance has its whole upload and has not answered yet', 'holdAnswer'],
+    ] as const) {
+      it(`a copy stopped while ${when} deletes its unfinished image and tries nothing more`, async () => {
+        const consumer = consumers[0]!;
+        const stop = new AbortController();
+        const held: (() => void)[] = [];
+        proxy = await startLoopbackProxy({
+          [hold]: async (r: Forwarded) => {
+            if (!isUpload(r)) return;
+            stop.abort();
+            await new Promise<void>((resolve) => held.push(resolve));
+          },
+        });
+        const via = proxy;
+        const destination = new OpenStackClient(cloudOf(consumer), { proxy: { http: via.url, https: via.url }, idleTimeoutMs: 600_000 });
+        const before = new Set((await adminImages.named(source.name)).map((i) => i.id));
+
+        const err = await rejection(copyImage(build, source.id, destination, { signal: stop.signal }));
+
+        expect(err.kind).toBe('copy');
+        expect(err.message).toMatch(/the copy was stopped \(try 1: .*stopped after \d+ bytes\)/);
+        expect(err.message).not.toMatch(/could not be deleted/);
+        expect(via.seen.filter(isCreate)).toHaveLength(1);
+        expect(via.seen.filter(isUpload)).toHaveLength(1);
+        expect((await adminImages.named(source.name)).filter((i) => !before.has(i.id))).toEqual([]);
+        // copyToClouds starts nothing once stopped.
+        const results = await copyToClouds(build, source.id, [destination], { signal: stop.signal });
+        expect(results.map((r) => (r.ok ? 'ok' : r.error.message))).toEqual([expect.stringMatching(/: the copy was stopped$/)]);
+        expect(via.seen.filter(isCreate)).toHaveLength(1);
+        for (const go of held.splice(0)) go();
+      });
+    }
+
     it('copyToClouds: at most 3 copies at once, all of them going, each result told as it comes, one token per cloud', async () => {
       // Five destinations (each consumer under several cloud names). A copy is in flight from
       // its image's creation to its upload's answer; uploads are held until as many copies as

@@ -2,8 +2,9 @@
 // absolute-URI requests (http targets), like squid. It records what it forwarded, can demand
 // Basic credentials (407) or refuse everything with a status, and forwards only to loopback
 // addresses (anything else gets 403: tests never reach beyond this machine). For the copy suite
-// it can also hold plain requests (gate), say when an answer has been passed on (onAnswered),
-// and cut a request's body off after N bytes, dropping both connections (cut).
+// it can also hold plain requests (gate), hold the server's answer to one that went through
+// whole (holdAnswer), say when an answer has been passed on (onAnswered), and cut a request's
+// body off after N bytes, dropping both connections (cut).
 import { createServer, request, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 
@@ -38,6 +39,8 @@ export interface LoopbackProxyOptions {
   readonly refuse?: number;
   /** Awaited before a plain-HTTP request is forwarded: a test holds requests with it. */
   readonly gate?: (request: Forwarded) => Promise<void>;
+  /** Awaited before the server's answer to a plain-HTTP request is passed on: the server has the whole request. */
+  readonly holdAnswer?: (request: Forwarded) => Promise<void>;
   /** Called once the answer to a plain-HTTP request has been passed on whole. */
   readonly onAnswered?: (request: Forwarded) => void;
   /**
@@ -91,7 +94,11 @@ export async function startLoopbackProxy(options: LoopbackProxyOptions = {}): Pr
     const headers = { ...req.headers };
     delete headers['proxy-authorization'];
     delete headers['proxy-connection'];
-    const upstream = request(target, { method: req.method, headers }, (up) => {
+    const upstream = request(target, { method: req.method, headers }, async (up) => {
+      if (options.holdAnswer) {
+        up.pause();
+        await options.holdAnswer(fwd);
+      }
       res.writeHead(up.statusCode ?? 502, up.headers);
       up.pipe(res);
       res.on('finish', () => options.onAnswered?.(fwd));
