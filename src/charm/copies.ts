@@ -302,7 +302,8 @@ function updateCloudFile<F extends string>(
   if (text !== undefined) {
     try {
       const obj: unknown = JSON.parse(text);
-      if (isObject(obj)) for (const f of fields) stats[f] = parse(obj).value[f] ?? 0;
+      const { value } = isObject(obj) ? parse(obj) : { value: {} };
+      for (const f of fields) stats[f] = value[f] ?? 0;
     } catch {
       // An unreadable file starts again from zero (the exporter showed it as an error meanwhile).
     }
