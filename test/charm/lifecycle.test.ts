@@ -8,7 +8,7 @@ import { statSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUILDER_SOURCE } from '../../src/charm/builder.js';
 import { BUILD_ENV_PATH, BUILD_LOG_PATH, BUILD_SCRIPT_PATH, BUILDER_SSH_DIR, BUILDER_WORK_DIR, CLOUDS_YAML_PATH, CONFIG_DIR, CRON_PATH, PIPX_BIN_DIR, PIPX_HOME, SCRIPT_SECRETS_ENV_PATH } from '../../src/charm/paths.js';
-import { buildsDone, charmUnits } from '../support/charm-units.js';
+import { FIRST_IMAGE_STATUS, buildsDone, charmUnits } from '../support/charm-units.js';
 import { diffTrees, snapshotTree } from '../support/host.js';
 import { HOST_BIN_DIR, type SimUnit } from '../support/juju.js';
 import { CANARY, cloudsYaml } from '../support/clouds.js';
@@ -61,7 +61,7 @@ describe('charm lifecycle through dispatch', () => {
     // preparing the builder or already building (on a fast machine), or not have said yet.
     expect(install.statusHistory.map((s) => [s.status, s.message])).toEqual([
       ['maintenance', 'Setting up the image builder'],
-      ['active', expect.stringMatching(/^Waiting for first image( \((preparing the builder: downloading base images|building noble-github-runner-image-builder-x64)\))?$/)],
+      ['active', expect.stringMatching(FIRST_IMAGE_STATUS)],
     ]);
     const progs = install.hostCalls.map((c) => [c.prog, ...c.argv].join(' '));
     expect(progs).toContain('apt-get install -y --no-install-recommends pipx python3-dev gcc git');

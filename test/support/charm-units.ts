@@ -7,6 +7,12 @@ import { buildImageBuilderCharmDir, copyCharmDir } from './charm-dir.js';
 import { eventually } from './eventually.js';
 import { createUnit, type CreateUnitOptions, type SimUnit } from './juju.js';
 
+/**
+ * The status install leaves on a unit with the default config (base noble): the build it
+ * started runs beside the hook and may already say which phase it is in when install sets it.
+ */
+export const FIRST_IMAGE_STATUS = /^Waiting for first image( \((preparing the builder: downloading base images|building noble-github-runner-image-builder-x64)\))?$/;
+
 /** Waits until the unit's background build has ended (its running record is gone). */
 export const buildsDone = (u: SimUnit): Promise<true> => eventually('the build to end', () => !u.readHostFile(BUILD_RUNNING_PATH));
 
