@@ -97,6 +97,9 @@ function sessionOf(pid: string): number | undefined {
   }
 }
 
+/** The processes of a session still running, from /proc. */
+const sessionPids = (session: number) => readdirSync('/proc').filter((pid) => /^\d+$/.test(pid) && sessionOf(pid) === session);
+
 const runsOf = (root: string) => readJsonLines<{ argv: string[]; env: string[]; request: string }>(path.join(root, 'runs'));
 
 describe('the copy request', () => {
@@ -240,8 +243,7 @@ describe('startCopies and isCopyRunning (real sh loop and flock, stand-in copier
     expect(await stopCopies(unit)).toEqual(sessions);
 
     expect(await isCopyRunning(host)).toBe(false);
-    const alive = (s: number) => readdirSync('/proc').some((pid) => /^\d+$/.test(pid) && sessionOf(pid) === s);
-    expect(alive(sessions[0]!)).toBe(false);
+    expect(sessionPids(sessions[0]!)).toEqual([]);
     expect(existsSync(path.join(root, COPY_REQUEST_PATH))).toBe(false);
     expect(reported()).toEqual([]);
     expect(await stopCopies(unit)).toEqual([]);
@@ -257,8 +259,7 @@ describe('startCopies and isCopyRunning (real sh loop and flock, stand-in copier
 
     expect(await stopCopies(unit)).toEqual(sessions);
 
-    const left = readdirSync('/proc').filter((pid) => /^\d+$/.test(pid) && sessionOf(pid) === sessions[0]);
-    expect(left, 'processes of the copier session left when stopCopies returned').toEqual([]);
+    expect(sessionPids(sessions[0]!), 'processes of the copier session left when stopCopies returned').toEqual([]);
   });
 
   it('refuses an invalid request before writing anything', async () => {

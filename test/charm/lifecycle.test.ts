@@ -33,8 +33,6 @@ function newUnit(opts: { config?: Record<string, unknown>; env?: Record<string, 
   });
 }
 
-/** Waits until no build holds the lock (the build script's last log lines come after its report). */
-
 /** The command of the cron entry, as cron would give it to sh (\% is a literal %). */
 function cronCommand(u: SimUnit): string {
   const job = u.readHostFile(CRON)!.split('\n').find((l) => l && !l.startsWith('#'))!;
